@@ -1,0 +1,6 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { hubFromEnvironment } from '../lib/hub.js';
+
+/** GET /v1/apps/{app}/access-token */
+export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> =>
+  (await hubFromEnvironment()).getToken(event);

@@ -1,0 +1,142 @@
+import { z } from 'zod';
+
+/**
+ * The hub's configuration contract (README, "Configuration"). This module and the wiring are the
+ * only code that reads the environment; everything else receives what it needs.
+ */
+
+export const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+export const SCOPES = ['read', 'refresh', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+const secretRef = z.union([
+  z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name') }),
+  z.strictObject({ ssm: z.string().regex(/^\/[A-Za-z0-9_.\-/]{1,1010}$/, 'must be an SSM parameter name starting with /') }),
+], { error: 'must be {"env":"VAR"} or {"ssm":"/parameter/name"}' });
+
+const appSchema = z
+  .strictObject({
+    name: z.string().regex(APP_NAME, 'must be 1-64 letters, digits, _ or -').optional(),
+    appid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -'),
+    type: z.enum(['official_account', 'mini_program']),
+    tokenApi: z.enum(['classic', 'stable']).default('classic'),
+    secret: secretRef,
+  })
+  .transform((a) => ({ ...a, name: a.name ?? a.appid }));
+
+const appsSchema = z
+  .array(appSchema)
+  .min(1, 'must list at least one app')
+  .superRefine((apps, ctx) => {
+    const seen = new Set<string>();
+    apps.forEach((a, i) => {
+      if (seen.has(a.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate app name "${a.name}"` });
+      seen.add(a.name);
+    });
+  });
+
+const apiKeySchema = z.strictObject({
+  name: z.string().min(1).max(64),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the lowercase hex SHA-256 of the key'),
+  apps: z.array(z.union([z.literal('*'), z.string().regex(APP_NAME)])).min(1),
+  scopes: z.array(z.enum(SCOPES)).min(1),
+});
+
+const seconds = (def: number) => z.coerce.number().int().positive().default(def);
+
+const envSchema = z.object({
+  HUB_APPS: z.string({ error: 'is required: a JSON array of apps' }),
+  HUB_API_KEYS: z.string().default('[]'),
+  WECHAT_API_BASE: z.url({ protocol: /^https?$/ }).default('https://api.weixin.qq.com'),
+  TABLE_NAME: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/).default('wechat-token-hub'),
+  DYNAMODB_ENDPOINT: z.url().optional(),
+  REFRESH_MARGIN: seconds(1200),
+  MIN_SERVE: seconds(60),
+  LEASE: seconds(15),
+  UPSTREAM_DEADLINE: seconds(10),
+  CACHE_TTL: z.coerce.number().int().nonnegative().default(30),
+  FORCED_DAILY_BUDGET: seconds(200),
+  TICK_CONCURRENCY: seconds(4),
+  SECRET_CACHE_TTL: seconds(60),
+});
+
+export type AppConfig = z.output<typeof appSchema>;
+export type ApiKeyConfig = z.output<typeof apiKeySchema>;
+
+export interface HubConfig {
+  apps: AppConfig[];
+  apiKeys: ApiKeyConfig[];
+  wechatApiBase: string;
+  tableName: string;
+  dynamodbEndpoint?: string;
+  timings: {
+    refreshMarginMs: number;
+    minServeMs: number;
+    leaseMs: number;
+    upstreamDeadlineMs: number;
+    cacheTtlMs: number;
+    forcedDailyBudget: number;
+    tickConcurrency: number;
+    secretCacheTtlSeconds: number;
+  };
+}
+
+export class ConfigurationInvalidError extends Error {
+  override readonly name = 'ConfigurationInvalidError';
+}
+
+/** Parse and check the whole configuration; the message names the field that is wrong. */
+export function loadConfig(env: Record<string, string | undefined>): HubConfig {
+  const e = parse(envSchema, env, '');
+  const apps = parse(appsSchema, parseJson(e.HUB_APPS, 'HUB_APPS'), 'HUB_APPS');
+  const apiKeys = parse(z.array(apiKeySchema), parseJson(e.HUB_API_KEYS, 'HUB_API_KEYS'), 'HUB_API_KEYS');
+  apps.forEach((a, i) => {
+    if ('env' in a.secret && !env[a.secret.env]) {
+      throw new ConfigurationInvalidError(`Invalid configuration: HUB_APPS[${i}].secret: environment variable ${a.secret.env} is not set`);
+    }
+  });
+  const names = new Set(apps.map((a) => a.name));
+  apiKeys.forEach((k, i) => {
+    k.apps.forEach((a, j) => {
+      if (a !== '*' && !names.has(a)) {
+        throw new ConfigurationInvalidError(`Invalid configuration: HUB_API_KEYS[${i}].apps[${j}]: no app is named "${a}"`);
+      }
+    });
+  });
+  if (e.LEASE <= e.UPSTREAM_DEADLINE) {
+    throw new ConfigurationInvalidError('Invalid configuration: LEASE: must be longer than UPSTREAM_DEADLINE');
+  }
+  return {
+    apps,
+    apiKeys,
+    wechatApiBase: e.WECHAT_API_BASE,
+    tableName: e.TABLE_NAME,
+    dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
+    timings: {
+      refreshMarginMs: e.REFRESH_MARGIN * 1000,
+      minServeMs: e.MIN_SERVE * 1000,
+      leaseMs: e.LEASE * 1000,
+      upstreamDeadlineMs: e.UPSTREAM_DEADLINE * 1000,
+      cacheTtlMs: e.CACHE_TTL * 1000,
+      forcedDailyBudget: e.FORCED_DAILY_BUDGET,
+      tickConcurrency: e.TICK_CONCURRENCY,
+      secretCacheTtlSeconds: e.SECRET_CACHE_TTL,
+    },
+  };
+}
+
+function parseJson(text: string, field: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ConfigurationInvalidError(`Invalid configuration: ${field}: is not valid JSON`);
+  }
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown, field: string): z.output<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = issue.path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), field);
+  throw new ConfigurationInvalidError(`Invalid configuration: ${path || 'environment'}: ${issue.message}`);
+}

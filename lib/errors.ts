@@ -1,0 +1,42 @@
+import type { LastError } from './store/store.js';
+import type { WeChatError } from './wechat/errors.js';
+
+/** The hub's own failures, each with what a caller needs to react (the HTTP edge maps them). */
+export abstract class HubError extends Error {}
+
+export class UnknownAppError extends HubError {
+  override readonly name = 'UnknownAppError';
+  constructor(readonly app: string) {
+    super('no such app is configured');
+  }
+}
+
+/** No valid token is stored and none can be had now. */
+export class NoTokenAvailableError extends HubError {
+  override readonly name = 'NoTokenAvailableError';
+  constructor(
+    message: string,
+    /** Seconds until trying again makes sense. */
+    readonly retryAfterSeconds: number,
+    /** WeChat's answer when WeChat refused, so the caller sees the errcode. */
+    readonly upstream?: WeChatError | LastError,
+  ) {
+    super(message);
+  }
+}
+
+/** Another refresher holds the lease and did not finish in time. */
+export class RefreshInProgressError extends HubError {
+  override readonly name = 'RefreshInProgressError';
+  constructor() {
+    super('a refresh of this token is in progress; try again shortly');
+  }
+}
+
+/** The day's budget of forced refreshes is spent. */
+export class ForcedRefreshBudgetError extends HubError {
+  override readonly name = 'ForcedRefreshBudgetError';
+  constructor(readonly retryAfterSeconds: number) {
+    super("today's budget of forced refreshes for this app is spent");
+  }
+}

@@ -1,0 +1,167 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { z } from 'zod';
+import type { Clock } from '../clock.js';
+import { APP_NAME } from '../config.js';
+import { ForcedRefreshBudgetError, NoTokenAvailableError, RefreshInProgressError, UnknownAppError } from '../errors.js';
+import type { Refresher, ServedToken } from '../refresher.js';
+import { StoreUnavailableError } from '../store/errors.js';
+import { WeChatError } from '../wechat/errors.js';
+import type { ApiKeyring } from './auth.js';
+import { HttpError } from './errors.js';
+
+export type HttpEvent = APIGatewayProxyEventV2;
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+export interface EdgeDeps {
+  refresher: Refresher;
+  keyring: ApiKeyring;
+  clock: Clock;
+  logger: Logger;
+}
+
+export const MAX_BODY_BYTES = 4096;
+
+const appParam = z.string().regex(APP_NAME);
+const refreshBody = z.strictObject({
+  stale_token: z
+    .string({ error: 'stale_token must be a string' })
+    .min(1, 'stale_token must not be empty')
+    .max(1024, 'stale_token is longer than any access_token')
+    .regex(/^[\x21-\x7e]+$/, 'stale_token contains characters an access_token never has'),
+});
+
+/** GET /v1/apps/{app}/access-token */
+export async function getTokenRoute(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
+  return respond(deps, async () => {
+    const app = appFrom(event, deps, 'read');
+    noQuery(event);
+    const token = await deps.refresher.getToken(app);
+    return ok(tokenBody(token, deps.clock.now()));
+  });
+}
+
+/** POST /v1/apps/{app}/access-token/refresh, body {"stale_token": "..."} */
+export async function forceRefreshRoute(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
+  return respond(deps, async () => {
+    const app = appFrom(event, deps, 'refresh');
+    noQuery(event);
+    const { stale_token } = jsonBody(event, refreshBody);
+    const result = await deps.refresher.forceRefresh(app, stale_token);
+    return ok({ ...tokenBody(result, deps.clock.now()), refreshed: result.refreshed });
+  });
+}
+
+/** Everything API Gateway would not route: a clear 404 or 405 in the same error shape. */
+export function notRouted(event: HttpEvent, allowed: string[] | undefined): HttpResult {
+  if (allowed) {
+    return errorResult(new HttpError(405, 'method_not_allowed', `use ${allowed.join(' or ')} on this path`, { allow: allowed.join(', ') }));
+  }
+  return errorResult(new HttpError(404, 'route_not_found', 'no such route; see the README for the API'));
+}
+
+function appFrom(event: HttpEvent, deps: EdgeDeps, scope: 'read' | 'refresh'): string {
+  const raw = event.pathParameters?.app;
+  const key = deps.keyring.authenticate(header(event, 'authorization'));
+  const app = appParam.safeParse(raw);
+  if (!app.success) throw new HttpError(400, 'invalid_app', 'the app name must be 1-64 letters, digits, _ or -');
+  const caller = deps.keyring.permit(key, app.data, scope);
+  if (!deps.refresher.hasApp(app.data)) throw new HttpError(404, 'unknown_app', 'no such app is configured');
+  deps.logger.appendKeys({ app: app.data, caller: caller.keyName });
+  return app.data;
+}
+
+function noQuery(event: HttpEvent): void {
+  if (event.rawQueryString) throw new HttpError(400, 'unexpected_query', 'this route takes no query parameters');
+}
+
+function jsonBody<T extends z.ZodType>(event: HttpEvent, schema: T): z.output<T> {
+  const type = header(event, 'content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new HttpError(415, 'unsupported_media_type', 'send the body as Content-Type: application/json');
+  }
+  const raw = event.body ?? '';
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new HttpError(413, 'body_too_large', `the body may be at most ${MAX_BODY_BYTES} bytes`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'invalid_json', 'the body is not valid JSON');
+  }
+  const result = schema.safeParse(parsed);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
+    const message = issue.code === 'unrecognized_keys' ? 'the body may only contain "stale_token"'
+      : issue.code === 'invalid_type' && issue.path.length === 0 ? 'the body must be a JSON object {"stale_token": "..."}'
+      : issue.code === 'invalid_type' && issue.input === undefined ? `${where}is required`
+      : `${where}${issue.message}`;
+    throw new HttpError(400, 'invalid_body', message);
+  }
+  return result.data;
+}
+
+function header(event: HttpEvent, name: string): string | undefined {
+  const headers = event.headers ?? {};
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
+  return undefined;
+}
+
+function tokenBody(t: ServedToken, now: number) {
+  return {
+    access_token: t.accessToken,
+    expires_in: Math.max(0, Math.floor((t.expiresAt - now) / 1000)),
+    expires_at: new Date(t.expiresAt).toISOString(),
+  };
+}
+
+function ok(body: unknown): HttpResult {
+  return { statusCode: 200, headers: baseHeaders(), body: JSON.stringify(body) };
+}
+
+async function respond(deps: EdgeDeps, run: () => Promise<HttpResult>): Promise<HttpResult> {
+  try {
+    return await run();
+  } catch (error) {
+    const http = toHttpError(error);
+    if (http.status >= 500) deps.logger.error('request failed', { status: http.status, code: http.code, error: error instanceof Error ? error.name : 'unknown' });
+    else deps.logger.info('request refused', { status: http.status, code: http.code });
+    return errorResult(http);
+  } finally {
+    deps.logger.removeKeys(['app', 'caller']);
+  }
+}
+
+function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof UnknownAppError) return new HttpError(404, 'unknown_app', 'no such app is configured');
+  if (error instanceof ForcedRefreshBudgetError) {
+    return new HttpError(429, 'forced_refresh_budget_spent', error.message, { 'retry-after': String(error.retryAfterSeconds) });
+  }
+  if (error instanceof RefreshInProgressError) return new HttpError(503, 'refresh_in_progress', error.message, { 'retry-after': '1' });
+  if (error instanceof NoTokenAvailableError) {
+    const retry = { 'retry-after': String(error.retryAfterSeconds) };
+    const up = error.upstream;
+    const errcode = up instanceof WeChatError ? up.errcode : up ? Number(up.code.split(':')[1]) || undefined : undefined;
+    const kind = up instanceof WeChatError ? up.kind : up?.code.split(':')[0];
+    if (errcode !== undefined && kind !== 'retry_later') {
+      return new HttpError(502, 'wechat_error', `WeChat refused to issue a token (errcode ${errcode})`, retry, { errcode });
+    }
+    return new HttpError(503, 'token_unavailable', 'no valid token can be had right now; try again later', retry);
+  }
+  if (error instanceof StoreUnavailableError) return new HttpError(503, 'store_unavailable', 'the token store is unavailable; try again shortly', { 'retry-after': '2' });
+  return new HttpError(500, 'internal', 'internal error');
+}
+
+export function errorResult(e: HttpError): HttpResult {
+  return {
+    statusCode: e.status,
+    headers: { ...baseHeaders(), ...e.headers },
+    body: JSON.stringify({ error: { code: e.code, message: e.message, ...e.extra } }),
+  };
+}
+
+function baseHeaders(): Record<string, string> {
+  return { 'content-type': 'application/json', 'cache-control': 'no-store' };
+}

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { errorResult, notRouted, type HttpResult } from './edge.js';
+import { HttpError } from './errors.js';
+
+export interface LocalRoutes {
+  getToken(event: APIGatewayProxyEventV2): Promise<HttpResult>;
+  forceRefresh(event: APIGatewayProxyEventV2): Promise<HttpResult>;
+}
+
+const TOKEN_PATH = /^\/v1\/apps\/([^/]+)\/access-token$/;
+const REFRESH_PATH = /^\/v1\/apps\/([^/]+)\/access-token\/refresh$/;
+/** API Gateway's own payload limit is 10 MB; the handlers refuse anything over 4 KiB anyway. */
+const READ_LIMIT = 64 * 1024;
+
+/**
+ * The HTTP API as API Gateway would present it, on one local port: the same routes, and each
+ * request turned into a real API Gateway v2 (HTTP API) event for the same handlers.
+ */
+export function createLocalServer(routes: LocalRoutes): Server {
+  return createServer(async (req, res) => {
+    let result: HttpResult;
+    try {
+      result = await dispatch(req, routes);
+    } catch {
+      result = errorResult(new HttpError(500, 'internal', 'internal error'));
+    }
+    res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
+    res.end(result.body ?? '');
+  });
+}
+
+async function dispatch(req: IncomingMessage, routes: LocalRoutes): Promise<HttpResult> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const method = req.method ?? 'GET';
+  const body = await readBody(req);
+  if (body === undefined) return errorResult(new HttpError(413, 'body_too_large', 'the body is too large'));
+  const event = (routeKey: string, app: string): APIGatewayProxyEventV2 => toEvent(req, url, routeKey, { app: decodeSafe(app) }, body);
+  const token = TOKEN_PATH.exec(url.pathname);
+  if (token) {
+    if (method === 'GET') return routes.getToken(event('GET /v1/apps/{app}/access-token', token[1]!));
+    return notRouted(event('$default', token[1]!), ['GET']);
+  }
+  const refresh = REFRESH_PATH.exec(url.pathname);
+  if (refresh) {
+    if (method === 'POST') return routes.forceRefresh(event('POST /v1/apps/{app}/access-token/refresh', refresh[1]!));
+    return notRouted(event('$default', refresh[1]!), ['POST']);
+  }
+  return notRouted(toEvent(req, url, '$default', undefined, body), undefined);
+}
+
+function decodeSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function toEvent(req: IncomingMessage, url: URL, routeKey: string, pathParameters: Record<string, string> | undefined, body: Buffer): APIGatewayProxyEventV2 {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
+  const query = url.search.slice(1);
+  const queryStringParameters = query ? Object.fromEntries(url.searchParams) : undefined;
+  const now = new Date();
+  const isText = body.length === 0 || /json|text/i.test(headers['content-type'] ?? '');
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: query,
+    headers,
+    queryStringParameters,
+    pathParameters,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'localhost',
+      http: {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey,
+      stage: '$default',
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    body: body.length ? (isText ? body.toString('utf8') : body.toString('base64')) : undefined,
+    isBase64Encoded: body.length > 0 && !isText,
+  };
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > READ_LIMIT) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,122 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
+import type { Dispatcher } from 'undici';
+import type { HubApp } from './apps.js';
+import { systemClock, type Clock } from './clock.js';
+import { loadConfig, type AppConfig, type HubConfig } from './config.js';
+import { ApiKeyring } from './http/auth.js';
+import { forceRefreshRoute, getTokenRoute, type EdgeDeps, type HttpEvent, type HttpResult } from './http/edge.js';
+import { Refresher, type TickOutcome } from './refresher.js';
+import { DynamoCredentialStore } from './store/dynamodb.js';
+import { WeChatClient } from './wechat/client.js';
+
+export interface HubDeps {
+  clock?: Clock;
+  logger?: Logger;
+  dynamodb?: DynamoDBClient;
+  /** undici dispatcher for WeChat calls (tests use short timeouts). */
+  dispatcher?: Dispatcher;
+  ssm?: SSMProvider;
+  /** Where `{"env": "VAR"}` secrets are read; defaults to process.env. */
+  secretEnv?: Record<string, string | undefined>;
+  wechatTimeouts?: { connectTimeoutMs?: number; attemptTimeoutMs?: number };
+  pollIntervalMs?: number;
+}
+
+/** Everything one container needs, built once per cold start. */
+export class Hub {
+  readonly refresher: Refresher;
+  readonly config: HubConfig;
+  readonly #edge: EdgeDeps;
+  readonly #log: Logger;
+  readonly #wechat: WeChatClient;
+
+  constructor(config: HubConfig, deps: HubDeps = {}) {
+    const clock = deps.clock ?? systemClock;
+    this.config = config;
+    this.#log = deps.logger ?? new Logger({ serviceName: 'wechat-token-hub' });
+    const dynamodb = deps.dynamodb ?? new DynamoDBClient(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {});
+    this.#wechat = new WeChatClient({ baseUrl: config.wechatApiBase, clock, dispatcher: deps.dispatcher, ...deps.wechatTimeouts });
+    let ssm = deps.ssm;
+    const secretEnv = deps.secretEnv ?? process.env;
+    const apps = config.apps.map((a): HubApp => ({
+      name: a.name,
+      appid: a.appid,
+      type: a.type,
+      tokenApi: a.tokenApi,
+      getSecret: secretReader(a, secretEnv, config.timings.secretCacheTtlSeconds, () => (ssm ??= new SSMProvider())),
+    }));
+    this.refresher = new Refresher({
+      apps,
+      store: new DynamoCredentialStore({ client: dynamodb, tableName: config.tableName }),
+      wechat: this.#wechat,
+      clock,
+      logger: this.#log,
+      settings: { ...config.timings, ...(deps.pollIntervalMs ? { pollIntervalMs: deps.pollIntervalMs } : {}) },
+    });
+    this.#edge = { refresher: this.refresher, keyring: new ApiKeyring(config.apiKeys), clock, logger: this.#log };
+  }
+
+  getToken(event: HttpEvent): Promise<HttpResult> {
+    return getTokenRoute(event, this.#edge);
+  }
+
+  forceRefresh(event: HttpEvent): Promise<HttpResult> {
+    return forceRefreshRoute(event, this.#edge);
+  }
+
+  /** The scheduled refresh of every app, a bounded number at a time; one app's failure stops no other. */
+  async tick(): Promise<TickOutcome[]> {
+    const names = this.refresher.appNames;
+    const outcomes: TickOutcome[] = new Array(names.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < names.length) {
+        const i = next++;
+        outcomes[i] = await this.refresher.refreshIfDue(names[i]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.config.timings.tickConcurrency, names.length) }, worker));
+    const summary = {
+      refreshed: outcomes.filter((o) => o.outcome === 'refreshed').length,
+      fresh: outcomes.filter((o) => o.outcome === 'fresh').length,
+      failed: outcomes.filter((o) => o.outcome === 'failed' || o.outcome === 'blocked'),
+    };
+    if (summary.failed.length) this.#log.error('tick finished with failures', summary);
+    else this.#log.info('tick finished', summary);
+    return outcomes;
+  }
+
+  async close(): Promise<void> {
+    await this.#wechat.close();
+  }
+}
+
+function secretReader(
+  app: AppConfig,
+  env: Record<string, string | undefined>,
+  maxAge: number,
+  ssm: () => SSMProvider,
+): () => Promise<string> {
+  const ref = app.secret;
+  if ('env' in ref) {
+    return async () => {
+      const v = env[ref.env];
+      if (!v) throw new Error(`the secret of app ${app.name} is not set`);
+      return v;
+    };
+  }
+  return async () => {
+    const v = await ssm().get(ref.ssm, { decrypt: true, maxAge });
+    if (typeof v !== 'string' || !v) throw new Error(`the secret of app ${app.name} could not be read from SSM`);
+    return v;
+  };
+}
+
+/** The hub of this Lambda container, configured from its environment on first use. */
+let current: Promise<Hub> | undefined;
+export function hubFromEnvironment(): Promise<Hub> {
+  current ??= Promise.resolve().then(() => new Hub(loadConfig(process.env)));
+  return current;
+}

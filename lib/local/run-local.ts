@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { ConfigurationInvalidError, loadConfig } from '../config.js';
+import { hashApiKey } from '../http/auth.js';
+import { createLocalServer } from '../http/local-server.js';
+import { Hub } from '../hub.js';
+import { WeChatSimulator } from '../simulator/wechat-simulator.js';
+import { ensureTable } from '../store/dynamodb.js';
+import { startDynalite } from './dynalite.js';
+
+const TICK_MS = 5 * 60_000;
+
+export interface LocalHub {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * `npm start`: dynalite in process, the WeChat simulator with a demo app unless HUB_APPS is set,
+ * the three handlers behind a local HTTP server, and the tick every 5 minutes.
+ */
+export async function runLocal(env: Record<string, string | undefined>, print: (line: string) => void): Promise<LocalHub> {
+  const settings = { ...env };
+  const closers: (() => Promise<void>)[] = [];
+  const notes: string[] = [];
+  let demoKey: string | undefined;
+
+  if (!settings.HUB_APPS) {
+    const sim = new WeChatSimulator();
+    const secret = randomBytes(16).toString('hex');
+    sim.addApp({ appid: 'wx_demo_app', secret });
+    settings.WECHAT_API_BASE = await sim.listen(0);
+    settings.HUB_DEMO_SECRET = secret;
+    settings.HUB_APPS = JSON.stringify([
+      { name: 'demo', appid: 'wx_demo_app', type: 'official_account', tokenApi: 'classic', secret: { env: 'HUB_DEMO_SECRET' } },
+    ]);
+    closers.push(() => sim.close());
+    notes.push(`WeChat simulator: ${settings.WECHAT_API_BASE} (demo app "demo"; no HUB_APPS set)`);
+  }
+  if (!settings.HUB_API_KEYS) {
+    demoKey = `hub_${randomBytes(24).toString('base64url')}`;
+    settings.HUB_API_KEYS = JSON.stringify([{ name: 'local-demo', sha256: hashApiKey(demoKey), apps: ['*'], scopes: ['read', 'refresh'] }]);
+  }
+  const dynamo = await startDynalite();
+  closers.push(() => dynamo.close());
+  settings.DYNAMODB_ENDPOINT = dynamo.endpoint;
+
+  let config;
+  try {
+    config = loadConfig(settings);
+  } catch (error) {
+    await Promise.all(closers.map((c) => c()));
+    throw error;
+  }
+  const client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  await ensureTable(client, config.tableName);
+  const logger = new Logger({ serviceName: 'wechat-token-hub', logLevel: (env.LOG_LEVEL as 'INFO' | undefined) ?? 'INFO' });
+  const hub = new Hub(config, { dynamodb: client, logger, secretEnv: settings });
+
+  const server = createLocalServer(hub);
+  const port = Number(env.PORT ?? 3000);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const ticking = setInterval(() => void hub.tick(), TICK_MS);
+  await hub.tick();
+
+  const app = config.apps[0]!.name;
+  print(`wechat-token-hub is running at ${url}`);
+  for (const n of notes) print(n);
+  print(`DynamoDB (dynalite, in memory): ${dynamo.endpoint}`);
+  print(`Apps: ${config.apps.map((a) => a.name).join(', ')}; the tick refreshes every 5 minutes.`);
+  if (demoKey) print(`Demo API key (read, refresh on every app; shown once): ${demoKey}`);
+  print('Try:');
+  print(`  curl -s -H "Authorization: Bearer ${demoKey ?? '<your key>'}" ${url}/v1/apps/${app}/access-token`);
+
+  return {
+    url,
+    close: async () => {
+      clearInterval(ticking);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await hub.close();
+      client.destroy();
+      for (const c of closers.reverse()) await c();
+    },
+  };
+}
+
+export { ConfigurationInvalidError };

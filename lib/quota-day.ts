@@ -1,0 +1,13 @@
+/** WeChat's quotas reset at midnight in China (UTC+8, no daylight saving). */
+const OFFSET = 8 * 3_600_000;
+const DAY = 86_400_000;
+
+/** The quota day of an instant, `YYYY-MM-DD` in Asia/Shanghai. */
+export function quotaDay(now: number): string {
+  return new Date(now + OFFSET).toISOString().slice(0, 10);
+}
+
+/** The instant the next quota day starts. */
+export function nextQuotaDayStart(now: number): number {
+  return Math.floor((now + OFFSET) / DAY) * DAY + DAY - OFFSET;
+}

@@ -1,0 +1,363 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { HubApp } from './apps.js';
+import type { Clock } from './clock.js';
+import {
+  ForcedRefreshBudgetError,
+  NoTokenAvailableError,
+  RefreshInProgressError,
+  UnknownAppError,
+} from './errors.js';
+import { fingerprint } from './fingerprint.js';
+import { nextQuotaDayStart, quotaDay } from './quota-day.js';
+import { ForcedBudgetExhaustedError } from './store/errors.js';
+import type { CredentialItem, CredentialKey, CredentialStore, LastError } from './store/store.js';
+import type { WeChatClient } from './wechat/client.js';
+import { IpBlockedError, QuotaExceededError, WeChatError } from './wechat/errors.js';
+
+export interface RefresherSettings {
+  /** Refresh when at most this much life is left (20 min: a 7200 s token at ~100 min of age). */
+  refreshMarginMs: number;
+  /** A read refreshes synchronously when less than this is left. */
+  minServeMs: number;
+  /** How long a refresher may hold the lease; must exceed upstreamDeadlineMs. */
+  leaseMs: number;
+  /** Total time for one upstream fetch with its retries. */
+  upstreamDeadlineMs: number;
+  /** How often a caller that lost the lease race looks for the winner's write. */
+  pollIntervalMs: number;
+  /** Per-container read cache age (never past expiresAt - minServeMs). */
+  cacheTtlMs: number;
+  /** Forced refreshes per app per quota day, well under WeChat's daily quota. */
+  forcedDailyBudget: number;
+}
+
+export const defaultSettings: RefresherSettings = {
+  refreshMarginMs: 20 * 60_000,
+  minServeMs: 60_000,
+  leaseMs: 15_000,
+  upstreamDeadlineMs: 10_000,
+  pollIntervalMs: 200,
+  cacheTtlMs: 30_000,
+  forcedDailyBudget: 200,
+};
+
+/** WeChat keeps the previous token valid this long after a new one is fetched. */
+const OVERLAP_MS = 5 * 60_000;
+/** stable_token's force mode: 20 a day. */
+const STABLE_FORCE_DAILY_LIMIT = 20;
+
+export interface ServedToken {
+  accessToken: string;
+  expiresAt: number;
+}
+
+export interface ForcedResult extends ServedToken {
+  refreshed: boolean;
+}
+
+export type TickOutcome =
+  | { app: string; outcome: 'fresh' | 'refreshed' }
+  | { app: string; outcome: 'failed' | 'blocked'; code: string };
+
+interface RefreshResult {
+  item: CredentialItem;
+  /** This call's upstream fetch wrote the item. */
+  wrote: boolean;
+}
+
+export interface RefresherOptions {
+  apps: readonly HubApp[];
+  store: CredentialStore;
+  wechat: WeChatClient;
+  clock: Clock;
+  logger: Logger;
+  settings?: Partial<RefresherSettings>;
+}
+
+/**
+ * The refresh protocol of DESIGN.md: consistent read, lease, quota count, upstream fetch, fenced
+ * write. Callers in this container that want the same refresh share one promise; callers in other
+ * containers meet at the lease and wait for its holder's write.
+ */
+export class Refresher {
+  readonly settings: RefresherSettings;
+  readonly #apps: Map<string, HubApp>;
+  readonly #store: CredentialStore;
+  readonly #wechat: WeChatClient;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #inFlight = new Map<string, Promise<RefreshResult>>();
+  readonly #cache = new Map<string, { token: ServedToken; until: number }>();
+
+  constructor(options: RefresherOptions) {
+    this.settings = { ...defaultSettings, ...options.settings };
+    if (this.settings.leaseMs <= this.settings.upstreamDeadlineMs) {
+      throw new Error('leaseMs must exceed upstreamDeadlineMs, or a slow fetch could outlive its lease');
+    }
+    this.#apps = new Map(options.apps.map((a) => [a.name, a]));
+    this.#store = options.store;
+    this.#wechat = options.wechat;
+    this.#clock = options.clock;
+    this.#log = options.logger;
+  }
+
+  get appNames(): string[] {
+    return [...this.#apps.keys()];
+  }
+
+  hasApp(name: string): boolean {
+    return this.#apps.has(name);
+  }
+
+  /** The token to serve: cached, stored, or fetched now when there is none or it is about to expire. */
+  async getToken(appName: string): Promise<ServedToken> {
+    const app = this.#app(appName);
+    const now = this.#clock.now();
+    const cached = this.#cache.get(app.name);
+    if (cached && now < cached.until) return cached.token;
+
+    const key = keyOf(app);
+    const item = await this.#store.read(key);
+    if (item && this.#servable(item, this.settings.minServeMs)) return this.#serve(app, item);
+
+    try {
+      const { item: fresh } = await this.#shared(`${app.name}:due`, () =>
+        this.#refresh(app, (it) => !it || !this.#servable(it, this.settings.minServeMs), false),
+      );
+      if (this.#servable(fresh, 0)) return this.#serve(app, fresh);
+      throw this.#unavailable(fresh, undefined);
+    } catch (error) {
+      // A failed refresh never loses the token we have: serve it while WeChat still accepts it.
+      if (item && this.#servable(item, 0)) {
+        this.#log.warn('refresh failed; serving the current token', { app: app.name, error: describe(error) });
+        return this.#serve(app, item);
+      }
+      throw this.#asUnavailable(error, item);
+    }
+  }
+
+  /** The scheduled refresh: fetch a new token when the stored one is due (or missing). */
+  async refreshIfDue(appName: string): Promise<TickOutcome> {
+    const app = this.#app(appName);
+    const due = (it: CredentialItem | undefined) =>
+      !it?.value || it.expiresAt === undefined || it.expiresAt - this.#clock.now() <= this.settings.refreshMarginMs;
+    try {
+      const { wrote, item } = await this.#shared(`${app.name}:due`, () => this.#refresh(app, due, false));
+      if (wrote) return { app: app.name, outcome: 'refreshed' };
+      if (item.blockedUntil !== undefined && item.blockedUntil > this.#clock.now() && due(item)) {
+        return { app: app.name, outcome: 'blocked', code: item.lastError?.code ?? 'blocked' };
+      }
+      return { app: app.name, outcome: 'fresh' };
+    } catch (error) {
+      return { app: app.name, outcome: 'failed', code: errorCode(error) };
+    }
+  }
+
+  /**
+   * The passive refresh: a caller was told by WeChat that `staleToken` is invalid. Only if it is
+   * still the stored token is a new one fetched; otherwise the stored one is the answer.
+   */
+  async forceRefresh(appName: string, staleToken: string): Promise<ForcedResult> {
+    const app = this.#app(appName);
+    const isCurrent = (it: CredentialItem | undefined) => !it?.value || it.value === staleToken;
+    const item = await this.#store.read(keyOf(app));
+    if (item?.value && !isCurrent(item)) {
+      if (this.#servable(item, 0)) return { ...this.#serve(app, item), refreshed: false };
+      // The stored token is not the stale one but it has expired: refresh it as a read would.
+      return { ...(await this.getToken(app.name)), refreshed: false };
+    }
+    let result: RefreshResult;
+    try {
+      result = await this.#shared(`${app.name}:force:${fingerprint(staleToken)}`, () =>
+        this.#refresh(app, isCurrent, true),
+      );
+    } catch (error) {
+      throw this.#asUnavailable(error, undefined);
+    }
+    if (!this.#servable(result.item, 0)) throw this.#unavailable(result.item, undefined);
+    const refreshed = result.item.value !== staleToken;
+    if (!refreshed) throw this.#unavailable(result.item, undefined);
+    return { ...this.#serve(app, result.item), refreshed };
+  }
+
+  #app(name: string): HubApp {
+    const app = this.#apps.get(name);
+    if (!app) throw new UnknownAppError(name);
+    return app;
+  }
+
+  #servable(item: CredentialItem, minLeftMs: number): boolean {
+    return item.value !== undefined && item.expiresAt !== undefined && item.expiresAt - this.#clock.now() > minLeftMs;
+  }
+
+  #serve(app: HubApp, item: CredentialItem): ServedToken {
+    const token = { accessToken: item.value!, expiresAt: item.expiresAt! };
+    const now = this.#clock.now();
+    const until = Math.min(now + this.settings.cacheTtlMs, token.expiresAt - this.settings.minServeMs);
+    if (until > now) this.#cache.set(app.name, { token, until });
+    return token;
+  }
+
+  #shared(key: string, run: () => Promise<RefreshResult>): Promise<RefreshResult> {
+    const existing = this.#inFlight.get(key);
+    if (existing) return existing.then((r) => ({ item: r.item, wrote: false }));
+    const p = run().finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, p);
+    return p;
+  }
+
+  /** One pass of the protocol, retried from the top when a lease holder vanished without writing. */
+  async #refresh(app: HubApp, needed: (item: CredentialItem | undefined) => boolean, forced: boolean): Promise<RefreshResult> {
+    const key = keyOf(app);
+    const startedAt = this.#clock.now();
+    for (let round = 0; round < 3; round++) {
+      const item = await this.#store.read(key);
+      if (!needed(item)) return { item: item!, wrote: false };
+      const now = this.#clock.now();
+      if (item?.blockedUntil !== undefined && item.blockedUntil > now) {
+        throw new NoTokenAvailableError('WeChat refuses this app until the block ends', seconds(item.blockedUntil - now), item.lastError);
+      }
+      const owner = randomUUID();
+      const seenVersion = item?.version ?? 0;
+      if (await this.#store.acquireLease(key, { owner, seenVersion, now, leaseMs: this.settings.leaseMs })) {
+        this.#cache.delete(app.name);
+        return { item: await this.#fetchAndWrite(app, key, owner, item, forced), wrote: true };
+      }
+      const other = await this.#awaitOtherRefresher(key, seenVersion, startedAt);
+      if (other) return { item: other, wrote: false };
+    }
+    throw new RefreshInProgressError();
+  }
+
+  /** Lost the lease race: wait for the holder's write. Undefined means the lease lapsed unused. */
+  async #awaitOtherRefresher(key: CredentialKey, seenVersion: number, startedAt: number): Promise<CredentialItem | undefined> {
+    const { leaseMs, pollIntervalMs } = this.settings;
+    const polls = Math.ceil(leaseMs / pollIntervalMs) + 5;
+    for (let i = 0; i < polls; i++) {
+      const item = await this.#store.read(key);
+      if (item && item.version > seenVersion) return item;
+      if (item?.lastError && item.lastError.at >= startedAt && item.leaseOwner === undefined) {
+        // The holder tried and failed just now: report its failure instead of trying again at once.
+        throw new NoTokenAvailableError('WeChat did not issue a token', retryAfterFor(item.lastError), item.lastError);
+      }
+      if (!item?.leaseUntil || item.leaseUntil < this.#clock.now()) return undefined;
+      await this.#clock.sleep(pollIntervalMs * (0.5 + Math.random()));
+    }
+    throw new RefreshInProgressError();
+  }
+
+  async #fetchAndWrite(app: HubApp, key: CredentialKey, owner: string, old: CredentialItem | undefined, forced: boolean): Promise<CredentialItem> {
+    const now = this.#clock.now();
+    const api = app.tokenApi === 'stable' ? 'stable_token' : 'token';
+    const stableForce = forced && app.tokenApi === 'stable' && old?.value !== undefined;
+    try {
+      await this.#store.countUpstreamCall({
+        app: app.name,
+        api: stableForce ? 'stable_token_force' : api,
+        day: quotaDay(now),
+        forcedBudget: forced ? (stableForce ? Math.min(STABLE_FORCE_DAILY_LIMIT, this.settings.forcedDailyBudget) : this.settings.forcedDailyBudget) : undefined,
+        ttl: Math.floor(nextQuotaDayStart(now) / 1000) + 2 * 86_400,
+      });
+    } catch (error) {
+      await this.#store.releaseLease(key, owner);
+      if (error instanceof ForcedBudgetExhaustedError) throw new ForcedRefreshBudgetError(seconds(nextQuotaDayStart(now) - now));
+      throw error;
+    }
+
+    let fetched;
+    let secret: string | undefined;
+    try {
+      secret = await app.getSecret();
+      fetched = await this.#wechat.fetchAccessToken({
+        appid: app.appid,
+        secret,
+        api: app.tokenApi,
+        forceRefresh: stableForce,
+        deadline: now + this.settings.upstreamDeadlineMs,
+      });
+    } catch (error) {
+      const at = this.#clock.now();
+      const lastError: LastError = { code: errorCode(error), message: redact(describe(error), secret), at };
+      const blockedUntil =
+        error instanceof QuotaExceededError ? nextQuotaDayStart(at)
+        : error instanceof IpBlockedError && error.blockedForMs > 0 ? at + error.blockedForMs
+        : undefined;
+      await this.#store.recordFailure(key, { owner, error: lastError, blockedUntil });
+      this.#log.error('token refresh failed', { app: app.name, code: lastError.code, message: lastError.message, failures: (old?.failures ?? 0) + 1 });
+      throw error;
+    }
+
+    const at = this.#clock.now();
+    const keepPrevious = old?.value !== undefined && old.value !== fetched.accessToken && (old.expiresAt ?? 0) > at;
+    const written = await this.#store.writeToken(key, {
+      owner,
+      seenVersion: old?.version ?? 0,
+      value: fetched.accessToken,
+      expiresAt: at + fetched.expiresIn * 1000,
+      obtainedAt: at,
+      previousValue: keepPrevious ? old!.value : undefined,
+      previousValidUntil: keepPrevious ? Math.min(at + OVERLAP_MS, old!.expiresAt!) : undefined,
+      secretFingerprint: fingerprint(secret),
+    });
+    const stored = await this.#store.read(key);
+    if (!written) {
+      // The lease lapsed while we fetched and someone else wrote: theirs stands, ours is dropped.
+      this.#log.warn('fenced write rejected: lease lost', { app: app.name, fingerprint: fingerprint(fetched.accessToken) });
+      if (!stored) throw new RefreshInProgressError();
+      return stored;
+    }
+    this.#log.info('token refreshed', {
+      app: app.name,
+      fingerprint: fingerprint(fetched.accessToken),
+      expiresIn: fetched.expiresIn,
+      version: stored?.version,
+      forced,
+    });
+    return stored!;
+  }
+
+  #unavailable(item: CredentialItem, cause: unknown): NoTokenAvailableError {
+    if (cause instanceof NoTokenAvailableError) return cause;
+    const upstream = cause instanceof WeChatError ? cause : item.lastError;
+    return new NoTokenAvailableError('no valid token is available now', upstream ? retryAfterFor(upstream) : 5, upstream);
+  }
+
+  #asUnavailable(error: unknown, item: CredentialItem | undefined): Error {
+    if (error instanceof NoTokenAvailableError || error instanceof ForcedRefreshBudgetError || error instanceof RefreshInProgressError) return error;
+    if (error instanceof WeChatError) {
+      return new NoTokenAvailableError('WeChat did not issue a token', retryAfterFor(error), error);
+    }
+    if (item) return this.#unavailable(item, error);
+    return error instanceof Error ? error : new Error('refresh failed');
+  }
+}
+
+function keyOf(app: HubApp): CredentialKey {
+  return { app: app.name, kind: 'access_token' };
+}
+
+function seconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}
+
+function retryAfterFor(e: WeChatError | LastError): number {
+  const code = e instanceof WeChatError ? e.kind : e.code;
+  if (code === 'configuration' || code.startsWith('configuration')) return 300;
+  return 5;
+}
+
+/** `kind:errcode` of a WeChat error, or the error's name. Never a message. */
+export function errorCode(error: unknown): string {
+  if (error instanceof WeChatError) return error.errcode === undefined ? error.kind : `${error.kind}:${error.errcode}`;
+  if (error instanceof Error) return error.name;
+  return 'unknown';
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : 'unknown error';
+}
+
+function redact(text: string, secret: string | undefined): string {
+  return secret ? text.split(secret).join('[redacted]') : text;
+}

@@ -1,0 +1,218 @@
+import {
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  ResourceInUseException,
+  UpdateItemCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import { ForcedBudgetExhaustedError, StoreUnavailableError } from './errors.js';
+import type {
+  CredentialItem,
+  CredentialKey,
+  CredentialStore,
+  FailureRecord,
+  LeaseRequest,
+  QuotaCall,
+  QuotaCount,
+  TokenWrite,
+} from './store.js';
+
+type Item = Record<string, AttributeValue>;
+
+const S = (s: string): AttributeValue => ({ S: s });
+const N = (n: number): AttributeValue => ({ N: String(n) });
+
+export const credentialPk = (key: CredentialKey): string => `CRED#${key.app}#${key.kind}`;
+export const quotaPk = (app: string, api: string, day: string): string => `QUOTA#${app}#${api}#${day}`;
+
+/** The credential store on one DynamoDB table keyed by `pk` (DESIGN.md, "Store"). */
+export class DynamoCredentialStore implements CredentialStore {
+  readonly #client: DynamoDBClient;
+  readonly #table: string;
+
+  constructor(options: { client: DynamoDBClient; tableName: string }) {
+    this.#client = options.client;
+    this.#table = options.tableName;
+  }
+
+  async read(key: CredentialKey): Promise<CredentialItem | undefined> {
+    const out = await this.#send('read', () =>
+      this.#client.send(new GetItemCommand({ TableName: this.#table, Key: { pk: S(credentialPk(key)) }, ConsistentRead: true })),
+    );
+    return out.Item ? fromItem(out.Item) : undefined;
+  }
+
+  async acquireLease(key: CredentialKey, req: LeaseRequest): Promise<boolean> {
+    return this.#conditional('acquireLease', new UpdateItemCommand({
+      TableName: this.#table,
+      Key: { pk: S(credentialPk(key)) },
+      UpdateExpression: 'SET leaseOwner = :me, leaseUntil = :until, #version = if_not_exists(#version, :zero)',
+      ConditionExpression:
+        '(attribute_not_exists(pk) OR #version = :seen) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+      ExpressionAttributeNames: { '#version': 'version' },
+      ExpressionAttributeValues: {
+        ':me': S(req.owner),
+        ':until': N(req.now + req.leaseMs),
+        ':zero': N(0),
+        ':seen': N(req.seenVersion),
+        ':now': N(req.now),
+      },
+    }));
+  }
+
+  async writeToken(key: CredentialKey, w: TokenWrite): Promise<boolean> {
+    const values: Item = {
+      ':me': S(w.owner),
+      ':seen': N(w.seenVersion),
+      ':one': N(1),
+      ':zero': N(0),
+      ':value': S(w.value),
+      ':expiresAt': N(w.expiresAt),
+      ':obtainedAt': N(w.obtainedAt),
+    };
+    const sets = ['#value = :value', 'expiresAt = :expiresAt', 'obtainedAt = :obtainedAt', '#version = #version + :one', 'failures = :zero'];
+    const removes = ['leaseOwner', 'leaseUntil', 'lastError', 'blockedUntil'];
+    if (w.previousValue !== undefined && w.previousValidUntil !== undefined) {
+      sets.push('previousValue = :prev', 'previousValidUntil = :prevUntil');
+      values[':prev'] = S(w.previousValue);
+      values[':prevUntil'] = N(w.previousValidUntil);
+    } else {
+      removes.push('previousValue', 'previousValidUntil');
+    }
+    if (w.secretFingerprint !== undefined) {
+      sets.push('secretFingerprint = :sfp');
+      values[':sfp'] = S(w.secretFingerprint);
+    }
+    return this.#conditional('writeToken', new UpdateItemCommand({
+      TableName: this.#table,
+      Key: { pk: S(credentialPk(key)) },
+      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+      ConditionExpression: 'leaseOwner = :me AND #version = :seen',
+      ExpressionAttributeNames: { '#value': 'value', '#version': 'version' },
+      ExpressionAttributeValues: values,
+    }));
+  }
+
+  async releaseLease(key: CredentialKey, owner: string): Promise<boolean> {
+    return this.#conditional('releaseLease', new UpdateItemCommand({
+      TableName: this.#table,
+      Key: { pk: S(credentialPk(key)) },
+      UpdateExpression: 'REMOVE leaseOwner, leaseUntil',
+      ConditionExpression: 'leaseOwner = :me',
+      ExpressionAttributeValues: { ':me': S(owner) },
+    }));
+  }
+
+  async recordFailure(key: CredentialKey, f: FailureRecord): Promise<boolean> {
+    const values: Item = {
+      ':me': S(f.owner),
+      ':one': N(1),
+      ':zero': N(0),
+      ':err': { M: { code: S(f.error.code), message: S(f.error.message || '-'), at: N(f.error.at) } },
+    };
+    let update = 'SET failures = if_not_exists(failures, :zero) + :one, lastError = :err';
+    if (f.blockedUntil !== undefined) {
+      update += ', blockedUntil = :blocked';
+      values[':blocked'] = N(f.blockedUntil);
+    }
+    return this.#conditional('recordFailure', new UpdateItemCommand({
+      TableName: this.#table,
+      Key: { pk: S(credentialPk(key)) },
+      UpdateExpression: `${update} REMOVE leaseOwner, leaseUntil`,
+      ConditionExpression: 'leaseOwner = :me',
+      ExpressionAttributeValues: values,
+    }));
+  }
+
+  async countUpstreamCall(call: QuotaCall): Promise<QuotaCount> {
+    const forced = call.forcedBudget !== undefined;
+    const values: Item = { ':one': N(1), ':ttl': N(call.ttl) };
+    if (forced) values[':budget'] = N(call.forcedBudget!);
+    try {
+      const out = await this.#client.send(new UpdateItemCommand({
+        TableName: this.#table,
+        Key: { pk: S(quotaPk(call.app, call.api, call.day)) },
+        UpdateExpression: forced ? 'ADD #count :one, forced :one SET #ttl = :ttl' : 'ADD #count :one SET #ttl = :ttl',
+        ConditionExpression: forced ? 'attribute_not_exists(forced) OR forced < :budget' : undefined,
+        ExpressionAttributeNames: { '#count': 'count', '#ttl': 'ttl' },
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }));
+      return quotaFrom(out.Attributes);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new ForcedBudgetExhaustedError(call.app);
+      throw new StoreUnavailableError('countUpstreamCall', error);
+    }
+  }
+
+  async readQuota(app: string, api: string, day: string): Promise<QuotaCount> {
+    const out = await this.#send('readQuota', () =>
+      this.#client.send(new GetItemCommand({ TableName: this.#table, Key: { pk: S(quotaPk(app, api, day)) }, ConsistentRead: true })),
+    );
+    return quotaFrom(out.Item);
+  }
+
+  async #conditional(operation: string, command: UpdateItemCommand): Promise<boolean> {
+    try {
+      await this.#client.send(command);
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw new StoreUnavailableError(operation, error);
+    }
+  }
+
+  async #send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw new StoreUnavailableError(operation, error);
+    }
+  }
+}
+
+/** Create the hub's table if it is missing (local runs and tests; in AWS the stack owns it). */
+export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await client.send(new CreateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }));
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+}
+
+function num(v: AttributeValue | undefined): number | undefined {
+  return v?.N === undefined ? undefined : Number(v.N);
+}
+
+function str(v: AttributeValue | undefined): string | undefined {
+  return v?.S;
+}
+
+function fromItem(item: Item): CredentialItem {
+  const err = item.lastError?.M;
+  return {
+    value: str(item.value),
+    expiresAt: num(item.expiresAt),
+    obtainedAt: num(item.obtainedAt),
+    version: num(item.version) ?? 0,
+    previousValue: str(item.previousValue),
+    previousValidUntil: num(item.previousValidUntil),
+    leaseOwner: str(item.leaseOwner),
+    leaseUntil: num(item.leaseUntil),
+    failures: num(item.failures) ?? 0,
+    lastError: err ? { code: str(err.code) ?? '', message: str(err.message) ?? '', at: num(err.at) ?? 0 } : undefined,
+    blockedUntil: num(item.blockedUntil),
+    secretFingerprint: str(item.secretFingerprint),
+  };
+}
+
+function quotaFrom(item: Item | undefined): QuotaCount {
+  return { count: num(item?.count) ?? 0, forced: num(item?.forced) ?? 0 };
+}

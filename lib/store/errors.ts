@@ -1,0 +1,16 @@
+/** The store could not be reached or refused for a reason other than a condition. */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  constructor(operation: string, cause: unknown) {
+    const kind = cause instanceof Error ? cause.name : 'unknown';
+    super(`credential store ${operation} failed (${kind})`, { cause });
+  }
+}
+
+/** The day's budget of forced refreshes for this app is spent. */
+export class ForcedBudgetExhaustedError extends Error {
+  override readonly name = 'ForcedBudgetExhaustedError';
+  constructor(readonly app: string) {
+    super(`the forced-refresh budget of app ${app} is spent for today`);
+  }
+}

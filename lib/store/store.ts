@@ -1,0 +1,91 @@
+/** A credential (access_token, later tickets) of one app, as the hub keeps it. All times are epoch ms. */
+export interface CredentialKey {
+  app: string;
+  kind: CredentialKind;
+}
+
+export type CredentialKind = 'access_token';
+
+export interface LastError {
+  /** `wechat:40164`, `network`, `lease_lost`, … never a token or a secret. */
+  code: string;
+  message: string;
+  at: number;
+}
+
+export interface CredentialItem {
+  value?: string;
+  expiresAt?: number;
+  obtainedAt?: number;
+  /** 0 before the first token; +1 per successful write. The compare-and-swap is on this. */
+  version: number;
+  previousValue?: string;
+  previousValidUntil?: number;
+  leaseOwner?: string;
+  leaseUntil?: number;
+  failures: number;
+  lastError?: LastError;
+  blockedUntil?: number;
+  /** Fingerprint of the secret the value was fetched with: a token of an old secret is not served. */
+  secretFingerprint?: string;
+}
+
+export interface LeaseRequest {
+  owner: string;
+  seenVersion: number;
+  now: number;
+  leaseMs: number;
+}
+
+export interface TokenWrite {
+  owner: string;
+  seenVersion: number;
+  value: string;
+  expiresAt: number;
+  obtainedAt: number;
+  previousValue?: string;
+  previousValidUntil?: number;
+  secretFingerprint?: string;
+}
+
+export interface FailureRecord {
+  owner: string;
+  error: LastError;
+  blockedUntil?: number;
+}
+
+export interface QuotaCall {
+  app: string;
+  /** `token` or `stable_token`: the upstream API whose quota the call spends. */
+  api: string;
+  /** The quota day, YYYY-MM-DD in Asia/Shanghai. */
+  day: string;
+  /** A forced refresh counts against its own budget too, which this call refuses once spent. */
+  forcedBudget?: number;
+  /** Epoch seconds when the ledger row may be deleted (DynamoDB TTL). */
+  ttl: number;
+}
+
+export interface QuotaCount {
+  count: number;
+  forced: number;
+}
+
+/**
+ * Where credentials live. Implementations only store: the protocol (when to lease, what to write)
+ * is the refresher's. Every read that a decision depends on is strongly consistent.
+ */
+export interface CredentialStore {
+  read(key: CredentialKey): Promise<CredentialItem | undefined>;
+  /** Take the refresh lease if nobody holds it and the item is still at `seenVersion`. */
+  acquireLease(key: CredentialKey, req: LeaseRequest): Promise<boolean>;
+  /** Fenced write: succeeds only while `owner` holds the lease and the version is unchanged. */
+  writeToken(key: CredentialKey, write: TokenWrite): Promise<boolean>;
+  /** Give the lease back without recording anything (the refresh was refused before any call). */
+  releaseLease(key: CredentialKey, owner: string): Promise<boolean>;
+  /** Keep the value, count the failure, release the lease (only if `owner` still holds it). */
+  recordFailure(key: CredentialKey, failure: FailureRecord): Promise<boolean>;
+  /** Count one upstream call before it is made; throws ForcedBudgetExhaustedError past the budget. */
+  countUpstreamCall(call: QuotaCall): Promise<QuotaCount>;
+  readQuota(app: string, api: string, day: string): Promise<QuotaCount>;
+}

@@ -1,0 +1,202 @@
+import { Agent, request, type Dispatcher } from 'undici';
+import { z } from 'zod';
+import type { Clock } from '../clock.js';
+import {
+  classifyErrcode,
+  RetryLaterError,
+  UpstreamError,
+  WeChatError,
+} from './errors.js';
+
+export type TokenApi = 'classic' | 'stable';
+
+export interface AccessTokenRequest {
+  appid: string;
+  secret: string;
+  api: TokenApi;
+  /** stable_token only: invalidate the current token and issue a new one (20 a day, 30 s apart). */
+  forceRefresh?: boolean;
+  /** Epoch ms (by the client's clock) after which no further attempt starts. */
+  deadline?: number;
+}
+
+export interface AccessToken {
+  accessToken: string;
+  /** Seconds, as WeChat returned them. */
+  expiresIn: number;
+}
+
+export interface WeChatClientOptions {
+  /** https://api.weixin.qq.com, or a simulator. */
+  baseUrl: string;
+  clock: Clock;
+  connectTimeoutMs?: number;
+  /** One attempt, headers and body. */
+  attemptTimeoutMs?: number;
+  /** Upper bound of one call with its retries, when the caller gives no deadline. */
+  totalTimeoutMs?: number;
+  maxAttempts?: number;
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+  random?: () => number;
+  dispatcher?: Dispatcher;
+}
+
+const tokenResponse = z.object({
+  access_token: z.string().min(1).max(2048),
+  expires_in: z.number().int().positive(),
+});
+const errorResponse = z.object({ errcode: z.number().int(), errmsg: z.string().optional() });
+const ipListResponse = z.object({ ip_list: z.array(z.string()) });
+
+/**
+ * WeChat's token APIs over undici. Retries -1, 45011, 5xx and network failures with jittered
+ * backoff inside the deadline; never retries anything else. Never logs: the classic request URL
+ * carries the AppSecret, so it is built here and never leaves this function.
+ */
+export class WeChatClient {
+  readonly #base: URL;
+  readonly #clock: Clock;
+  readonly #attemptTimeoutMs: number;
+  readonly #totalTimeoutMs: number;
+  readonly #maxAttempts: number;
+  readonly #backoffBaseMs: number;
+  readonly #backoffCapMs: number;
+  readonly #random: () => number;
+  readonly #dispatcher: Dispatcher;
+
+  constructor(options: WeChatClientOptions) {
+    this.#base = new URL(options.baseUrl);
+    this.#clock = options.clock;
+    this.#attemptTimeoutMs = options.attemptTimeoutMs ?? 5_000;
+    this.#totalTimeoutMs = options.totalTimeoutMs ?? 10_000;
+    this.#maxAttempts = options.maxAttempts ?? 4;
+    this.#backoffBaseMs = options.backoffBaseMs ?? 200;
+    this.#backoffCapMs = options.backoffCapMs ?? 2_000;
+    this.#random = options.random ?? Math.random;
+    const connectTimeout = options.connectTimeoutMs ?? 2_000;
+    this.#dispatcher =
+      options.dispatcher ??
+      new Agent({
+        connect: { timeout: connectTimeout },
+        headersTimeout: this.#attemptTimeoutMs,
+        bodyTimeout: this.#attemptTimeoutMs,
+        keepAliveTimeout: 4_000,
+      });
+  }
+
+  /** Fetch an access_token from /cgi-bin/token (classic) or /cgi-bin/stable_token (stable). */
+  async fetchAccessToken(req: AccessTokenRequest): Promise<AccessToken> {
+    const deadline = req.deadline ?? this.#clock.now() + this.#totalTimeoutMs;
+    return this.#withRetries(deadline, async (timeoutMs) => {
+      const body =
+        req.api === 'classic'
+          ? await this.#call('GET', this.#url('/cgi-bin/token', {
+              grant_type: 'client_credential',
+              appid: req.appid,
+              secret: req.secret,
+            }), undefined, timeoutMs)
+          : await this.#call('POST', this.#url('/cgi-bin/stable_token', {}), JSON.stringify({
+              grant_type: 'client_credential',
+              appid: req.appid,
+              secret: req.secret,
+              force_refresh: req.forceRefresh ?? false,
+            }), timeoutMs);
+      const ok = tokenResponse.safeParse(body);
+      if (ok.success) return { accessToken: ok.data.access_token, expiresIn: ok.data.expires_in };
+      throw this.#errorFrom(body, true);
+    });
+  }
+
+  /**
+   * Ask WeChat whether a token is still accepted, with a call that spends no token quota
+   * (GET /cgi-bin/getcallbackip). Resolves true/false; throws for anything that is not an answer
+   * about the token (network, busy, configuration).
+   */
+  async isTokenValid(accessToken: string, deadline?: number): Promise<boolean> {
+    const until = deadline ?? this.#clock.now() + this.#totalTimeoutMs;
+    try {
+      return await this.#withRetries(until, async (timeoutMs) => {
+        const body = await this.#call('GET', this.#url('/cgi-bin/getcallbackip', { access_token: accessToken }), undefined, timeoutMs);
+        if (ipListResponse.safeParse(body).success && !isError(body)) return true;
+        throw this.#errorFrom(body, false);
+      });
+    } catch (error) {
+      if (error instanceof WeChatError && error.kind === 'refresh') return false;
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#dispatcher.close();
+  }
+
+  #url(path: string, query: Record<string, string>): URL {
+    const url = new URL(path.replace(/^\//, ''), this.#base.href.endsWith('/') ? this.#base : `${this.#base.href}/`);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    return url;
+  }
+
+  async #withRetries<T>(deadline: number, attempt: (timeoutMs: number) => Promise<T>): Promise<T> {
+    for (let n = 1; ; n++) {
+      const remaining = deadline - this.#clock.now();
+      try {
+        return await attempt(Math.max(1, Math.min(this.#attemptTimeoutMs, remaining)));
+      } catch (error) {
+        if (!(error instanceof RetryLaterError)) throw error;
+        const backoff = this.#random() * Math.min(this.#backoffCapMs, this.#backoffBaseMs * 2 ** (n - 1));
+        if (n >= this.#maxAttempts || this.#clock.now() + backoff >= deadline) throw error;
+        await this.#clock.sleep(backoff);
+      }
+    }
+  }
+
+  async #call(method: 'GET' | 'POST', url: URL, body: string | undefined, timeoutMs: number): Promise<unknown> {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, {
+        method,
+        body,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        dispatcher: this.#dispatcher,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      // undici's errors may quote the request; say only what kind of failure it was.
+      throw new RetryLaterError(undefined, `network error (${networkCode(error)})`);
+    }
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (error) {
+      throw new RetryLaterError(undefined, `network error while reading the answer (${networkCode(error)})`);
+    }
+    if (res.statusCode >= 500) throw new RetryLaterError(undefined, `HTTP ${res.statusCode} from WeChat`);
+    if (res.statusCode !== 200) throw new UpstreamError(undefined, `HTTP ${res.statusCode} from WeChat`);
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new UpstreamError(undefined, 'WeChat answered with something that is not JSON');
+    }
+  }
+
+  #errorFrom(body: unknown, onTokenApi: boolean): WeChatError {
+    const err = errorResponse.safeParse(body);
+    if (!err.success) return new UpstreamError(undefined, 'WeChat answered without a token or an errcode');
+    return classifyErrcode(err.data.errcode, err.data.errmsg ?? '', onTokenApi);
+  }
+}
+
+function isError(body: unknown): boolean {
+  const err = errorResponse.safeParse(body);
+  return err.success && err.data.errcode !== 0;
+}
+
+function networkCode(error: unknown): string {
+  if (error && typeof error === 'object') {
+    const e = error as { code?: unknown; name?: unknown };
+    if (typeof e.code === 'string' && /^[A-Z0-9_]{1,40}$/.test(e.code)) return e.code;
+    if (typeof e.name === 'string' && /^[A-Za-z]{1,40}$/.test(e.name)) return e.name;
+  }
+  return 'unknown';
+}

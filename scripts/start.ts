@@ -1,0 +1,15 @@
+import { ConfigurationInvalidError, runLocal } from '../lib/local/run-local.js';
+
+try {
+  const hub = await runLocal(process.env, (line) => console.log(line));
+  const stop = () => void hub.close().then(() => process.exit(0));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+} catch (error) {
+  if (error instanceof ConfigurationInvalidError) {
+    console.error(error.message);
+  } else {
+    console.error(`wechat-token-hub could not start: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  process.exit(1);
+}
