@@ -13,7 +13,7 @@ export class UnknownAppError extends HubError {
 
 /** No valid token is stored and none can be had now. */
 export class NoTokenAvailableError extends HubError {
-  override readonly name = 'NoTokenAvailableError';
+  override readonly name: string = 'NoTokenAvailableError';
   constructor(
     message: string,
     /** Seconds until trying again makes sense. */
@@ -39,4 +39,9 @@ export class ForcedRefreshBudgetError extends HubError {
   constructor(readonly retryAfterSeconds: number) {
     super("today's budget of forced refreshes for this app is spent");
   }
+}
+
+/** WeChat blocked this app (daily quota spent, IP rejected) and the block has not ended. */
+export class AppBlockedError extends NoTokenAvailableError {
+  override readonly name = 'AppBlockedError';
 }

@@ -3,6 +3,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { HubApp } from './apps.js';
 import type { Clock } from './clock.js';
 import {
+  AppBlockedError,
   ForcedRefreshBudgetError,
   NoTokenAvailableError,
   RefreshInProgressError,
@@ -144,12 +145,12 @@ export class Refresher {
       !it?.value || it.expiresAt === undefined || it.expiresAt - this.#clock.now() <= this.settings.refreshMarginMs;
     try {
       const { wrote, item } = await this.#shared(`${app.name}:due`, () => this.#refresh(app, due, false));
-      if (wrote) return { app: app.name, outcome: 'refreshed' };
-      if (item.blockedUntil !== undefined && item.blockedUntil > this.#clock.now() && due(item)) {
-        return { app: app.name, outcome: 'blocked', code: item.lastError?.code ?? 'blocked' };
-      }
-      return { app: app.name, outcome: 'fresh' };
+      return { app: app.name, outcome: wrote ? 'refreshed' : 'fresh' };
     } catch (error) {
+      if (error instanceof AppBlockedError) {
+        const upstream = error.upstream;
+        return { app: app.name, outcome: 'blocked', code: upstream && !(upstream instanceof WeChatError) ? upstream.code : 'blocked' };
+      }
       return { app: app.name, outcome: 'failed', code: errorCode(error) };
     }
   }
@@ -162,10 +163,10 @@ export class Refresher {
     const app = this.#app(appName);
     const isCurrent = (it: CredentialItem | undefined) => !it?.value || it.value === staleToken;
     const item = await this.#store.read(keyOf(app));
-    if (item?.value && !isCurrent(item)) {
-      if (this.#servable(item, 0)) return { ...this.#serve(app, item), refreshed: false };
-      // The stored token is not the stale one but it has expired: refresh it as a read would.
-      return { ...(await this.getToken(app.name)), refreshed: false };
+    if (!isCurrent(item)) {
+      // Already rotated (by the tick or another caller): the stored token is the answer, no call.
+      const token = this.#servable(item!, 0) ? this.#serve(app, item!) : await this.getToken(app.name);
+      return { ...token, refreshed: token.accessToken !== staleToken };
     }
     let result: RefreshResult;
     try {
@@ -175,10 +176,8 @@ export class Refresher {
     } catch (error) {
       throw this.#asUnavailable(error, undefined);
     }
-    if (!this.#servable(result.item, 0)) throw this.#unavailable(result.item, undefined);
-    const refreshed = result.item.value !== staleToken;
-    if (!refreshed) throw this.#unavailable(result.item, undefined);
-    return { ...this.#serve(app, result.item), refreshed };
+    if (!this.#servable(result.item, 0) || result.item.value === staleToken) throw this.#unavailable(result.item, undefined);
+    return { ...this.#serve(app, result.item), refreshed: true };
   }
 
   #app(name: string): HubApp {
@@ -216,7 +215,7 @@ export class Refresher {
       if (!needed(item)) return { item: item!, wrote: false };
       const now = this.#clock.now();
       if (item?.blockedUntil !== undefined && item.blockedUntil > now) {
-        throw new NoTokenAvailableError('WeChat refuses this app until the block ends', seconds(item.blockedUntil - now), item.lastError);
+        throw new AppBlockedError('WeChat refuses this app until the block ends', seconds(item.blockedUntil - now), item.lastError);
       }
       const owner = randomUUID();
       const seenVersion = item?.version ?? 0;

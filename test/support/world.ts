@@ -1,0 +1,157 @@
+import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { Agent } from 'undici';
+import { loadConfig } from '../../lib/config.js';
+import { hashApiKey } from '../../lib/http/auth.js';
+import { Hub } from '../../lib/hub.js';
+import { startDynalite, type EmbeddedDynamo } from '../../lib/local/dynalite.js';
+import { WeChatSimulator } from '../../lib/simulator/wechat-simulator.js';
+import { DynamoCredentialStore, ensureTable } from '../../lib/store/dynamodb.js';
+import { ManualClock } from './manual-clock.js';
+
+export const READ_KEY = `test_read_${'r'.repeat(24)}`;
+export const REFRESH_KEY = `test_refresh_${'f'.repeat(24)}`;
+export const OTHER_APP_KEY = `test_other_${'o'.repeat(24)}`;
+
+export const APPS = [
+  { name: 'oa', appid: 'wx_oa_0001', type: 'official_account', tokenApi: 'classic', secret: { env: 'SECRET_OA' } },
+  { name: 'mp', appid: 'wx_mp_0002', type: 'mini_program', tokenApi: 'stable', secret: { env: 'SECRET_MP' } },
+  { name: 'other', appid: 'wx_other_03', type: 'official_account', tokenApi: 'classic', secret: { env: 'SECRET_OTHER' } },
+];
+
+/** One DynamoDB engine for a test file; each world gets its own table. */
+let dynamo: EmbeddedDynamo | undefined;
+export async function sharedDynalite(): Promise<EmbeddedDynamo> {
+  dynamo ??= await startDynalite();
+  return dynamo;
+}
+
+export interface World {
+  clock: ManualClock;
+  sim: WeChatSimulator;
+  secrets: Record<string, string>;
+  tableName: string;
+  store: DynamoCredentialStore;
+  /** A new hub, as a new Lambda container would build it (own clients, own caches). */
+  container(env?: Record<string, string>): Hub;
+  close(): Promise<void>;
+}
+
+export async function startWorld(options: { env?: Record<string, string>; clock?: ManualClock; logger?: Logger } = {}): Promise<World> {
+  const clock = options.clock ?? new ManualClock();
+  const secrets = {
+    SECRET_OA: randomBytes(16).toString('hex'),
+    SECRET_MP: randomBytes(16).toString('hex'),
+    SECRET_OTHER: randomBytes(16).toString('hex'),
+  };
+  const sim = new WeChatSimulator({
+    now: () => clock.now(),
+    apps: [
+      { appid: 'wx_oa_0001', secret: secrets.SECRET_OA },
+      { appid: 'wx_mp_0002', secret: secrets.SECRET_MP },
+      { appid: 'wx_other_03', secret: secrets.SECRET_OTHER },
+    ],
+  });
+  const base = await sim.listen();
+  const engine = await sharedDynalite();
+  const tableName = `hub-${randomBytes(4).toString('hex')}`;
+  const hubs: Hub[] = [];
+  const clients: DynamoDBClient[] = [];
+  const newClient = () => {
+    const c = new DynamoDBClient({ endpoint: engine.endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+    clients.push(c);
+    return c;
+  };
+  await ensureTable(newClient(), tableName);
+  const logger = options.logger ?? new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+  const env = {
+    HUB_APPS: JSON.stringify(APPS),
+    HUB_API_KEYS: JSON.stringify([
+      { name: 'reader', sha256: hashApiKey(READ_KEY), apps: ['oa', 'mp'], scopes: ['read'] },
+      { name: 'refresher', sha256: hashApiKey(REFRESH_KEY), apps: ['oa', 'mp'], scopes: ['read', 'refresh'] },
+      { name: 'other-only', sha256: hashApiKey(OTHER_APP_KEY), apps: ['other'], scopes: ['read', 'refresh'] },
+    ]),
+    WECHAT_API_BASE: base,
+    TABLE_NAME: tableName,
+    ...secrets,
+    ...options.env,
+  };
+  return {
+    clock,
+    sim,
+    secrets,
+    tableName,
+    store: new DynamoCredentialStore({ client: newClient(), tableName }),
+    container(extra = {}) {
+      const all = { ...env, ...extra };
+      const hub = new Hub(loadConfig(all), {
+        clock,
+        logger,
+        dynamodb: newClient(),
+        secretEnv: all,
+        dispatcher: new Agent({ connect: { timeout: 500 }, headersTimeout: 300, bodyTimeout: 300 }),
+        wechatTimeouts: { attemptTimeoutMs: 300 },
+        pollIntervalMs: 100,
+      });
+      hubs.push(hub);
+      return hub;
+    },
+    async close() {
+      await Promise.all(hubs.map((h) => h.close()));
+      clients.forEach((c) => c.destroy());
+      await sim.close();
+    },
+  };
+}
+
+/** A real-looking API Gateway v2 event for one of the hub's routes. */
+export function httpEvent(options: {
+  method?: string;
+  app?: string;
+  path?: string;
+  key?: string;
+  body?: unknown;
+  contentType?: string;
+  query?: string;
+  headers?: Record<string, string>;
+}): APIGatewayProxyEventV2 {
+  const method = options.method ?? (options.body === undefined ? 'GET' : 'POST');
+  const path = options.path ?? `/v1/apps/${options.app ?? 'oa'}/access-token${method === 'POST' ? '/refresh' : ''}`;
+  const headers: Record<string, string> = { host: 'hub.example', ...options.headers };
+  if (options.key) headers.authorization = `Bearer ${options.key}`;
+  if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
+  const routeKey = method === 'POST' ? 'POST /v1/apps/{app}/access-token/refresh' : 'GET /v1/apps/{app}/access-token';
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: path,
+    rawQueryString: options.query ?? '',
+    headers,
+    pathParameters: options.app === undefined && options.path ? undefined : { app: options.app ?? 'oa' },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'api',
+      domainName: 'hub.example',
+      domainPrefix: 'hub',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'vitest' },
+      requestId: randomBytes(8).toString('hex'),
+      routeKey,
+      stage: '$default',
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
+    body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+    isBase64Encoded: false,
+  };
+}
+
+export function json(res: APIGatewayProxyStructuredResultV2): any {
+  return JSON.parse(res.body ?? 'null');
+}
+
+export async function closeSharedDynalite(): Promise<void> {
+  await dynamo?.close();
+  dynamo = undefined;
+}
