@@ -1,3 +1,6 @@
+// Locally on Node 20 the AWS SDK warns that it will need Node 22 in 2027; Lambda runs nodejs22.x.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 import { ConfigurationInvalidError, runLocal } from '../lib/local/run-local.js';
 
 try {

@@ -1,0 +1,99 @@
+/**
+ * After `npx sls package`: check the CloudFormation template against what the hub promises
+ * (three functions, the schedule, both routes, a protected table, IAM without wildcards, no secret
+ * in any environment), then load each bundled handler and serve a real token through the bundle,
+ * with dynalite and the simulator standing in for AWS and WeChat.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { hashApiKey } from '../lib/http/auth.js';
+import { startDynalite } from '../lib/local/dynalite.js';
+import { WeChatSimulator } from '../lib/simulator/wechat-simulator.js';
+import { ensureTable } from '../lib/store/dynamodb.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+const failures: string[] = [];
+const check = (ok: boolean, what: string) => {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failures.push(what);
+};
+
+const template = JSON.parse(readFileSync('.serverless/cloudformation-template-update-stack.json', 'utf8')) as {
+  Resources: Record<string, { Type: string; Properties: any; DeletionPolicy?: string }>;
+};
+const resources = Object.values(template.Resources);
+const ofType = (t: string) => resources.filter((r) => r.Type === t);
+
+const fns = ofType('AWS::Lambda::Function');
+check(fns.length === 3, 'three Lambda functions');
+check(fns.every((f) => f.Properties.Runtime === 'nodejs22.x' && f.Properties.Architectures?.[0] === 'arm64'), 'nodejs22.x on arm64');
+check(ofType('AWS::Events::Rule').some((r) => r.Properties.ScheduleExpression === 'rate(5 minutes)'), 'schedule rule rate(5 minutes)');
+const routes = ofType('AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
+check(routes.includes('GET /v1/apps/{app}/access-token'), 'route GET /v1/apps/{app}/access-token');
+check(routes.includes('POST /v1/apps/{app}/access-token/refresh'), 'route POST /v1/apps/{app}/access-token/refresh');
+const table = ofType('AWS::DynamoDB::Table')[0];
+check(table?.Properties.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled === true, 'table has point-in-time recovery');
+check(table?.Properties.DeletionProtectionEnabled === true, 'table has deletion protection');
+check(table?.DeletionPolicy === 'Retain', 'table DeletionPolicy Retain');
+check(table?.Properties.BillingMode === 'PAY_PER_REQUEST', 'table on demand');
+
+const statements = ofType('AWS::IAM::Role').flatMap((r) => (r.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement));
+const hubStatements = statements.filter((s: any) => [s.Action].flat().some((a: string) => a.startsWith('dynamodb:') || a.startsWith('ssm:')));
+check(hubStatements.length > 0, 'IAM statements for the table and SSM exist');
+const wildcard = statements.filter((s: any) => [s.Action].flat().some((a: string) => a === '*' || a.endsWith(':*')) || [s.Resource].flat().some((r: unknown) => r === '*'));
+check(wildcard.length === 0, `no IAM statement with action or resource "*" (${JSON.stringify(wildcard)})`);
+const envText = JSON.stringify(fns.map((f) => f.Properties.Environment));
+check(!/"env"\s*:/.test(envText.replace(/\\"/g, '"')), 'no app secret read from a plain environment variable in AWS');
+
+// The bundles: unzip each, load it, and serve through it.
+const dir = mkdtempSync(join(tmpdir(), 'hub-bundle-'));
+for (const f of ['getToken', 'forceRefresh', 'refreshTick']) execFileSync('unzip', ['-q', '-o', `.serverless/${f}.zip`, '-d', join(dir, f)]);
+
+const dynamo = await startDynalite();
+const sim = new WeChatSimulator({ apps: [{ appid: 'wx_bundle', secret: 'bundle-secret-000' }] });
+const base = await sim.listen();
+const key = 'bundle_check_key_0123456789';
+Object.assign(process.env, {
+  HUB_APPS: JSON.stringify([{ name: 'b', appid: 'wx_bundle', type: 'official_account', secret: { env: 'BUNDLE_SECRET' } }]),
+  BUNDLE_SECRET: 'bundle-secret-000',
+  HUB_API_KEYS: JSON.stringify([{ name: 'k', sha256: hashApiKey(key), apps: ['*'], scopes: ['read', 'refresh'] }]),
+  WECHAT_API_BASE: base,
+  TABLE_NAME: 'bundle-check',
+  DYNAMODB_ENDPOINT: dynamo.endpoint,
+  AWS_REGION: 'local',
+  AWS_ACCESS_KEY_ID: 'local',
+  AWS_SECRET_ACCESS_KEY: 'local',
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+});
+const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+await ensureTable(client, 'bundle-check');
+try {
+  const load = async (f: string, file: string) => (await import(pathToFileURL(join(dir, f, 'functions', file)).href)) as { handler: (e: unknown) => Promise<any> };
+  const tick = await load('refreshTick', 'refresh-tick.mjs');
+  const out = await tick.handler({});
+  check(out.outcomes?.[0]?.outcome === 'refreshed', 'bundled refresh-tick refreshes');
+  const get = await load('getToken', 'get-token.mjs');
+  const res = await get.handler({ version: '2.0', rawPath: '/v1/apps/b/access-token', rawQueryString: '', headers: { authorization: `Bearer ${key}` }, pathParameters: { app: 'b' }, requestContext: { http: { method: 'GET' } } });
+  check(res.statusCode === 200 && JSON.parse(res.body).access_token === sim.currentToken('wx_bundle'), 'bundled get-token serves the token');
+  const force = await load('forceRefresh', 'force-refresh.mjs');
+  const stale = JSON.parse(res.body).access_token;
+  const fr = await force.handler({ version: '2.0', rawPath: '/v1/apps/b/access-token/refresh', rawQueryString: '', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, pathParameters: { app: 'b' }, body: JSON.stringify({ stale_token: stale }), isBase64Encoded: false, requestContext: { http: { method: 'POST' } } });
+  check(fr.statusCode === 200 && JSON.parse(fr.body).refreshed === true, 'bundled force-refresh rotates the token');
+} catch (error) {
+  check(false, `bundles load and run (${error instanceof Error ? error.message : String(error)})`);
+} finally {
+  client.destroy();
+  await sim.close();
+  await dynamo.close();
+}
+
+if (failures.length) {
+  console.error(`${failures.length} package check(s) failed`);
+  process.exit(1);
+}
+console.log('package checks passed');
+process.exit(0);
