@@ -299,10 +299,10 @@ export class Refresher {
       previousValidUntil: keepPrevious ? Math.min(at + OVERLAP_MS, old!.expiresAt!) : undefined,
       secretFingerprint: fingerprint(secret),
     });
-    const stored = await this.#store.read(key);
     if (!written) {
       // The lease lapsed while we fetched and someone else wrote: theirs stands, ours is dropped.
       this.#log.warn('fenced write rejected: lease lost', { app: app.name, fingerprint: fingerprint(fetched.accessToken) });
+      const stored = await this.#store.read(key);
       if (!stored) throw new RefreshInProgressError();
       return stored;
     }
@@ -310,10 +310,10 @@ export class Refresher {
       app: app.name,
       fingerprint: fingerprint(fetched.accessToken),
       expiresIn: fetched.expiresIn,
-      version: stored?.version,
+      version: written.version,
       forced,
     });
-    return stored!;
+    return written;
   }
 
   #unavailable(item: CredentialItem, cause: unknown): NoTokenAvailableError {

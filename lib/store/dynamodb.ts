@@ -62,7 +62,7 @@ export class DynamoCredentialStore implements CredentialStore {
     }));
   }
 
-  async writeToken(key: CredentialKey, w: TokenWrite): Promise<boolean> {
+  async writeToken(key: CredentialKey, w: TokenWrite): Promise<CredentialItem | undefined> {
     const values: Item = {
       ':me': S(w.owner),
       ':seen': N(w.seenVersion),
@@ -85,14 +85,21 @@ export class DynamoCredentialStore implements CredentialStore {
       sets.push('secretFingerprint = :sfp');
       values[':sfp'] = S(w.secretFingerprint);
     }
-    return this.#conditional('writeToken', new UpdateItemCommand({
-      TableName: this.#table,
-      Key: { pk: S(credentialPk(key)) },
-      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
-      ConditionExpression: 'leaseOwner = :me AND #version = :seen',
-      ExpressionAttributeNames: { '#value': 'value', '#version': 'version' },
-      ExpressionAttributeValues: values,
-    }));
+    try {
+      const out = await this.#client.send(new UpdateItemCommand({
+        TableName: this.#table,
+        Key: { pk: S(credentialPk(key)) },
+        UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+        ConditionExpression: 'leaseOwner = :me AND #version = :seen',
+        ExpressionAttributeNames: { '#value': 'value', '#version': 'version' },
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }));
+      return fromItem(out.Attributes ?? {});
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw new StoreUnavailableError('writeToken', error);
+    }
   }
 
   async releaseLease(key: CredentialKey, owner: string): Promise<boolean> {

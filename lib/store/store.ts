@@ -79,8 +79,8 @@ export interface CredentialStore {
   read(key: CredentialKey): Promise<CredentialItem | undefined>;
   /** Take the refresh lease if nobody holds it and the item is still at `seenVersion`. */
   acquireLease(key: CredentialKey, req: LeaseRequest): Promise<boolean>;
-  /** Fenced write: succeeds only while `owner` holds the lease and the version is unchanged. */
-  writeToken(key: CredentialKey, write: TokenWrite): Promise<boolean>;
+  /** Fenced write: succeeds only while `owner` holds the lease and the version is unchanged; the item as written, or undefined when fenced off. */
+  writeToken(key: CredentialKey, write: TokenWrite): Promise<CredentialItem | undefined>;
   /** Give the lease back without recording anything (the refresh was refused before any call). */
   releaseLease(key: CredentialKey, owner: string): Promise<boolean>;
   /** Keep the value, count the failure, release the lease (only if `owner` still holds it). */

@@ -245,7 +245,7 @@ describe('lease and fence', () => {
       expiresAt: world.clock.now() + 7200_000,
       obtainedAt: world.clock.now(),
     });
-    expect(late).toBe(false);
+    expect(late).toBeUndefined();
     expect((await world.store.read(key))!.value).toBe(after.value);
   });
 

@@ -36,8 +36,8 @@ describe('DynamoCredentialStore', () => {
 
   it('the fenced write is conditioned on owner and version, and false when fenced off', async () => {
     ddb.on(UpdateItemCommand).rejects(conditionFailed());
-    const ok = await store.writeToken(key, { owner: 'me', seenVersion: 4, value: 'v', expiresAt: 2, obtainedAt: 1 });
-    expect(ok).toBe(false);
+    const written = await store.writeToken(key, { owner: 'me', seenVersion: 4, value: 'v', expiresAt: 2, obtainedAt: 1 });
+    expect(written).toBeUndefined();
     const input = ddb.commandCalls(UpdateItemCommand)[0]!.args[0].input;
     expect(input.ConditionExpression).toBe('leaseOwner = :me AND #version = :seen');
     expect(input.UpdateExpression).toContain('#version = #version + :one');

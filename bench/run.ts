@@ -1,0 +1,119 @@
+/**
+ * `npm run bench`: what a read, a refresh and a burst of forced refreshes cost, in DynamoDB
+ * requests (the hub's bill) and WeChat token fetches (its quota), and how long they take here,
+ * with dynalite and the simulator on loopback. Writes BENCHMARKS.md.
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { systemClock } from '../lib/clock.js';
+import { loadConfig } from '../lib/config.js';
+import { hashApiKey } from '../lib/http/auth.js';
+import { Hub } from '../lib/hub.js';
+import { startDynalite } from '../lib/local/dynalite.js';
+import { WeChatSimulator } from '../lib/simulator/wechat-simulator.js';
+import { ensureTable } from '../lib/store/dynamodb.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+const KEY = 'bench_key_0123456789abcdef';
+const dynamo = await startDynalite();
+const sim = new WeChatSimulator({ apps: [{ appid: 'wx_bench', secret: 'bench-secret' }] });
+const base = await sim.listen();
+let ddbRequests = 0;
+const clients: DynamoDBClient[] = [];
+const newClient = () => {
+  const c = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'local', credentials: { accessKeyId: 'b', secretAccessKey: 'b' } });
+  c.middlewareStack.add((next) => (args) => { ddbRequests++; return next(args); }, { step: 'initialize' });
+  clients.push(c);
+  return c;
+};
+await ensureTable(newClient(), 'bench');
+const env = {
+  HUB_APPS: JSON.stringify([{ name: 'b', appid: 'wx_bench', type: 'official_account', secret: { env: 'S' } }]),
+  S: 'bench-secret',
+  HUB_API_KEYS: JSON.stringify([{ name: 'k', sha256: hashApiKey(KEY), apps: ['*'], scopes: ['read', 'refresh'] }]),
+  WECHAT_API_BASE: base,
+  TABLE_NAME: 'bench',
+};
+const logger = new Logger({ serviceName: 'bench', logLevel: 'SILENT' });
+const container = (extra: Record<string, string> = {}) =>
+  new Hub(loadConfig({ ...env, ...extra }), { clock: systemClock, logger, dynamodb: newClient(), secretEnv: env, pollIntervalMs: 20 });
+const event = (body?: unknown): any => ({
+  version: '2.0', rawPath: '/', rawQueryString: '', pathParameters: { app: 'b' },
+  headers: { authorization: `Bearer ${KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+  body: body ? JSON.stringify(body) : undefined, isBase64Encoded: false, requestContext: { http: { method: body ? 'POST' : 'GET' } },
+});
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+async function measure(n: number, run: () => Promise<unknown>) {
+  const d0 = ddbRequests;
+  const f0 = sim.calls('wx_bench');
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await run();
+    times.push(performance.now() - t);
+  }
+  return { p50: pct(times, 50), p99: pct(times, 99), ddb: (ddbRequests - d0) / n, fetches: (sim.calls('wx_bench') - f0) / n };
+}
+
+const rows: string[] = [];
+const row = (what: string, n: number, r: { p50: number; p99: number; ddb: number; fetches: number }) =>
+  rows.push(`| ${what} | ${n} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.ddb.toFixed(2)} | ${r.fetches.toFixed(3)} |`);
+
+const warm = container();
+row('first read (lazy fetch)', 1, await measure(1, () => warm.getToken(event())));
+row('read, container cache warm', 2000, await measure(2000, () => warm.getToken(event())));
+const cold = container({ CACHE_TTL: '0' });
+row('read, no container cache (consistent GetItem)', 500, await measure(500, () => cold.getToken(event())));
+row('scheduled tick, token not due', 200, await measure(200, () => cold.tick()));
+
+let stale = JSON.parse((await cold.getToken(event())).body!).access_token as string;
+row('forced refresh of the current token', 50, await measure(50, async () => {
+  const r = await cold.forceRefresh(event({ stale_token: stale }));
+  stale = JSON.parse(r.body!).access_token;
+}));
+
+const containers = Array.from({ length: 5 }, () => container({ CACHE_TTL: '0', FORCED_DAILY_BUDGET: '1000' }));
+const bursts: string[] = [];
+for (const size of [10, 100, 500]) {
+  const cur = JSON.parse((await cold.getToken(event())).body!).access_token as string;
+  const d0 = ddbRequests;
+  const f0 = sim.calls('wx_bench');
+  const t = performance.now();
+  await Promise.all(Array.from({ length: size }, (_, i) => containers[i % 5]!.forceRefresh(event({ stale_token: cur }))));
+  bursts.push(`| ${size} | 5 | ${(performance.now() - t).toFixed(1)} | ${sim.calls('wx_bench') - f0} | ${ddbRequests - d0} |`);
+}
+
+const md = `# Benchmarks
+
+Produced by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString().slice(0, 10)}, Node ${process.version},
+${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}. DynamoDB is dynalite and WeChat is the simulator, both on loopback in
+the same process, so the milliseconds are this machine's, not AWS's; the request counts are what the hub would
+be billed for in DynamoDB and what it spends of WeChat's quota, and those carry over.
+
+## Per operation
+
+| operation | runs | p50 ms | p99 ms | DynamoDB requests / op | WeChat token fetches / op |
+|---|---|---|---|---|---|
+${rows.join('\n')}
+
+## A burst of forced refreshes with the same stale token
+
+Callers spread over 5 containers (hubs with their own clients and caches), all at once.
+
+| callers | containers | wall ms | WeChat token fetches | DynamoDB requests |
+|---|---|---|---|---|
+${bursts.join('\n')}
+`;
+writeFileSync('BENCHMARKS.md', md);
+console.log(md);
+clients.forEach((c) => c.destroy());
+await sim.close();
+await dynamo.close();
+process.exit(0);
