@@ -36,8 +36,11 @@ export class RefreshInProgressError extends HubError {
 /** The day's budget of forced refreshes is spent. */
 export class ForcedRefreshBudgetError extends HubError {
   override readonly name = 'ForcedRefreshBudgetError';
-  constructor(readonly retryAfterSeconds: number) {
-    super("today's budget of forced refreshes for this app is spent");
+  constructor(
+    readonly retryAfterSeconds: number,
+    message = "today's budget of forced refreshes for this app is spent",
+  ) {
+    super(message);
   }
 }
 

@@ -31,6 +31,8 @@ export interface RefresherSettings {
   cacheTtlMs: number;
   /** Forced refreshes per app per quota day, well under WeChat's daily quota. */
   forcedDailyBudget: number;
+  /** After WeChat confirmed a token valid, forced refreshes of it are refused this long without asking again. */
+  probeTtlMs: number;
 }
 
 export const defaultSettings: RefresherSettings = {
@@ -41,12 +43,14 @@ export const defaultSettings: RefresherSettings = {
   pollIntervalMs: 200,
   cacheTtlMs: 30_000,
   forcedDailyBudget: 200,
+  probeTtlMs: 60_000,
 };
 
 /** WeChat keeps the previous token valid this long after a new one is fetched. */
 const OVERLAP_MS = 5 * 60_000;
 /** stable_token's force mode: 20 a day. */
 const STABLE_FORCE_DAILY_LIMIT = 20;
+const STABLE_FORCE_SPACING_MS = 30_000;
 
 export interface ServedToken {
   accessToken: string;
@@ -55,6 +59,8 @@ export interface ServedToken {
 
 export interface ForcedResult extends ServedToken {
   refreshed: boolean;
+  /** Why the token was not rotated, when it was not. */
+  reason?: string;
 }
 
 export type TickOutcome =
@@ -119,18 +125,19 @@ export class Refresher {
     if (cached && now < cached.until) return cached.token;
 
     const key = keyOf(app);
+    const secret = await this.#secretFingerprint(app);
     const item = await this.#store.read(key);
-    if (item && this.#servable(item, this.settings.minServeMs)) return this.#serve(app, item);
+    if (item && this.#servable(item, this.settings.minServeMs, secret)) return this.#serve(app, item);
 
     try {
       const { item: fresh } = await this.#shared(`${app.name}:due`, () =>
-        this.#refresh(app, (it) => !it || !this.#servable(it, this.settings.minServeMs), false),
+        this.#refresh(app, (it) => !it || !this.#servable(it, this.settings.minServeMs, secret), false),
       );
-      if (this.#servable(fresh, 0)) return this.#serve(app, fresh);
+      if (this.#servable(fresh, 0, secret)) return this.#serve(app, fresh);
       throw this.#unavailable(fresh, undefined);
     } catch (error) {
       // A failed refresh never loses the token we have: serve it while WeChat still accepts it.
-      if (item && this.#servable(item, 0)) {
+      if (item && this.#servable(item, 0, secret)) {
         this.#log.warn('refresh failed; serving the current token', { app: app.name, error: describe(error) });
         return this.#serve(app, item);
       }
@@ -138,13 +145,13 @@ export class Refresher {
     }
   }
 
-  /** The scheduled refresh: fetch a new token when the stored one is due (or missing). */
+  /** The scheduled refresh: fetch a new token when the stored one is due (or missing, or of an old secret). */
   async refreshIfDue(appName: string): Promise<TickOutcome> {
     const app = this.#app(appName);
-    const due = (it: CredentialItem | undefined) =>
-      !it?.value || it.expiresAt === undefined || it.expiresAt - this.#clock.now() <= this.settings.refreshMarginMs;
     try {
-      const { wrote, item } = await this.#shared(`${app.name}:due`, () => this.#refresh(app, due, false));
+      const secret = await this.#secretFingerprint(app);
+      const due = (it: CredentialItem | undefined) => !it || !this.#servable(it, this.settings.refreshMarginMs, secret);
+      const { wrote } = await this.#shared(`${app.name}:due`, () => this.#refresh(app, due, false));
       return { app: app.name, outcome: wrote ? 'refreshed' : 'fresh' };
     } catch (error) {
       if (error instanceof AppBlockedError) {
@@ -157,27 +164,51 @@ export class Refresher {
 
   /**
    * The passive refresh: a caller was told by WeChat that `staleToken` is invalid. Only if it is
-   * still the stored token is a new one fetched; otherwise the stored one is the answer.
+   * still the stored token, and WeChat (asked with a call that spends no token quota) no longer
+   * accepts it, is a new one fetched; otherwise the stored one is the answer.
    */
   async forceRefresh(appName: string, staleToken: string): Promise<ForcedResult> {
     const app = this.#app(appName);
-    const isCurrent = (it: CredentialItem | undefined) => !it?.value || it.value === staleToken;
+    const secret = await this.#secretFingerprint(app);
+    const isCurrent = (it: CredentialItem | undefined) => !it || !this.#servable(it, 0, secret) || it.value === staleToken;
     const item = await this.#store.read(keyOf(app));
     if (!isCurrent(item)) {
       // Already rotated (by the tick or another caller): the stored token is the answer, no call.
-      const token = this.#servable(item!, 0) ? this.#serve(app, item!) : await this.getToken(app.name);
-      return { ...token, refreshed: token.accessToken !== staleToken };
+      return { ...this.#serve(app, item!), refreshed: item!.value !== staleToken };
+    }
+    const now = this.#clock.now();
+    if (item && this.#recentlyValidated(item, now)) return this.#stillValid(app, item);
+    if (app.tokenApi === 'stable' && item?.lastForcedAt !== undefined && now - item.lastForcedAt < STABLE_FORCE_SPACING_MS) {
+      // WeChat ignores a stable_token force refresh within 30 s of the last one.
+      throw new ForcedRefreshBudgetError(seconds(item.lastForcedAt + STABLE_FORCE_SPACING_MS - now), 'stable_token force refreshes must be 30 s apart');
     }
     let result: RefreshResult;
     try {
       result = await this.#shared(`${app.name}:force:${fingerprint(staleToken)}`, () =>
-        this.#refresh(app, isCurrent, true),
+        this.#refresh(app, isCurrent, true, item && this.#servable(item, 0, secret) ? staleToken : undefined),
       );
     } catch (error) {
       throw this.#asUnavailable(error, undefined);
     }
-    if (!this.#servable(result.item, 0) || result.item.value === staleToken) throw this.#unavailable(result.item, undefined);
+    if (result.item.value === staleToken && this.#recentlyValidated(result.item, now)) return this.#stillValid(app, result.item);
+    if (!this.#servable(result.item, 0, secret) || result.item.value === staleToken) throw this.#unavailable(result.item, undefined);
     return { ...this.#serve(app, result.item), refreshed: true };
+  }
+
+  #recentlyValidated(item: CredentialItem, now: number): boolean {
+    return item.validatedAt !== undefined && item.validatedAt >= now - this.settings.probeTtlMs && this.#servable(item, 0, undefined);
+  }
+
+  #stillValid(app: HubApp, item: CredentialItem): ForcedResult {
+    return { ...this.#serve(app, item), refreshed: false, reason: 'WeChat still accepts this token; it was not rotated' };
+  }
+
+  async #secretFingerprint(app: HubApp): Promise<string | undefined> {
+    try {
+      return fingerprint(await app.getSecret());
+    } catch {
+      return undefined; // cannot tell; the refresh itself will report the missing secret
+    }
   }
 
   #app(name: string): HubApp {
@@ -186,8 +217,17 @@ export class Refresher {
     return app;
   }
 
-  #servable(item: CredentialItem, minLeftMs: number): boolean {
-    return item.value !== undefined && item.expiresAt !== undefined && item.expiresAt - this.#clock.now() > minLeftMs;
+  /**
+   * Has a value with more than `minLeftMs` to live, fetched with the current secret (when both
+   * fingerprints are known): a token of a replaced AppSecret is never served.
+   */
+  #servable(item: CredentialItem, minLeftMs: number, secret: string | undefined): boolean {
+    return (
+      item.value !== undefined &&
+      item.expiresAt !== undefined &&
+      item.expiresAt - this.#clock.now() > minLeftMs &&
+      (secret === undefined || item.secretFingerprint === undefined || item.secretFingerprint === secret)
+    );
   }
 
   #serve(app: HubApp, item: CredentialItem): ServedToken {
@@ -207,7 +247,13 @@ export class Refresher {
   }
 
   /** One pass of the protocol, retried from the top when a lease holder vanished without writing. */
-  async #refresh(app: HubApp, needed: (item: CredentialItem | undefined) => boolean, forced: boolean): Promise<RefreshResult> {
+  async #refresh(
+    app: HubApp,
+    needed: (item: CredentialItem | undefined) => boolean,
+    forced: boolean,
+    /** Forced refresh: ask WeChat first whether this (stored) token is really invalid. */
+    probeToken?: string,
+  ): Promise<RefreshResult> {
     const key = keyOf(app);
     const startedAt = this.#clock.now();
     for (let round = 0; round < 3; round++) {
@@ -217,11 +263,20 @@ export class Refresher {
       if (item?.blockedUntil !== undefined && item.blockedUntil > now) {
         throw new AppBlockedError('WeChat refuses this app until the block ends', seconds(item.blockedUntil - now), item.lastError);
       }
+      if (probeToken !== undefined && item?.value === probeToken && this.#recentlyValidated(item, now)) {
+        return { item, wrote: false }; // another refresher just asked WeChat about this token
+      }
       const owner = randomUUID();
       const seenVersion = item?.version ?? 0;
       if (await this.#store.acquireLease(key, { owner, seenVersion, now, leaseMs: this.settings.leaseMs })) {
+        const deadline = now + this.settings.upstreamDeadlineMs;
+        if (probeToken !== undefined && item?.value === probeToken && (await this.#stillAccepted(app, probeToken, now))) {
+          const validatedAt = this.#clock.now();
+          await this.#store.releaseLease(key, owner, validatedAt);
+          return { item: { ...item, validatedAt, leaseOwner: undefined, leaseUntil: undefined }, wrote: false };
+        }
         this.#cache.delete(app.name);
-        return { item: await this.#fetchAndWrite(app, key, owner, item, forced), wrote: true };
+        return { item: await this.#fetchAndWrite(app, key, owner, item, forced, deadline), wrote: true };
       }
       const other = await this.#awaitOtherRefresher(key, seenVersion, startedAt);
       if (other) return { item: other, wrote: false };
@@ -232,10 +287,12 @@ export class Refresher {
   /** Lost the lease race: wait for the holder's write. Undefined means the lease lapsed unused. */
   async #awaitOtherRefresher(key: CredentialKey, seenVersion: number, startedAt: number): Promise<CredentialItem | undefined> {
     const { leaseMs, pollIntervalMs } = this.settings;
-    const polls = Math.ceil(leaseMs / pollIntervalMs) + 5;
+    // Enough polls to outlast the lease even when every jittered wait is the shortest (half the interval).
+    const polls = Math.ceil(leaseMs / (pollIntervalMs * 0.5)) + 5;
     for (let i = 0; i < polls; i++) {
       const item = await this.#store.read(key);
       if (item && item.version > seenVersion) return item;
+      if (item?.validatedAt !== undefined && item.validatedAt >= startedAt && item.leaseOwner === undefined) return item;
       if (item?.lastError && item.lastError.at >= startedAt && item.leaseOwner === undefined) {
         // The holder tried and failed just now: report its failure instead of trying again at once.
         throw new NoTokenAvailableError('WeChat did not issue a token', retryAfterFor(item.lastError), item.lastError);
@@ -246,7 +303,24 @@ export class Refresher {
     throw new RefreshInProgressError();
   }
 
-  async #fetchAndWrite(app: HubApp, key: CredentialKey, owner: string, old: CredentialItem | undefined, forced: boolean): Promise<CredentialItem> {
+  /**
+   * Whether WeChat still accepts a token, by GET /cgi-bin/getcallbackip (no token quota spent).
+   * Only Official Accounts have it documented; for other types, and when WeChat cannot be asked,
+   * the answer is "no" and the refresh goes ahead under the forced budget.
+   */
+  async #stillAccepted(app: HubApp, token: string, now: number): Promise<boolean> {
+    if (app.type !== 'official_account') return false;
+    try {
+      const valid = await this.#wechat.isTokenValid(token, now + Math.floor(this.settings.upstreamDeadlineMs / 3));
+      this.#log.info('forced refresh: probed the current token', { app: app.name, fingerprint: fingerprint(token), valid });
+      return valid;
+    } catch (error) {
+      this.#log.warn('forced refresh: could not probe the current token', { app: app.name, code: errorCode(error) });
+      return false;
+    }
+  }
+
+  async #fetchAndWrite(app: HubApp, key: CredentialKey, owner: string, old: CredentialItem | undefined, forced: boolean, deadline: number): Promise<CredentialItem> {
     const now = this.#clock.now();
     const api = app.tokenApi === 'stable' ? 'stable_token' : 'token';
     const stableForce = forced && app.tokenApi === 'stable' && old?.value !== undefined;
@@ -273,7 +347,7 @@ export class Refresher {
         secret,
         api: app.tokenApi,
         forceRefresh: stableForce,
-        deadline: now + this.settings.upstreamDeadlineMs,
+        deadline,
       });
     } catch (error) {
       const at = this.#clock.now();
@@ -298,6 +372,7 @@ export class Refresher {
       previousValue: keepPrevious ? old!.value : undefined,
       previousValidUntil: keepPrevious ? Math.min(at + OVERLAP_MS, old!.expiresAt!) : undefined,
       secretFingerprint: fingerprint(secret),
+      forcedAt: stableForce ? at : undefined,
     });
     if (!written) {
       // The lease lapsed while we fetched and someone else wrote: theirs stands, ours is dropped.

@@ -32,7 +32,8 @@ export function createLocalServer(routes: LocalRoutes): Server {
 }
 
 async function dispatch(req: IncomingMessage, routes: LocalRoutes): Promise<HttpResult> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = parseUrl(req.url);
+  if (!url) return errorResult(new HttpError(400, 'bad_request', 'the request target is not a valid path'));
   const method = req.method ?? 'GET';
   const body = await readBody(req);
   if (body === undefined) return errorResult(new HttpError(413, 'body_too_large', 'the body is too large'));
@@ -48,6 +49,15 @@ async function dispatch(req: IncomingMessage, routes: LocalRoutes): Promise<Http
     return notRouted(event('$default', refresh[1]!), ['POST']);
   }
   return notRouted(toEvent(req, url, '$default', undefined, body), undefined);
+}
+
+function parseUrl(target: string | undefined): URL | undefined {
+  try {
+    // Prefixing (rather than resolving against a base) keeps "//x" a path, not a host.
+    return new URL(`http://localhost${target?.startsWith('/') ? target : `/${target ?? ''}`}`);
+  } catch {
+    return undefined;
+  }
 }
 
 function decodeSafe(s: string): string {

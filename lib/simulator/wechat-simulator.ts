@@ -115,6 +115,16 @@ export class WeChatSimulator {
     this.#state(appid).app.secret = secret;
   }
 
+  /**
+   * Make every token of an app invalid at once, as WeChat does when the AppSecret is reset or
+   * another party fetched tokens for the same app: the hub's token is then truly stale.
+   */
+  revokeTokens(appid: string): void {
+    const s = this.#state(appid);
+    s.classic = {};
+    s.stable = {};
+  }
+
   /** Answer the next `times` calls (of an app, or any) with this fault instead. */
   failNext(fault: SimulatedFault, times = 1, appid: string | '*' = '*', endpoints: SimulatedEndpoint[] = ['token', 'stable_token']): void {
     this.#faults.push({ appid, endpoints, fault, remaining: times });

@@ -73,13 +73,17 @@ export class DynamoCredentialStore implements CredentialStore {
       ':obtainedAt': N(w.obtainedAt),
     };
     const sets = ['#value = :value', 'expiresAt = :expiresAt', 'obtainedAt = :obtainedAt', '#version = #version + :one', 'failures = :zero'];
-    const removes = ['leaseOwner', 'leaseUntil', 'lastError', 'blockedUntil'];
+    const removes = ['leaseOwner', 'leaseUntil', 'lastError', 'blockedUntil', 'validatedAt'];
     if (w.previousValue !== undefined && w.previousValidUntil !== undefined) {
       sets.push('previousValue = :prev', 'previousValidUntil = :prevUntil');
       values[':prev'] = S(w.previousValue);
       values[':prevUntil'] = N(w.previousValidUntil);
     } else {
       removes.push('previousValue', 'previousValidUntil');
+    }
+    if (w.forcedAt !== undefined) {
+      sets.push('lastForcedAt = :forcedAt');
+      values[':forcedAt'] = N(w.forcedAt);
     }
     if (w.secretFingerprint !== undefined) {
       sets.push('secretFingerprint = :sfp');
@@ -102,13 +106,15 @@ export class DynamoCredentialStore implements CredentialStore {
     }
   }
 
-  async releaseLease(key: CredentialKey, owner: string): Promise<boolean> {
+  async releaseLease(key: CredentialKey, owner: string, validatedAt?: number): Promise<boolean> {
+    const values: Item = { ':me': S(owner) };
+    if (validatedAt !== undefined) values[':validatedAt'] = N(validatedAt);
     return this.#conditional('releaseLease', new UpdateItemCommand({
       TableName: this.#table,
       Key: { pk: S(credentialPk(key)) },
-      UpdateExpression: 'REMOVE leaseOwner, leaseUntil',
+      UpdateExpression: `${validatedAt === undefined ? '' : 'SET validatedAt = :validatedAt '}REMOVE leaseOwner, leaseUntil`,
       ConditionExpression: 'leaseOwner = :me',
-      ExpressionAttributeValues: { ':me': S(owner) },
+      ExpressionAttributeValues: values,
     }));
   }
 
@@ -217,6 +223,8 @@ function fromItem(item: Item): CredentialItem {
     lastError: err ? { code: str(err.code) ?? '', message: str(err.message) ?? '', at: num(err.at) ?? 0 } : undefined,
     blockedUntil: num(item.blockedUntil),
     secretFingerprint: str(item.secretFingerprint),
+    validatedAt: num(item.validatedAt),
+    lastForcedAt: num(item.lastForcedAt),
   };
 }
 

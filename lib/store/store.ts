@@ -28,6 +28,10 @@ export interface CredentialItem {
   blockedUntil?: number;
   /** Fingerprint of the secret the value was fetched with: a token of an old secret is not served. */
   secretFingerprint?: string;
+  /** When WeChat last confirmed (by a probe that spends no token quota) that `value` is valid. */
+  validatedAt?: number;
+  /** When `value` was obtained by a stable_token force refresh (WeChat wants 30 s between them). */
+  lastForcedAt?: number;
 }
 
 export interface LeaseRequest {
@@ -46,6 +50,8 @@ export interface TokenWrite {
   previousValue?: string;
   previousValidUntil?: number;
   secretFingerprint?: string;
+  /** Set when this write was a stable_token force refresh. */
+  forcedAt?: number;
 }
 
 export interface FailureRecord {
@@ -81,8 +87,8 @@ export interface CredentialStore {
   acquireLease(key: CredentialKey, req: LeaseRequest): Promise<boolean>;
   /** Fenced write: succeeds only while `owner` holds the lease and the version is unchanged; the item as written, or undefined when fenced off. */
   writeToken(key: CredentialKey, write: TokenWrite): Promise<CredentialItem | undefined>;
-  /** Give the lease back without recording anything (the refresh was refused before any call). */
-  releaseLease(key: CredentialKey, owner: string): Promise<boolean>;
+  /** Give the lease back without a write (refused before any call, or WeChat confirmed the token at `validatedAt`). */
+  releaseLease(key: CredentialKey, owner: string, validatedAt?: number): Promise<boolean>;
   /** Keep the value, count the failure, release the lease (only if `owner` still holds it). */
   recordFailure(key: CredentialKey, failure: FailureRecord): Promise<boolean>;
   /** Count one upstream call before it is made; throws ForcedBudgetExhaustedError past the budget. */

@@ -64,7 +64,7 @@ describe('HTTP API over a real socket', () => {
     ['query string', 'GET', '/v1/apps/oa/access-token?x=1', { key: READ_KEY }, 400, 'unexpected_query'],
     ['unknown route', 'GET', '/v2/nothing', {}, 404, 'route_not_found'],
     ['wrong method', 'DELETE', '/v1/apps/oa/access-token', { key: READ_KEY }, 405, 'method_not_allowed'],
-  ])('%s → %i', async (_l, method, path, o, status, code) => {
+  ])('%s', async (_l, method, path, o, status, code) => {
     const r = await call(method, path, o);
     expect(r.status).toBe(status);
     expect(r.json.error.code).toBe(code);
@@ -85,7 +85,7 @@ describe('HTTP API over a real socket', () => {
     ['spaces', '{"stale_token":"a b"}', 'application/json', 400, 'invalid_body'],
     ['too long', JSON.stringify({ stale_token: 'a'.repeat(2000) }), 'application/json', 400, 'invalid_body'],
     ['too large', JSON.stringify({ stale_token: 'a'.repeat(5000) }), 'application/json', 413, 'body_too_large'],
-  ])('force-refresh body %s → %i', async (_l, body, type, status, code) => {
+  ])('force-refresh body: %s', async (_l, body, type, status, code) => {
     const r = await refresh(body, { type });
     expect(r.status).toBe(status);
     expect(r.json.error.code).toBe(code);

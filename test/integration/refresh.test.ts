@@ -88,6 +88,7 @@ describe('forced refresh', () => {
     const containers = Array.from({ length: 5 }, () => world.container());
     const stale = json(await containers[0]!.getToken(httpEvent({ key: READ_KEY }))).access_token as string;
     expect(world.sim.calls(OA)).toBe(1);
+    world.sim.revokeTokens(OA); // WeChat really no longer accepts it
 
     const responses = await Promise.all(
       Array.from({ length: 100 }, (_, i) => containers[i % 5]!.forceRefresh(httpEvent({ key: REFRESH_KEY, body: { stale_token: stale } }))),
@@ -104,6 +105,7 @@ describe('forced refresh', () => {
   it('a stale token that was already rotated causes no fetch', async () => {
     const hub = world.container();
     const a = json(await hub.getToken(httpEvent({ key: READ_KEY }))).access_token;
+    world.sim.revokeTokens(OA);
     const b = json(await hub.forceRefresh(httpEvent({ key: REFRESH_KEY, body: { stale_token: a } })));
     expect(b.refreshed).toBe(true);
     expect(world.sim.calls(OA)).toBe(2);
@@ -116,6 +118,7 @@ describe('forced refresh', () => {
   it('when WeChat refuses, the caller gets 502 with the errcode and the stored token is kept', async () => {
     const hub = world.container();
     const a = json(await hub.getToken(httpEvent({ key: READ_KEY }))).access_token;
+    world.sim.revokeTokens(OA);
     world.sim.failNext({ kind: 'errcode', errcode: 40164 }, 1, OA);
     const res = await hub.forceRefresh(httpEvent({ key: REFRESH_KEY, body: { stale_token: a } }));
     expect(res.statusCode).toBe(502);
@@ -139,9 +142,11 @@ describe('forced refresh', () => {
     const hub = world.container({ FORCED_DAILY_BUDGET: '2' });
     let token = json(await hub.getToken(httpEvent({ key: READ_KEY }))).access_token;
     for (let i = 0; i < 2; i++) {
+      world.sim.revokeTokens(OA);
       const r = json(await hub.forceRefresh(httpEvent({ key: REFRESH_KEY, body: { stale_token: token } })));
       token = r.access_token;
     }
+    world.sim.revokeTokens(OA);
     const refused = await hub.forceRefresh(httpEvent({ key: REFRESH_KEY, body: { stale_token: token } }));
     expect(refused.statusCode).toBe(429);
     expect(Number(refused.headers?.['retry-after'])).toBeGreaterThan(0);

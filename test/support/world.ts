@@ -34,6 +34,8 @@ export interface World {
   secrets: Record<string, string>;
   tableName: string;
   store: DynamoCredentialStore;
+  /** Change a secret as the secret store would (every container sees it). */
+  setSecret(name: string, value: string): void;
   /** A new hub, as a new Lambda container would build it (own clients, own caches). */
   container(env?: Record<string, string>): Hub;
   close(): Promise<void>;
@@ -78,19 +80,23 @@ export async function startWorld(options: { env?: Record<string, string>; clock?
     ...secrets,
     ...options.env,
   };
+  const secretEnv: Record<string, string> = { ...secrets };
   return {
     clock,
     sim,
     secrets,
     tableName,
     store: new DynamoCredentialStore({ client: newClient(), tableName }),
+    setSecret(name, value) {
+      secretEnv[name] = value;
+    },
     container(extra = {}) {
       const all = { ...env, ...extra };
       const hub = new Hub(loadConfig(all), {
         clock,
         logger,
         dynamodb: newClient(),
-        secretEnv: all,
+        secretEnv,
         dispatcher: new Agent({ connect: { timeout: 500 }, headersTimeout: 300, bodyTimeout: 300 }),
         wechatTimeouts: { attemptTimeoutMs: 300 },
         pollIntervalMs: 100,
