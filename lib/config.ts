@@ -47,6 +47,7 @@ const seconds = (def: number) => z.coerce.number().int().positive().default(def)
 const envSchema = z.object({
   HUB_APPS: z.string({ error: 'is required: a JSON array of apps' }),
   HUB_API_KEYS: z.string().default('[]'),
+  HUB_API_KEYS_SSM: z.string().regex(/^\/[A-Za-z0-9_.\-/]{1,1010}$/, 'must be an SSM parameter name starting with /').optional(),
   WECHAT_API_BASE: z.url({ protocol: /^https?$/ }).default('https://api.weixin.qq.com'),
   TABLE_NAME: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/).default('wechat-token-hub'),
   DYNAMODB_ENDPOINT: z.url().optional(),
@@ -57,7 +58,7 @@ const envSchema = z.object({
   CACHE_TTL: z.coerce.number().int().nonnegative().default(30),
   FORCED_DAILY_BUDGET: seconds(200),
   TICK_CONCURRENCY: seconds(4),
-  SECRET_CACHE_TTL: seconds(60),
+  SECRET_CACHE_TTL: z.coerce.number().int().nonnegative().default(60),
 });
 
 export type AppConfig = z.output<typeof appSchema>;
@@ -66,6 +67,8 @@ export type ApiKeyConfig = z.output<typeof apiKeySchema>;
 export interface HubConfig {
   apps: AppConfig[];
   apiKeys: ApiKeyConfig[];
+  /** In AWS: the SSM SecureString holding the key list (same JSON as HUB_API_KEYS), read at run time. */
+  apiKeysSsm?: string;
   wechatApiBase: string;
   tableName: string;
   dynamodbEndpoint?: string;
@@ -89,7 +92,7 @@ export class ConfigurationInvalidError extends Error {
 export function loadConfig(env: Record<string, string | undefined>): HubConfig {
   const e = parse(envSchema, env, '');
   const apps = parse(appsSchema, parseJson(e.HUB_APPS, 'HUB_APPS'), 'HUB_APPS');
-  const apiKeys = parse(z.array(apiKeySchema), parseJson(e.HUB_API_KEYS, 'HUB_API_KEYS'), 'HUB_API_KEYS');
+  const apiKeys = parseApiKeys(e.HUB_API_KEYS, 'HUB_API_KEYS');
   apps.forEach((a, i) => {
     if ('env' in a.secret && !env[a.secret.env]) {
       throw new ConfigurationInvalidError(`Invalid configuration: HUB_APPS[${i}].secret: environment variable ${a.secret.env} is not set`);
@@ -109,6 +112,7 @@ export function loadConfig(env: Record<string, string | undefined>): HubConfig {
   return {
     apps,
     apiKeys,
+    apiKeysSsm: e.HUB_API_KEYS_SSM,
     wechatApiBase: e.WECHAT_API_BASE,
     tableName: e.TABLE_NAME,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
@@ -123,6 +127,11 @@ export function loadConfig(env: Record<string, string | undefined>): HubConfig {
       secretCacheTtlSeconds: e.SECRET_CACHE_TTL,
     },
   };
+}
+
+/** A key list (HUB_API_KEYS, or the SSM parameter's value), checked; the message names the field. */
+export function parseApiKeys(text: string, field: string): ApiKeyConfig[] {
+  return parse(z.array(apiKeySchema), parseJson(text, field), field);
 }
 
 function parseJson(text: string, field: string): unknown {

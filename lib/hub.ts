@@ -4,7 +4,8 @@ import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import type { Dispatcher } from 'undici';
 import type { HubApp } from './apps.js';
 import { systemClock, type Clock } from './clock.js';
-import { loadConfig, type AppConfig, type HubConfig } from './config.js';
+import { loadConfig, parseApiKeys, type AppConfig, type HubConfig } from './config.js';
+import { KeysUnavailableError } from './http/errors.js';
 import { ApiKeyring } from './http/auth.js';
 import { forceRefreshRoute, getTokenRoute, type EdgeDeps, type HttpEvent, type HttpResult } from './http/edge.js';
 import { Refresher, type TickOutcome } from './refresher.js';
@@ -55,7 +56,7 @@ export class Hub {
       logger: this.#log,
       settings: { ...config.timings, ...(deps.pollIntervalMs ? { pollIntervalMs: deps.pollIntervalMs } : {}) },
     });
-    this.#edge = { refresher: this.refresher, keyring: new ApiKeyring(config.apiKeys), clock, logger: this.#log };
+    this.#edge = { refresher: this.refresher, keyring: keyringReader(config, () => (ssm ??= new SSMProvider()), this.#log), clock, logger: this.#log };
   }
 
   getToken(event: HttpEvent): Promise<HttpResult> {
@@ -91,6 +92,37 @@ export class Hub {
   async close(): Promise<void> {
     await this.#wechat.close();
   }
+}
+
+/**
+ * The keys to check callers against: fixed from HUB_API_KEYS, or read from an SSM SecureString
+ * (cached for SECRET_CACHE_TTL seconds), so that a key is added or revoked without a deploy.
+ */
+function keyringReader(config: HubConfig, ssm: () => SSMProvider, log: Logger): () => Promise<ApiKeyring> {
+  const name = config.apiKeysSsm;
+  if (!name) {
+    const fixed = new ApiKeyring(config.apiKeys);
+    return async () => fixed;
+  }
+  let last: { raw: string; ring: ApiKeyring } | undefined;
+  return async () => {
+    let raw: unknown;
+    try {
+      raw = await ssm().get(name, { decrypt: true, maxAge: config.timings.secretCacheTtlSeconds });
+    } catch (error) {
+      log.error('could not read the API key list from SSM', { error: error instanceof Error ? error.name : 'unknown' });
+      throw new KeysUnavailableError('API keys unavailable');
+    }
+    if (typeof raw !== 'string') throw new KeysUnavailableError('API keys unavailable');
+    if (last?.raw === raw) return last.ring;
+    try {
+      last = { raw, ring: new ApiKeyring(parseApiKeys(raw, 'HUB_API_KEYS_SSM')) };
+      return last.ring;
+    } catch (error) {
+      log.error('the API key list in SSM is invalid', { error: error instanceof Error ? error.message : 'unknown' });
+      throw new KeysUnavailableError('API keys unavailable');
+    }
+  };
 }
 
 function secretReader(

@@ -46,8 +46,14 @@ const hubStatements = statements.filter((s: any) => [s.Action].flat().some((a: s
 check(hubStatements.length > 0, 'IAM statements for the table and SSM exist');
 const wildcard = statements.filter((s: any) => [s.Action].flat().some((a: string) => a === '*' || a.endsWith(':*')) || [s.Resource].flat().some((r: unknown) => r === '*'));
 check(wildcard.length === 0, `no IAM statement with action or resource "*" (${JSON.stringify(wildcard)})`);
+const ssmStatements = statements.filter((s: any) => [s.Action].flat().some((a: string) => a.startsWith('ssm:') || a.startsWith('kms:')));
+check(
+  ssmStatements.every((s: any) => JSON.stringify(s).includes('parameter/wechat-token-hub/${sls:stage}/'.replace('${sls:stage}', 'dev'))),
+  'SSM and KMS permissions scoped to the hub\'s parameter path',
+);
 const envText = JSON.stringify(fns.map((f) => f.Properties.Environment));
 check(!/"env"\s*:/.test(envText.replace(/\\"/g, '"')), 'no app secret read from a plain environment variable in AWS');
+check(!/SECRET|HUB_API_KEYS"/.test(envText.replace(/HUB_API_KEYS_SSM/g, '')), 'no secret and no key list in any function environment');
 
 // The bundles: unzip each, load it, and serve through it.
 const dir = mkdtempSync(join(tmpdir(), 'hub-bundle-'));
@@ -79,10 +85,13 @@ try {
   const get = await load('getToken', 'get-token.mjs');
   const res = await get.handler({ version: '2.0', rawPath: '/v1/apps/b/access-token', rawQueryString: '', headers: { authorization: `Bearer ${key}` }, pathParameters: { app: 'b' }, requestContext: { http: { method: 'GET' } } });
   check(res.statusCode === 200 && JSON.parse(res.body).access_token === sim.currentToken('wx_bundle'), 'bundled get-token serves the token');
+  const still = await (await load('forceRefresh', 'force-refresh.mjs')).handler({ version: '2.0', rawPath: '/v1/apps/b/access-token/refresh', rawQueryString: '', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, pathParameters: { app: 'b' }, body: JSON.stringify({ stale_token: JSON.parse(res.body).access_token }), isBase64Encoded: false, requestContext: { http: { method: 'POST' } } });
+  check(still.statusCode === 200 && JSON.parse(still.body).refreshed === false, 'bundled force-refresh refuses to rotate a token WeChat accepts');
   const force = await load('forceRefresh', 'force-refresh.mjs');
   const stale = JSON.parse(res.body).access_token;
+  sim.revokeTokens('wx_bundle'); // WeChat no longer accepts it, so the probe lets the refresh go ahead
   const fr = await force.handler({ version: '2.0', rawPath: '/v1/apps/b/access-token/refresh', rawQueryString: '', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, pathParameters: { app: 'b' }, body: JSON.stringify({ stale_token: stale }), isBase64Encoded: false, requestContext: { http: { method: 'POST' } } });
-  check(fr.statusCode === 200 && JSON.parse(fr.body).refreshed === true, 'bundled force-refresh rotates the token');
+  check(fr.statusCode === 200 && JSON.parse(fr.body).refreshed === true, 'bundled force-refresh rotates a token WeChat rejects');
 } catch (error) {
   check(false, `bundles load and run (${error instanceof Error ? error.message : String(error)})`);
 } finally {

@@ -8,14 +8,15 @@ import type { Refresher, ServedToken } from '../refresher.js';
 import { StoreUnavailableError } from '../store/errors.js';
 import { WeChatError } from '../wechat/errors.js';
 import type { ApiKeyring } from './auth.js';
-import { HttpError } from './errors.js';
+import { HttpError, KeysUnavailableError } from './errors.js';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
 export interface EdgeDeps {
   refresher: Refresher;
-  keyring: ApiKeyring;
+  /** The current keys (from configuration, or from SSM with a short cache). */
+  keyring: () => Promise<ApiKeyring>;
   clock: Clock;
   logger: Logger;
 }
@@ -34,7 +35,7 @@ const refreshBody = z.strictObject({
 /** GET /v1/apps/{app}/access-token */
 export async function getTokenRoute(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
   return respond(deps, async () => {
-    const app = appFrom(event, deps, 'read');
+    const app = await appFrom(event, deps, 'read');
     noQuery(event);
     const token = await deps.refresher.getToken(app);
     return ok(tokenBody(token, deps.clock.now()));
@@ -44,7 +45,7 @@ export async function getTokenRoute(event: HttpEvent, deps: EdgeDeps): Promise<H
 /** POST /v1/apps/{app}/access-token/refresh, body {"stale_token": "..."} */
 export async function forceRefreshRoute(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
   return respond(deps, async () => {
-    const app = appFrom(event, deps, 'refresh');
+    const app = await appFrom(event, deps, 'refresh');
     noQuery(event);
     const { stale_token } = jsonBody(event, refreshBody);
     const result = await deps.refresher.forceRefresh(app, stale_token);
@@ -60,12 +61,13 @@ export function notRouted(event: HttpEvent, allowed: string[] | undefined): Http
   return errorResult(new HttpError(404, 'route_not_found', 'no such route; see the README for the API'));
 }
 
-function appFrom(event: HttpEvent, deps: EdgeDeps, scope: 'read' | 'refresh'): string {
+async function appFrom(event: HttpEvent, deps: EdgeDeps, scope: 'read' | 'refresh'): Promise<string> {
   const raw = event.pathParameters?.app;
-  const key = deps.keyring.authenticate(header(event, 'authorization'));
+  const keyring = await deps.keyring();
+  const key = keyring.authenticate(header(event, 'authorization'));
   const app = appParam.safeParse(raw);
   if (!app.success) throw new HttpError(400, 'invalid_app', 'the app name must be 1-64 letters, digits, _ or -');
-  const caller = deps.keyring.permit(key, app.data, scope);
+  const caller = keyring.permit(key, app.data, scope);
   if (!deps.refresher.hasApp(app.data)) throw new HttpError(404, 'unknown_app', 'no such app is configured');
   deps.logger.appendKeys({ app: app.data, caller: caller.keyName });
   return app.data;
@@ -150,6 +152,7 @@ function toHttpError(error: unknown): HttpError {
     }
     return new HttpError(503, 'token_unavailable', 'no valid token can be had right now; try again later', retry);
   }
+  if (error instanceof KeysUnavailableError) return new HttpError(503, 'auth_unavailable', 'API keys cannot be checked right now; try again shortly', { 'retry-after': '5' });
   if (error instanceof StoreUnavailableError) return new HttpError(503, 'store_unavailable', 'the token store is unavailable; try again shortly', { 'retry-after': '2' });
   return new HttpError(500, 'internal', 'internal error');
 }

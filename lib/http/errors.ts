@@ -11,3 +11,8 @@ export class HttpError extends Error {
     super(message);
   }
 }
+
+/** The key list could not be read or is invalid: no caller can be checked, so none is let in. */
+export class KeysUnavailableError extends Error {
+  override readonly name = 'KeysUnavailableError';
+}

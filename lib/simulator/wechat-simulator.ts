@@ -95,6 +95,7 @@ export class WeChatSimulator {
   readonly #stableQuota: number;
   readonly #faults: PendingFault[] = [];
   readonly #sockets = new Set<Socket>();
+  readonly #issued: string[] = [];
   #server?: Server;
 
   constructor(options: SimulatorOptions = {}) {
@@ -123,6 +124,11 @@ export class WeChatSimulator {
     const s = this.#state(appid);
     s.classic = {};
     s.stable = {};
+  }
+
+  /** Every token this simulator has issued, for tests that check none of them leaks. */
+  issuedTokens(): readonly string[] {
+    return this.#issued;
   }
 
   /** Answer the next `times` calls (of an app, or any) with this fault instead. */
@@ -298,6 +304,7 @@ export class WeChatSimulator {
       s.previous = undefined;
     }
     s.current = { token: newToken(), expiresAt: now + this.#ttl * 1000 };
+    this.#issued.push(s.current.token);
     return s.current;
   }
 

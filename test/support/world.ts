@@ -5,7 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { Agent } from 'undici';
 import { loadConfig } from '../../lib/config.js';
 import { hashApiKey } from '../../lib/http/auth.js';
-import { Hub } from '../../lib/hub.js';
+import { Hub, type HubDeps } from '../../lib/hub.js';
 import { startDynalite, type EmbeddedDynamo } from '../../lib/local/dynalite.js';
 import { WeChatSimulator } from '../../lib/simulator/wechat-simulator.js';
 import { DynamoCredentialStore, ensureTable } from '../../lib/store/dynamodb.js';
@@ -37,7 +37,7 @@ export interface World {
   /** Change a secret as the secret store would (every container sees it). */
   setSecret(name: string, value: string): void;
   /** A new hub, as a new Lambda container would build it (own clients, own caches). */
-  container(env?: Record<string, string>): Hub;
+  container(env?: Record<string, string>, deps?: Partial<HubDeps>): Hub;
   close(): Promise<void>;
 }
 
@@ -90,7 +90,7 @@ export async function startWorld(options: { env?: Record<string, string>; clock?
     setSecret(name, value) {
       secretEnv[name] = value;
     },
-    container(extra = {}) {
+    container(extra = {}, deps = {}) {
       const all = { ...env, ...extra };
       const hub = new Hub(loadConfig(all), {
         clock,
@@ -100,6 +100,7 @@ export async function startWorld(options: { env?: Record<string, string>; clock?
         dispatcher: new Agent({ connect: { timeout: 500 }, headersTimeout: 300, bodyTimeout: 300 }),
         wechatTimeouts: { attemptTimeoutMs: 300 },
         pollIntervalMs: 100,
+        ...deps,
       });
       hubs.push(hub);
       return hub;
