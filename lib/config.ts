@@ -58,6 +58,7 @@ const envSchema = z.object({
   CACHE_TTL: z.coerce.number().int().nonnegative().default(30),
   FORCED_DAILY_BUDGET: seconds(200),
   TICK_CONCURRENCY: seconds(4),
+  PROBE_TTL: z.coerce.number().int().nonnegative().default(60),
   SECRET_CACHE_TTL: z.coerce.number().int().nonnegative().default(60),
 });
 
@@ -80,6 +81,7 @@ export interface HubConfig {
     cacheTtlMs: number;
     forcedDailyBudget: number;
     tickConcurrency: number;
+    probeTtlMs: number;
     secretCacheTtlSeconds: number;
   };
 }
@@ -124,6 +126,7 @@ export function loadConfig(env: Record<string, string | undefined>): HubConfig {
       cacheTtlMs: e.CACHE_TTL * 1000,
       forcedDailyBudget: e.FORCED_DAILY_BUDGET,
       tickConcurrency: e.TICK_CONCURRENCY,
+      probeTtlMs: e.PROBE_TTL * 1000,
       secretCacheTtlSeconds: e.SECRET_CACHE_TTL,
     },
   };

@@ -85,13 +85,13 @@ try {
   const get = await load('getToken', 'get-token.mjs');
   const res = await get.handler({ version: '2.0', rawPath: '/v1/apps/b/access-token', rawQueryString: '', headers: { authorization: `Bearer ${key}` }, pathParameters: { app: 'b' }, requestContext: { http: { method: 'GET' } } });
   check(res.statusCode === 200 && JSON.parse(res.body).access_token === sim.currentToken('wx_bundle'), 'bundled get-token serves the token');
-  const still = await (await load('forceRefresh', 'force-refresh.mjs')).handler({ version: '2.0', rawPath: '/v1/apps/b/access-token/refresh', rawQueryString: '', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, pathParameters: { app: 'b' }, body: JSON.stringify({ stale_token: JSON.parse(res.body).access_token }), isBase64Encoded: false, requestContext: { http: { method: 'POST' } } });
-  check(still.statusCode === 200 && JSON.parse(still.body).refreshed === false, 'bundled force-refresh refuses to rotate a token WeChat accepts');
   const force = await load('forceRefresh', 'force-refresh.mjs');
   const stale = JSON.parse(res.body).access_token;
   sim.revokeTokens('wx_bundle'); // WeChat no longer accepts it, so the probe lets the refresh go ahead
   const fr = await force.handler({ version: '2.0', rawPath: '/v1/apps/b/access-token/refresh', rawQueryString: '', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, pathParameters: { app: 'b' }, body: JSON.stringify({ stale_token: stale }), isBase64Encoded: false, requestContext: { http: { method: 'POST' } } });
   check(fr.statusCode === 200 && JSON.parse(fr.body).refreshed === true, 'bundled force-refresh rotates a token WeChat rejects');
+  const still = await (await load('forceRefresh', 'force-refresh.mjs')).handler({ version: '2.0', rawPath: '/v1/apps/b/access-token/refresh', rawQueryString: '', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, pathParameters: { app: 'b' }, body: JSON.stringify({ stale_token: JSON.parse(fr.body).access_token }), isBase64Encoded: false, requestContext: { http: { method: 'POST' } } });
+  check(still.statusCode === 200 && JSON.parse(still.body).refreshed === false, 'bundled force-refresh refuses to rotate a token WeChat accepts');
 } catch (error) {
   check(false, `bundles load and run (${error instanceof Error ? error.message : String(error)})`);
 } finally {
