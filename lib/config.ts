@@ -42,11 +42,20 @@ const apiKeySchema = z.strictObject({
   scopes: z.array(z.enum(SCOPES)).min(1),
 });
 
+const iamPrincipalSchema = z.strictObject({
+  name: z.string().min(1).max(64),
+  arn: z.string().regex(/^arn:[\w-]+:iam::\d{12}:(role|user)\/[\w+=,.@-]{1,64}$/, 'must be an IAM role or user ARN without a path, e.g. arn:aws:iam::123456789012:role/orders'),
+  apps: z.array(z.union([z.literal('*'), z.string().regex(APP_NAME)])).min(1),
+  scopes: z.array(z.enum(SCOPES)).min(1),
+});
+
 const seconds = (def: number) => z.coerce.number().int().positive().default(def);
 
 const envSchema = z.object({
   HUB_APPS: z.string({ error: 'is required: a JSON array of apps' }),
   HUB_API_KEYS: z.string().default('[]'),
+  HUB_AUTH: z.enum(['key', 'iam']).default('key'),
+  HUB_IAM_PRINCIPALS: z.string().default('[]'),
   HUB_API_KEYS_SSM: z.string().regex(/^\/[A-Za-z0-9_.\-/]{1,1010}$/, 'must be an SSM parameter name starting with /').optional(),
   WECHAT_API_BASE: z.url({ protocol: /^https?$/ }).default('https://api.weixin.qq.com'),
   TABLE_NAME: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/).default('wechat-token-hub'),
@@ -64,10 +73,14 @@ const envSchema = z.object({
 
 export type AppConfig = z.output<typeof appSchema>;
 export type ApiKeyConfig = z.output<typeof apiKeySchema>;
+export type IamPrincipalConfig = z.output<typeof iamPrincipalSchema>;
 
 export interface HubConfig {
   apps: AppConfig[];
   apiKeys: ApiKeyConfig[];
+  /** `key`: bearer API keys; `iam`: API Gateway's IAM authorizer, callers mapped by `iamPrincipals`. */
+  auth: 'key' | 'iam';
+  iamPrincipals: IamPrincipalConfig[];
   /** In AWS: the SSM SecureString holding the key list (same JSON as HUB_API_KEYS), read at run time. */
   apiKeysSsm?: string;
   wechatApiBase: string;
@@ -95,6 +108,10 @@ export function loadConfig(env: Record<string, string | undefined>): HubConfig {
   const e = parse(envSchema, env, '');
   const apps = parse(appsSchema, parseJson(e.HUB_APPS, 'HUB_APPS'), 'HUB_APPS');
   const apiKeys = parseApiKeys(e.HUB_API_KEYS, 'HUB_API_KEYS');
+  const iamPrincipals = parse(z.array(iamPrincipalSchema), parseJson(e.HUB_IAM_PRINCIPALS, 'HUB_IAM_PRINCIPALS'), 'HUB_IAM_PRINCIPALS');
+  if (e.HUB_AUTH === 'iam' && iamPrincipals.length === 0) {
+    throw new ConfigurationInvalidError('Invalid configuration: HUB_IAM_PRINCIPALS: must list at least one principal when HUB_AUTH is iam');
+  }
   apps.forEach((a, i) => {
     if ('env' in a.secret && !env[a.secret.env]) {
       throw new ConfigurationInvalidError(`Invalid configuration: HUB_APPS[${i}].secret: environment variable ${a.secret.env} is not set`);
@@ -114,6 +131,8 @@ export function loadConfig(env: Record<string, string | undefined>): HubConfig {
   return {
     apps,
     apiKeys,
+    auth: e.HUB_AUTH,
+    iamPrincipals,
     apiKeysSsm: e.HUB_API_KEYS_SSM,
     wechatApiBase: e.WECHAT_API_BASE,
     tableName: e.TABLE_NAME,

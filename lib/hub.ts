@@ -6,7 +6,7 @@ import type { HubApp } from './apps.js';
 import { systemClock, type Clock } from './clock.js';
 import { loadConfig, parseApiKeys, type AppConfig, type HubConfig } from './config.js';
 import { KeysUnavailableError } from './http/errors.js';
-import { ApiKeyring } from './http/auth.js';
+import { ApiKeyring, IamPrincipals, type Authenticator } from './http/auth.js';
 import { forceRefreshRoute, getTokenRoute, type EdgeDeps, type HttpEvent, type HttpResult } from './http/edge.js';
 import { Refresher, type TickOutcome } from './refresher.js';
 import { DynamoCredentialStore } from './store/dynamodb.js';
@@ -98,7 +98,11 @@ export class Hub {
  * The keys to check callers against: fixed from HUB_API_KEYS, or read from an SSM SecureString
  * (cached for SECRET_CACHE_TTL seconds), so that a key is added or revoked without a deploy.
  */
-function keyringReader(config: HubConfig, ssm: () => SSMProvider, log: Logger): () => Promise<ApiKeyring> {
+function keyringReader(config: HubConfig, ssm: () => SSMProvider, log: Logger): () => Promise<Authenticator> {
+  if (config.auth === 'iam') {
+    const principals = new IamPrincipals(config.iamPrincipals);
+    return async () => principals;
+  }
   const name = config.apiKeysSsm;
   if (!name) {
     const fixed = new ApiKeyring(config.apiKeys);

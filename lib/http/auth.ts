@@ -1,15 +1,38 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ApiKeyConfig, Scope } from '../config.js';
+import type { ApiKeyConfig, IamPrincipalConfig, Scope } from '../config.js';
 import { HttpError } from './errors.js';
 
 export interface Caller {
   keyName: string;
 }
 
+/** Who a caller is and what they may use. */
+export interface Grant {
+  name: string;
+  apps: readonly string[];
+  scopes: readonly Scope[];
+}
+
+/** Tells who is calling from what API Gateway passed on: a bearer key, or an IAM-signed identity. */
+export interface Authenticator {
+  identify(request: { authorization?: string; iamUserArn?: string }): Grant;
+}
+
+/** 403 unless the grant covers `scope` on `app`. */
+export function permit(grant: Grant, app: string, scope: Scope): Caller {
+  if (!grant.apps.includes('*') && !grant.apps.includes(app)) {
+    throw new HttpError(403, 'forbidden', 'this caller may not use this app');
+  }
+  if (!grant.scopes.includes(scope)) {
+    throw new HttpError(403, 'forbidden', `this caller lacks the "${scope}" scope`);
+  }
+  return { keyName: grant.name };
+}
+
 const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{16,256})$/;
 
 /** API keys held as SHA-256 hashes, each with the apps and scopes it may use. */
-export class ApiKeyring {
+export class ApiKeyring implements Authenticator {
   readonly #keys: { entry: ApiKeyConfig; hash: Buffer }[];
 
   constructor(keys: readonly ApiKeyConfig[]) {
@@ -22,6 +45,10 @@ export class ApiKeyring {
    */
   authorize(authorization: string | undefined, app: string, scope: Scope): Caller {
     return this.permit(this.authenticate(authorization), app, scope);
+  }
+
+  identify(request: { authorization?: string }): Grant {
+    return this.authenticate(request.authorization);
   }
 
   /** The key's entry, or 401. */
@@ -40,14 +67,35 @@ export class ApiKeyring {
 
   /** 403 unless the key may use `scope` on `app`. */
   permit(found: ApiKeyConfig, app: string, scope: Scope): Caller {
-    if (!found.apps.includes('*') && !found.apps.includes(app)) {
-      throw new HttpError(403, 'forbidden', 'this API key may not use this app');
-    }
-    if (!found.scopes.includes(scope)) {
-      throw new HttpError(403, 'forbidden', `this API key lacks the "${scope}" scope`);
-    }
-    return { keyName: found.name };
+    return permit(found, app, scope);
   }
+}
+
+/**
+ * Callers inside AWS, signed with SigV4 and checked by API Gateway's IAM authorizer: the hub maps
+ * the caller's IAM role or user to the apps and scopes it may use.
+ */
+export class IamPrincipals implements Authenticator {
+  readonly #principals: readonly IamPrincipalConfig[];
+
+  constructor(principals: readonly IamPrincipalConfig[]) {
+    this.#principals = principals;
+  }
+
+  identify(request: { iamUserArn?: string }): Grant {
+    const arn = request.iamUserArn ? principalArn(request.iamUserArn) : undefined;
+    if (!arn) throw new HttpError(401, 'unauthorized', 'this API takes IAM-signed (SigV4) requests');
+    const found = this.#principals.find((p) => p.arn === arn);
+    if (!found) throw new HttpError(403, 'forbidden', 'this IAM principal is not allowed to use the hub');
+    return found;
+  }
+}
+
+/** `arn:aws:sts::123:assumed-role/Role/session` → `arn:aws:iam::123:role/Role`; users stay as they are. */
+export function principalArn(userArn: string): string {
+  const assumed = /^arn:([\w-]+):sts::(\d{12}):assumed-role\/([\w+=,.@-]+)\/[\w+=,.@-]+$/.exec(userArn);
+  if (assumed) return `arn:${assumed[1]}:iam::${assumed[2]}:role/${assumed[3]}`;
+  return userArn;
 }
 
 /** The entry to configure for a key: its SHA-256 in lowercase hex. */

@@ -7,7 +7,7 @@ import { ForcedRefreshBudgetError, NoTokenAvailableError, RefreshInProgressError
 import type { Refresher, ServedToken } from '../refresher.js';
 import { StoreUnavailableError } from '../store/errors.js';
 import { WeChatError } from '../wechat/errors.js';
-import type { ApiKeyring } from './auth.js';
+import { permit, type Authenticator } from './auth.js';
 import { HttpError, KeysUnavailableError } from './errors.js';
 
 export type HttpEvent = APIGatewayProxyEventV2;
@@ -16,7 +16,7 @@ export type HttpResult = APIGatewayProxyStructuredResultV2;
 export interface EdgeDeps {
   refresher: Refresher;
   /** The current keys (from configuration, or from SSM with a short cache). */
-  keyring: () => Promise<ApiKeyring>;
+  keyring: () => Promise<Authenticator>;
   clock: Clock;
   logger: Logger;
 }
@@ -63,11 +63,12 @@ export function notRouted(event: HttpEvent, allowed: string[] | undefined): Http
 
 async function appFrom(event: HttpEvent, deps: EdgeDeps, scope: 'read' | 'refresh'): Promise<string> {
   const raw = event.pathParameters?.app;
-  const keyring = await deps.keyring();
-  const key = keyring.authenticate(header(event, 'authorization'));
+  const authenticator = await deps.keyring();
+  const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } } | undefined)?.authorizer?.iam?.userArn;
+  const grant = authenticator.identify({ authorization: header(event, 'authorization'), iamUserArn: typeof iam === 'string' ? iam : undefined });
   const app = appParam.safeParse(raw);
   if (!app.success) throw new HttpError(400, 'invalid_app', 'the app name must be 1-64 letters, digits, _ or -');
-  const caller = keyring.permit(key, app.data, scope);
+  const caller = permit(grant, app.data, scope);
   if (!deps.refresher.hasApp(app.data)) throw new HttpError(404, 'unknown_app', 'no such app is configured');
   deps.logger.appendKeys({ app: app.data, caller: caller.keyName });
   return app.data;

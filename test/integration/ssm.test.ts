@@ -74,3 +74,23 @@ describe('secrets and keys in SSM', () => {
     expect(json(await container().getToken(httpEvent({ key: READ_KEY }))).access_token).toBe(t);
   });
 });
+
+describe('IAM authorizer mode', () => {
+  it('serves callers by their IAM role, and ignores bearer keys', async () => {
+    const hub = world.container({
+      HUB_AUTH: 'iam',
+      HUB_IAM_PRINCIPALS: JSON.stringify([{ name: 'orders', arn: 'arn:aws:iam::123456789012:role/orders', apps: ['oa'], scopes: ['read'] }]),
+    });
+    const signed = (arn: string) => {
+      const e = httpEvent({});
+      (e.requestContext as unknown as Record<string, unknown>).authorizer = { iam: { userArn: arn, accountId: '123456789012' } };
+      return e;
+    };
+    expect((await hub.getToken(signed('arn:aws:sts::123456789012:assumed-role/orders/s1'))).statusCode).toBe(200);
+    expect((await hub.getToken(signed('arn:aws:sts::123456789012:assumed-role/billing/s1'))).statusCode).toBe(403);
+    expect((await hub.getToken(httpEvent({ key: READ_KEY }))).statusCode).toBe(401);
+    const refresh = signed('arn:aws:sts::123456789012:assumed-role/orders/s1');
+    Object.assign(refresh, httpEvent({ body: { stale_token: 'x' } }), { requestContext: refresh.requestContext });
+    expect((await hub.forceRefresh(refresh)).statusCode).toBe(403); // no refresh scope
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiKeyring, hashApiKey } from '../../lib/http/auth.js';
+import { ApiKeyring, IamPrincipals, hashApiKey, permit, principalArn } from '../../lib/http/auth.js';
 import { HttpError } from '../../lib/http/errors.js';
 
 const A = 'key_for_app_a_0123456789';
@@ -45,5 +45,27 @@ describe('ApiKeyring', () => {
     } catch (e) {
       expect((e as Error).message).not.toContain('key_that_nobody_has');
     }
+  });
+});
+
+describe('IAM principals', () => {
+  const principals = new IamPrincipals([
+    { name: 'orders', arn: 'arn:aws:iam::123456789012:role/orders', apps: ['a'], scopes: ['read', 'refresh'] },
+  ]);
+
+  it.each([
+    ['arn:aws:sts::123456789012:assumed-role/orders/lambda-session', 'arn:aws:iam::123456789012:role/orders'],
+    ['arn:aws-cn:sts::123456789012:assumed-role/r/s', 'arn:aws-cn:iam::123456789012:role/r'],
+    ['arn:aws:iam::123456789012:user/alice', 'arn:aws:iam::123456789012:user/alice'],
+  ])('%s is %s', (from, to) => {
+    expect(principalArn(from)).toBe(to);
+  });
+
+  it('maps an assumed role to its grant and refuses others', () => {
+    const grant = principals.identify({ iamUserArn: 'arn:aws:sts::123456789012:assumed-role/orders/x' });
+    expect(permit(grant, 'a', 'refresh')).toEqual({ keyName: 'orders' });
+    expect(() => permit(grant, 'b', 'read')).toThrow(HttpError);
+    expect(() => principals.identify({ iamUserArn: 'arn:aws:sts::999999999999:assumed-role/orders/x' })).toThrow(/not allowed/);
+    expect(() => principals.identify({ authorization: `Bearer ${A}` } as never)).toThrow(/IAM-signed/);
   });
 });

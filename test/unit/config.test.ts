@@ -43,6 +43,9 @@ describe('loadConfig', () => {
     [{ WECHAT_API_BASE: 'ftp://x' }, /WECHAT_API_BASE/],
     [{ LEASE: '5' }, /LEASE: must be longer than UPSTREAM_DEADLINE/],
     [{ REFRESH_MARGIN: '-3' }, /REFRESH_MARGIN/],
+    [{ HUB_AUTH: 'iam' }, /HUB_IAM_PRINCIPALS: must list at least one principal/],
+    [{ HUB_AUTH: 'oauth' }, /HUB_AUTH/],
+    [{ HUB_AUTH: 'iam', HUB_IAM_PRINCIPALS: JSON.stringify([{ name: 'x', arn: 'arn:aws:iam::1:role/x', apps: ['*'], scopes: ['read'] }]) }, /HUB_IAM_PRINCIPALS\[0\]\.arn/],
   ])('refuses %j naming the field', (patch, message) => {
     const env: Record<string, string> = { ...base };
     for (const [k, v] of Object.entries(patch)) if (v === undefined) delete env[k]; else env[k] = v;
