@@ -74,15 +74,20 @@ row('read, no container cache (consistent GetItem)', 500, await measure(500, () 
 row('scheduled tick, token not due', 200, await measure(200, () => cold.tick()));
 
 let stale = JSON.parse((await cold.getToken(event())).body!).access_token as string;
-row('forced refresh of the current token', 50, await measure(50, async () => {
+row('forced refresh, WeChat rejects the token (probe + fetch)', 50, await measure(50, async () => {
+  sim.revokeTokens('wx_bench');
   const r = await cold.forceRefresh(event({ stale_token: stale }));
   stale = JSON.parse(r.body!).access_token;
 }));
+const noProbeCache = container({ CACHE_TTL: '0', PROBE_TTL: '0' });
+row('forced refresh, WeChat accepts the token (probe, no fetch)', 50, await measure(50, () => noProbeCache.forceRefresh(event({ stale_token: stale }))));
+row('forced refresh, token confirmed < PROBE_TTL ago', 500, await measure(500, () => cold.forceRefresh(event({ stale_token: stale }))));
 
-const containers = Array.from({ length: 5 }, () => container({ CACHE_TTL: '0', FORCED_DAILY_BUDGET: '1000' }));
+const containers = Array.from({ length: 5 }, () => container({ CACHE_TTL: '0', FORCED_DAILY_BUDGET: '1000', PROBE_TTL: '0' }));
 const bursts: string[] = [];
 for (const size of [10, 100, 500]) {
   const cur = JSON.parse((await cold.getToken(event())).body!).access_token as string;
+  sim.revokeTokens('wx_bench');
   const d0 = ddbRequests;
   const f0 = sim.calls('wx_bench');
   const t = performance.now();
@@ -99,6 +104,9 @@ be billed for in DynamoDB and what it spends of WeChat's quota, and those carry 
 
 ## Per operation
 
+"WeChat token fetches" counts /cgi-bin/token calls (the rationed quota); the probe
+(/cgi-bin/getcallbackip) spends none.
+
 | operation | runs | p50 ms | p99 ms | DynamoDB requests / op | WeChat token fetches / op |
 |---|---|---|---|---|---|
 ${rows.join('\n')}
@@ -106,6 +114,8 @@ ${rows.join('\n')}
 ## A burst of forced refreshes with the same stale token
 
 Callers spread over 5 containers (hubs with their own clients and caches), all at once.
+
+The token has been revoked at WeChat first, so each burst does need exactly one new token.
 
 | callers | containers | wall ms | WeChat token fetches | DynamoDB requests |
 |---|---|---|---|---|

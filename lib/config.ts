@@ -67,7 +67,7 @@ const envSchema = z.object({
   CACHE_TTL: z.coerce.number().int().nonnegative().default(30),
   FORCED_DAILY_BUDGET: seconds(200),
   TICK_CONCURRENCY: seconds(4),
-  PROBE_TTL: z.coerce.number().int().nonnegative().default(60),
+  PROBE_TTL: z.coerce.number().int().nonnegative().default(10),
   SECRET_CACHE_TTL: z.coerce.number().int().nonnegative().default(60),
 });
 

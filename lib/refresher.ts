@@ -43,7 +43,7 @@ export const defaultSettings: RefresherSettings = {
   pollIntervalMs: 200,
   cacheTtlMs: 30_000,
   forcedDailyBudget: 200,
-  probeTtlMs: 60_000,
+  probeTtlMs: 10_000,
 };
 
 /** WeChat keeps the previous token valid this long after a new one is fetched. */

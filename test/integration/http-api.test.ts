@@ -102,8 +102,13 @@ describe('HTTP API over a real socket', () => {
         fc.option(fc.constantFrom(READ_KEY, REFRESH_KEY, 'x', `${READ_KEY}x`), { nil: undefined }),
         fc.option(fc.oneof(fc.string({ maxLength: 200 }), fc.json().map(String), fc.constant('{"stale_token":"abc"}')), { nil: undefined }),
         fc.constantFrom('application/json', 'text/plain', 'application/json; charset=utf-8', ''),
-        async (method, segs, key, body, type) => {
-          const r = await call(method, `/${segs.join('/')}`, { key, body: method === 'GET' ? undefined : body, type: type || undefined });
+        fc.dictionary(
+          fc.oneof(fc.constantFrom('x-forwarded-for', 'accept', 'content-encoding', 'x-amz-date', 'cookie'), fc.stringMatching(/^x-[a-z]{1,8}$/)),
+          fc.stringMatching(/^[\x20-\x7e]{0,40}$/),
+          { maxKeys: 4 },
+        ),
+        async (method, segs, key, body, type, headers) => {
+          const r = await call(method, `/${segs.join('/')}`, { key, body: method === 'GET' ? undefined : body, type: type || undefined, headers });
           expect(r.status).toBeLessThan(500);
           expect(r.text).not.toMatch(/\bat .*\.(ts|js):\d+/);
           for (const s of secrets) expect(r.text).not.toContain(s);
