@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import type { Dispatcher } from 'undici';
 import type { HubApp } from './apps.js';
@@ -15,6 +16,8 @@ import { WeChatClient } from './wechat/client.js';
 export interface HubDeps {
   clock?: Clock;
   logger?: Logger;
+  /** CloudWatch metrics (EMF to stdout); in Lambda only. */
+  metrics?: Metrics;
   dynamodb?: DynamoDBClient;
   /** undici dispatcher for WeChat calls (tests use short timeouts). */
   dispatcher?: Dispatcher;
@@ -54,6 +57,7 @@ export class Hub {
       wechat: this.#wechat,
       clock,
       logger: this.#log,
+      metrics: deps.metrics,
       settings: { ...config.timings, ...(deps.pollIntervalMs ? { pollIntervalMs: deps.pollIntervalMs } : {}) },
     });
     this.#edge = { refresher: this.refresher, keyring: keyringReader(config, () => (ssm ??= new SSMProvider()), this.#log), clock, logger: this.#log };
@@ -153,6 +157,8 @@ function secretReader(
 /** The hub of this Lambda container, configured from its environment on first use. */
 let current: Promise<Hub> | undefined;
 export function hubFromEnvironment(): Promise<Hub> {
-  current ??= Promise.resolve().then(() => new Hub(loadConfig(process.env)));
+  current ??= Promise.resolve().then(
+    () => new Hub(loadConfig(process.env), { metrics: new Metrics({ namespace: 'WechatTokenHub', serviceName: 'wechat-token-hub' }) }),
+  );
   return current;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { HubApp } from './apps.js';
 import type { Clock } from './clock.js';
 import {
@@ -79,8 +80,13 @@ export interface RefresherOptions {
   wechat: WeChatClient;
   clock: Clock;
   logger: Logger;
+  /** CloudWatch metrics (EMF); none locally and in tests. */
+  metrics?: Metrics;
   settings?: Partial<RefresherSettings>;
 }
+
+/** What the hub counts, per app. Never a token, a secret or a key. */
+export type HubMetric = 'TokenRefreshed' | 'TokenRefreshFailed' | 'LeaseLost' | 'ForcedRefreshNotRotated' | 'ForcedRefreshRefused';
 
 /**
  * The refresh protocol of DESIGN.md: consistent read, lease, quota count, upstream fetch, fenced
@@ -94,6 +100,7 @@ export class Refresher {
   readonly #wechat: WeChatClient;
   readonly #clock: Clock;
   readonly #log: Logger;
+  readonly #metrics: Metrics | undefined;
   readonly #inFlight = new Map<string, Promise<RefreshResult>>();
   readonly #cache = new Map<string, { token: ServedToken; until: number }>();
 
@@ -107,6 +114,14 @@ export class Refresher {
     this.#wechat = options.wechat;
     this.#clock = options.clock;
     this.#log = options.logger;
+    this.#metrics = options.metrics;
+  }
+
+  #count(metric: HubMetric, app: HubApp): void {
+    if (!this.#metrics) return;
+    const single = this.#metrics.singleMetric();
+    single.addDimension('app', app.name);
+    single.addMetric(metric, MetricUnit.Count, 1);
   }
 
   get appNames(): string[] {
@@ -180,6 +195,7 @@ export class Refresher {
     if (item && this.#recentlyValidated(item, now)) return this.#stillValid(app, item);
     if (app.tokenApi === 'stable' && item?.lastForcedAt !== undefined && now - item.lastForcedAt < STABLE_FORCE_SPACING_MS) {
       // WeChat ignores a stable_token force refresh within 30 s of the last one.
+      this.#count('ForcedRefreshRefused', app);
       throw new ForcedRefreshBudgetError(seconds(item.lastForcedAt + STABLE_FORCE_SPACING_MS - now), 'stable_token force refreshes must be 30 s apart');
     }
     let result: RefreshResult;
@@ -200,6 +216,7 @@ export class Refresher {
   }
 
   #stillValid(app: HubApp, item: CredentialItem): ForcedResult {
+    this.#count('ForcedRefreshNotRotated', app);
     return { ...this.#serve(app, item), refreshed: false, reason: 'WeChat still accepts this token; it was not rotated' };
   }
 
@@ -334,7 +351,10 @@ export class Refresher {
       });
     } catch (error) {
       await this.#store.releaseLease(key, owner);
-      if (error instanceof ForcedBudgetExhaustedError) throw new ForcedRefreshBudgetError(seconds(nextQuotaDayStart(now) - now));
+      if (error instanceof ForcedBudgetExhaustedError) {
+        this.#count('ForcedRefreshRefused', app);
+        throw new ForcedRefreshBudgetError(seconds(nextQuotaDayStart(now) - now));
+      }
       throw error;
     }
 
@@ -357,6 +377,7 @@ export class Refresher {
         : error instanceof IpBlockedError && error.blockedForMs > 0 ? at + error.blockedForMs
         : undefined;
       await this.#store.recordFailure(key, { owner, error: lastError, blockedUntil });
+      this.#count('TokenRefreshFailed', app);
       this.#log.error('token refresh failed', { app: app.name, code: lastError.code, message: lastError.message, failures: (old?.failures ?? 0) + 1 });
       throw error;
     }
@@ -377,10 +398,12 @@ export class Refresher {
     if (!written) {
       // The lease lapsed while we fetched and someone else wrote: theirs stands, ours is dropped.
       this.#log.warn('fenced write rejected: lease lost', { app: app.name, fingerprint: fingerprint(fetched.accessToken) });
+      this.#count('LeaseLost', app);
       const stored = await this.#store.read(key);
       if (!stored) throw new RefreshInProgressError();
       return stored;
     }
+    this.#count('TokenRefreshed', app);
     this.#log.info('token refreshed', {
       app: app.name,
       fingerprint: fingerprint(fetched.accessToken),
