@@ -44,7 +44,7 @@ export class ApiKeyring implements Authenticator {
    * is valid but not for this app or scope. Every stored hash is compared, in constant time.
    */
   authorize(authorization: string | undefined, app: string, scope: Scope): Caller {
-    return this.permit(this.authenticate(authorization), app, scope);
+    return permit(this.authenticate(authorization), app, scope);
   }
 
   identify(request: { authorization?: string }): Grant {
@@ -63,11 +63,6 @@ export class ApiKeyring implements Authenticator {
     }
     if (!found) throw new HttpError(401, 'unauthorized', 'the API key is not valid', { 'www-authenticate': 'Bearer error="invalid_token"' });
     return found;
-  }
-
-  /** 403 unless the key may use `scope` on `app`. */
-  permit(found: ApiKeyConfig, app: string, scope: Scope): Caller {
-    return permit(found, app, scope);
   }
 }
 
