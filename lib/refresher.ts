@@ -146,7 +146,7 @@ export class Refresher {
 
     try {
       const { item: fresh } = await this.#shared(`${app.name}:due`, () =>
-        this.#refresh(app, (it) => !it || !this.#servable(it, this.settings.minServeMs, secret), false),
+        this.#refresh(app, (it) => !it || !this.#servable(it, this.settings.minServeMs, secret), false, { item }),
       );
       if (this.#servable(fresh, 0, secret)) return this.#serve(app, fresh);
       throw this.#unavailable(fresh, undefined);
@@ -166,7 +166,7 @@ export class Refresher {
     try {
       const secret = await this.#secretFingerprint(app);
       const due = (it: CredentialItem | undefined) => !it || !this.#servable(it, this.settings.refreshMarginMs, secret);
-      const { wrote } = await this.#shared(`${app.name}:due`, () => this.#refresh(app, due, false));
+      const { wrote } = await this.#shared(`${app.name}:due`, () => this.#refresh(app, due, false, undefined));
       return { app: app.name, outcome: wrote ? 'refreshed' : 'fresh' };
     } catch (error) {
       if (error instanceof AppBlockedError) {
@@ -201,7 +201,7 @@ export class Refresher {
     let result: RefreshResult;
     try {
       result = await this.#shared(`${app.name}:force:${fingerprint(staleToken)}`, () =>
-        this.#refresh(app, isCurrent, true, item && this.#servable(item, 0, secret) ? staleToken : undefined),
+        this.#refresh(app, isCurrent, true, { item }, item && this.#servable(item, 0, secret) ? staleToken : undefined),
       );
     } catch (error) {
       throw this.#asUnavailable(error, undefined);
@@ -268,29 +268,32 @@ export class Refresher {
     app: HubApp,
     needed: (item: CredentialItem | undefined) => boolean,
     forced: boolean,
+    /** The consistent read the caller has just made, used for the first round instead of reading again. */
+    justRead: { item: CredentialItem | undefined } | undefined,
     /** Forced refresh: ask WeChat first whether this (stored) token is really invalid. */
     probeToken?: string,
   ): Promise<RefreshResult> {
     const key = keyOf(app);
     const startedAt = this.#clock.now();
     for (let round = 0; round < 3; round++) {
-      const item = await this.#store.read(key);
+      const item = round === 0 && justRead ? justRead.item : await this.#store.read(key);
       if (!needed(item)) return { item: item!, wrote: false };
       const now = this.#clock.now();
       if (item?.blockedUntil !== undefined && item.blockedUntil > now) {
         throw new AppBlockedError('WeChat refuses this app until the block ends', seconds(item.blockedUntil - now), item.lastError);
       }
-      if (probeToken !== undefined && item?.value === probeToken && this.#recentlyValidated(item, now)) {
-        return { item, wrote: false }; // another refresher just asked WeChat about this token
+      const probe = probeToken !== undefined && item?.value === probeToken ? item : undefined;
+      if (probe && this.#recentlyValidated(probe, now)) {
+        return { item: probe, wrote: false }; // another refresher just asked WeChat about this token
       }
       const owner = randomUUID();
       const seenVersion = item?.version ?? 0;
       if (await this.#store.acquireLease(key, { owner, seenVersion, now, leaseMs: this.settings.leaseMs })) {
         const deadline = now + this.settings.upstreamDeadlineMs;
-        if (probeToken !== undefined && item?.value === probeToken && (await this.#stillAccepted(app, probeToken, now))) {
+        if (probe && (await this.#stillAccepted(app, probeToken!, now))) {
           const validatedAt = this.#clock.now();
           await this.#store.releaseLease(key, owner, validatedAt);
-          return { item: { ...item, validatedAt, leaseOwner: undefined, leaseUntil: undefined }, wrote: false };
+          return { item: { ...probe, validatedAt, leaseOwner: undefined, leaseUntil: undefined }, wrote: false };
         }
         this.#cache.delete(app.name);
         return { item: await this.#fetchAndWrite(app, key, owner, item, forced, deadline), wrote: true };
