@@ -77,20 +77,31 @@ Object.assign(process.env, {
 });
 const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
 await ensureTable(client, 'bundle-check');
+/** An API Gateway v2 event for app "b": a read, or a forced refresh when a stale token is given. */
+const apiEvent = (staleToken?: string) => ({
+  version: '2.0',
+  rawPath: staleToken === undefined ? '/v1/apps/b/access-token' : '/v1/apps/b/access-token/refresh',
+  rawQueryString: '',
+  headers: { authorization: `Bearer ${key}`, ...(staleToken === undefined ? {} : { 'content-type': 'application/json' }) },
+  pathParameters: { app: 'b' },
+  body: staleToken === undefined ? undefined : JSON.stringify({ stale_token: staleToken }),
+  isBase64Encoded: false,
+  requestContext: { http: { method: staleToken === undefined ? 'GET' : 'POST' } },
+});
 try {
   const load = async (f: string, file: string) => (await import(pathToFileURL(join(dir, f, 'functions', file)).href)) as { handler: (e: unknown) => Promise<any> };
   const tick = await load('refreshTick', 'refresh-tick.mjs');
   const out = await tick.handler({});
   check(out.outcomes?.[0]?.outcome === 'refreshed', 'bundled refresh-tick refreshes');
   const get = await load('getToken', 'get-token.mjs');
-  const res = await get.handler({ version: '2.0', rawPath: '/v1/apps/b/access-token', rawQueryString: '', headers: { authorization: `Bearer ${key}` }, pathParameters: { app: 'b' }, requestContext: { http: { method: 'GET' } } });
+  const res = await get.handler(apiEvent());
   check(res.statusCode === 200 && JSON.parse(res.body).access_token === sim.currentToken('wx_bundle'), 'bundled get-token serves the token');
   const force = await load('forceRefresh', 'force-refresh.mjs');
   const stale = JSON.parse(res.body).access_token;
   sim.revokeTokens('wx_bundle'); // WeChat no longer accepts it, so the probe lets the refresh go ahead
-  const fr = await force.handler({ version: '2.0', rawPath: '/v1/apps/b/access-token/refresh', rawQueryString: '', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, pathParameters: { app: 'b' }, body: JSON.stringify({ stale_token: stale }), isBase64Encoded: false, requestContext: { http: { method: 'POST' } } });
+  const fr = await force.handler(apiEvent(stale));
   check(fr.statusCode === 200 && JSON.parse(fr.body).refreshed === true, 'bundled force-refresh rotates a token WeChat rejects');
-  const still = await (await load('forceRefresh', 'force-refresh.mjs')).handler({ version: '2.0', rawPath: '/v1/apps/b/access-token/refresh', rawQueryString: '', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, pathParameters: { app: 'b' }, body: JSON.stringify({ stale_token: JSON.parse(fr.body).access_token }), isBase64Encoded: false, requestContext: { http: { method: 'POST' } } });
+  const still = await force.handler(apiEvent(JSON.parse(fr.body).access_token));
   check(still.statusCode === 200 && JSON.parse(still.body).refreshed === false, 'bundled force-refresh refuses to rotate a token WeChat accepts');
 } catch (error) {
   check(false, `bundles load and run (${error instanceof Error ? error.message : String(error)})`);
