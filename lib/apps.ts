@@ -1,13 +1,32 @@
 import type { TokenApi } from './wechat/client.js';
 
-export type AppType = 'official_account' | 'mini_program';
+export type WeChatAppType = 'official_account' | 'mini_program';
+export type AppType = WeChatAppType | 'wecom';
 
-/** A configured WeChat app, with its secret resolved at run time (never held in configuration). */
-export interface HubApp {
+interface AppBase {
   /** URL id of the app in the hub's API. */
   name: string;
-  appid: string;
-  type: AppType;
-  tokenApi: TokenApi;
+  /** Tickets the tick keeps fresh from the start (others once they have been asked for). */
+  tickets: readonly TicketType[];
   getSecret(): Promise<string>;
 }
+
+/** An Official Account or a Mini Program, with its AppSecret resolved at run time (never held in configuration). */
+export interface WeChatApp extends AppBase {
+  type: WeChatAppType;
+  appid: string;
+  tokenApi: TokenApi;
+}
+
+/** A WeCom (企业微信) self-built app: its own secret, its own token, on qyapi. */
+export interface WeComApp extends AppBase {
+  type: 'wecom';
+  corpid: string;
+  agentid: number;
+}
+
+export type HubApp = WeChatApp | WeComApp;
+
+/** The JS-SDK tickets of the HTTP API (`/v1/apps/{app}/tickets/{type}`). */
+export const TICKET_TYPES = ['jsapi', 'wx_card', 'agent_config'] as const;
+export type TicketType = (typeof TICKET_TYPES)[number];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { TicketType } from './apps.js';
 
 /**
  * The hub's configuration contract (README, "Configuration"). This module and the wiring are the
@@ -14,15 +15,42 @@ const secretRef = z.union([
   z.strictObject({ ssm: z.string().regex(/^\/[A-Za-z0-9_.\-/]{1,1010}$/, 'must be an SSM parameter name starting with /') }),
 ], { error: 'must be {"env":"VAR"} or {"ssm":"/parameter/name"}' });
 
-const appSchema = z
+const ticketsSchema = <const T extends readonly [TicketType, ...TicketType[]]>(allowed: T) =>
+  z.array(z.enum(allowed, { error: `must be one of ${allowed.join(', ')}` })).default([]);
+
+const wechatAppSchema = z
   .strictObject({
     name: z.string().regex(APP_NAME, 'must be 1-64 letters, digits, _ or -').optional(),
     appid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -'),
-    type: z.enum(['official_account', 'mini_program']),
+    type: z.enum(['official_account', 'mini_program'], { error: 'must be official_account, mini_program or wecom' }),
     tokenApi: z.enum(['classic', 'stable']).default('classic'),
     secret: secretRef,
+    /** JS-SDK tickets the tick keeps fresh from the start (Official Accounts: jsapi, wx_card). */
+    tickets: ticketsSchema(['jsapi', 'wx_card']),
   })
-  .transform((a) => ({ ...a, name: a.name ?? a.appid }));
+  .transform((a) => ({ ...a, name: a.name ?? a.appid }))
+  .refine((a) => a.type === 'official_account' || a.tickets.length === 0, { path: ['tickets'], message: 'a Mini Program has no JS-SDK tickets' });
+
+const wecomAppSchema = z
+  .strictObject({
+    name: z.string().regex(APP_NAME, 'must be 1-64 letters, digits, _ or -').optional(),
+    type: z.literal('wecom'),
+    corpid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be the corp ID (1-64 letters, digits, _ or -)'),
+    agentid: z.number({ error: 'must be the app\'s AgentId (a number)' }).int().nonnegative(),
+    secret: secretRef,
+    /** JS-SDK tickets the tick keeps fresh from the start (WeCom: jsapi, the corp ticket; agent_config, the app ticket). */
+    tickets: ticketsSchema(['jsapi', 'agent_config']),
+  })
+  .transform((a) => ({ ...a, name: a.name ?? `${a.corpid}-${a.agentid}` }));
+
+/** An app entry, checked by the schema of its type, so that a message names the field that is wrong. */
+const appSchema = z.unknown().transform((value, ctx): z.output<typeof wechatAppSchema> | z.output<typeof wecomAppSchema> => {
+  const wecom = typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'wecom';
+  const result = (wecom ? wecomAppSchema : wechatAppSchema).safeParse(value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  return z.NEVER;
+});
 
 const appsSchema = z
   .array(appSchema)
@@ -58,6 +86,7 @@ const envSchema = z.object({
   HUB_IAM_PRINCIPALS: z.string().default('[]'),
   HUB_API_KEYS_SSM: z.string().regex(/^\/[A-Za-z0-9_.\-/]{1,1010}$/, 'must be an SSM parameter name starting with /').optional(),
   WECHAT_API_BASE: z.url({ protocol: /^https?$/ }).default('https://api.weixin.qq.com'),
+  WECOM_API_BASE: z.url({ protocol: /^https?$/ }).default('https://qyapi.weixin.qq.com'),
   TABLE_NAME: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/).default('wechat-token-hub'),
   DYNAMODB_ENDPOINT: z.url().optional(),
   REFRESH_MARGIN: seconds(1200),
@@ -84,6 +113,8 @@ export interface HubConfig {
   /** In AWS: the SSM SecureString holding the key list (same JSON as HUB_API_KEYS), read at run time. */
   apiKeysSsm?: string;
   wechatApiBase: string;
+  /** WeCom's API (qyapi), for apps of type `wecom`. */
+  wecomApiBase: string;
   tableName: string;
   dynamodbEndpoint?: string;
   timings: {
@@ -135,6 +166,7 @@ export function loadConfig(env: Record<string, string | undefined>): HubConfig {
     iamPrincipals,
     apiKeysSsm: e.HUB_API_KEYS_SSM,
     wechatApiBase: e.WECHAT_API_BASE,
+    wecomApiBase: e.WECOM_API_BASE,
     tableName: e.TABLE_NAME,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
     timings: {

@@ -48,3 +48,28 @@ export class ForcedRefreshBudgetError extends HubError {
 export class AppBlockedError extends NoTokenAvailableError {
   override readonly name = 'AppBlockedError';
 }
+
+/**
+ * The hub will not call WeChat now because the call would pass a limit WeChat enforces by blocking
+ * (WeCom: 100 ticket fetches an hour per app, 400 per corp).
+ */
+export class UpstreamLimitError extends HubError {
+  override readonly name = 'UpstreamLimitError';
+  constructor(
+    readonly retryAfterSeconds: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The app has no credential of this kind (e.g. `agent_config` on an Official Account). */
+export class UnknownKindError extends HubError {
+  override readonly name = 'UnknownKindError';
+  constructor(
+    readonly app: string,
+    readonly kind: string,
+  ) {
+    super(`app ${app} has no ${kind}`);
+  }
+}

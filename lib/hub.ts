@@ -9,6 +9,7 @@ import { loadConfig, parseApiKeys, type AppConfig, type HubConfig } from './conf
 import { KeysUnavailableError } from './http/errors.js';
 import { ApiKeyring, IamPrincipals, type Authenticator } from './http/auth.js';
 import { forceRefreshRoute, getTokenRoute, type EdgeDeps, type HttpEvent, type HttpResult } from './http/edge.js';
+import { KindCatalog } from './kinds/catalog.js';
 import { Refresher, type TickOutcome } from './refresher.js';
 import { DynamoCredentialStore } from './store/dynamodb.js';
 import { WeChatClient } from './wechat/client.js';
@@ -32,57 +33,63 @@ export interface HubDeps {
 export class Hub {
   readonly refresher: Refresher;
   readonly config: HubConfig;
-  readonly #edge: EdgeDeps;
+  /** What the HTTP routes need (lib/http/*-routes.ts take it). */
+  readonly edge: EdgeDeps;
   readonly #log: Logger;
-  readonly #wechat: WeChatClient;
+  readonly #clients: WeChatClient[];
 
   constructor(config: HubConfig, deps: HubDeps = {}) {
     const clock = deps.clock ?? systemClock;
     this.config = config;
     this.#log = deps.logger ?? new Logger({ serviceName: 'wechat-token-hub' });
     const dynamodb = deps.dynamodb ?? new DynamoDBClient(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {});
-    this.#wechat = new WeChatClient({ baseUrl: config.wechatApiBase, clock, dispatcher: deps.dispatcher, ...deps.wechatTimeouts });
+    const wechat = new WeChatClient({ baseUrl: config.wechatApiBase, clock, dispatcher: deps.dispatcher, ...deps.wechatTimeouts });
+    const wecom = new WeChatClient({ baseUrl: config.wecomApiBase, platform: 'wecom', clock, dispatcher: deps.dispatcher, ...deps.wechatTimeouts });
+    this.#clients = [wechat, wecom];
     let ssm = deps.ssm;
     const secretEnv = deps.secretEnv ?? process.env;
-    const apps = config.apps.map((a): HubApp => ({
-      name: a.name,
-      appid: a.appid,
-      type: a.type,
-      tokenApi: a.tokenApi,
-      getSecret: secretReader(a, secretEnv, config.timings.secretCacheTtlSeconds, () => (ssm ??= new SSMProvider())),
-    }));
+    const apps = config.apps.map((a): HubApp => {
+      const getSecret = secretReader(a, secretEnv, config.timings.secretCacheTtlSeconds, () => (ssm ??= new SSMProvider()));
+      return a.type === 'wecom'
+        ? { name: a.name, type: a.type, corpid: a.corpid, agentid: a.agentid, tickets: a.tickets, getSecret }
+        : { name: a.name, type: a.type, appid: a.appid, tokenApi: a.tokenApi, tickets: a.tickets, getSecret };
+    });
     this.refresher = new Refresher({
       apps,
+      kinds: new KindCatalog({ wechat, wecom }),
       store: new DynamoCredentialStore({ client: dynamodb, tableName: config.tableName }),
-      wechat: this.#wechat,
       clock,
       logger: this.#log,
       metrics: deps.metrics,
       settings: { ...config.timings, ...(deps.pollIntervalMs ? { pollIntervalMs: deps.pollIntervalMs } : {}) },
     });
-    this.#edge = { refresher: this.refresher, keyring: keyringReader(config, () => (ssm ??= new SSMProvider()), this.#log), clock, logger: this.#log };
+    this.edge = { refresher: this.refresher, keyring: keyringReader(config, () => (ssm ??= new SSMProvider()), this.#log), clock, logger: this.#log };
   }
 
   getToken(event: HttpEvent): Promise<HttpResult> {
-    return getTokenRoute(event, this.#edge);
+    return getTokenRoute(event, this.edge);
   }
 
   forceRefresh(event: HttpEvent): Promise<HttpResult> {
-    return forceRefreshRoute(event, this.#edge);
+    return forceRefreshRoute(event, this.edge);
   }
 
-  /** The scheduled refresh of every app, a bounded number at a time; one app's failure stops no other. */
+  /**
+   * The scheduled refresh of every kind of every app, a bounded number of apps at a time (an app's
+   * tickets after its token); one app's or kind's failure stops no other.
+   */
   async tick(): Promise<TickOutcome[]> {
     const names = this.refresher.appNames;
-    const outcomes: TickOutcome[] = new Array(names.length);
+    const perApp: TickOutcome[][] = new Array(names.length);
     let next = 0;
     const worker = async () => {
       while (next < names.length) {
         const i = next++;
-        outcomes[i] = await this.refresher.refreshIfDue(names[i]!);
+        perApp[i] = await this.refresher.refreshAppIfDue(names[i]!);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.config.timings.tickConcurrency, names.length) }, worker));
+    const outcomes = perApp.flat();
     const summary = {
       refreshed: outcomes.filter((o) => o.outcome === 'refreshed').length,
       fresh: outcomes.filter((o) => o.outcome === 'fresh').length,
@@ -94,7 +101,7 @@ export class Hub {
   }
 
   async close(): Promise<void> {
-    await this.#wechat.close();
+    await Promise.all(this.#clients.map((c) => c.close()));
   }
 }
 

@@ -3,8 +3,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { APP_NAME } from '../config.js';
-import { ForcedRefreshBudgetError, NoTokenAvailableError, RefreshInProgressError, UnknownAppError } from '../errors.js';
-import type { Refresher, ServedToken } from '../refresher.js';
+import { ForcedRefreshBudgetError, NoTokenAvailableError, RefreshInProgressError, UnknownAppError, UnknownKindError, UpstreamLimitError } from '../errors.js';
+import type { Refresher, Served } from '../refresher.js';
 import { StoreUnavailableError } from '../store/errors.js';
 import { WeChatError } from '../wechat/errors.js';
 import { permit, type Authenticator } from './auth.js';
@@ -37,7 +37,7 @@ export async function getTokenRoute(event: HttpEvent, deps: EdgeDeps): Promise<H
   return respond(deps, async () => {
     const app = await appFrom(event, deps, 'read');
     noQuery(event);
-    const token = await deps.refresher.getToken(app);
+    const token = await deps.refresher.get(app);
     return ok(tokenBody(token, deps.clock.now()));
   });
 }
@@ -61,7 +61,8 @@ export function notRouted(event: HttpEvent, allowed: string[] | undefined): Http
   return errorResult(new HttpError(404, 'route_not_found', 'no such route; see the README for the API'));
 }
 
-async function appFrom(event: HttpEvent, deps: EdgeDeps, scope: 'read' | 'refresh'): Promise<string> {
+/** The app of the path, once the caller is known and may use `scope` on it: 400, 401, 403 or 404 otherwise. */
+export async function appFrom(event: HttpEvent, deps: EdgeDeps, scope: 'read' | 'refresh'): Promise<string> {
   const raw = event.pathParameters?.app;
   const authenticator = await deps.keyring();
   const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } } | undefined)?.authorizer?.iam?.userArn;
@@ -74,11 +75,12 @@ async function appFrom(event: HttpEvent, deps: EdgeDeps, scope: 'read' | 'refres
   return app.data;
 }
 
-function noQuery(event: HttpEvent): void {
+export function noQuery(event: HttpEvent): void {
   if (event.rawQueryString) throw new HttpError(400, 'unexpected_query', 'this route takes no query parameters');
 }
 
-function jsonBody<T extends z.ZodType>(event: HttpEvent, schema: T): z.output<T> {
+/** The JSON body, checked by `schema` (a strict object): 413, 415 or 400 with a message naming the field. */
+export function jsonBody<T extends z.ZodObject>(event: HttpEvent, schema: T): z.output<T> {
   const type = header(event, 'content-type') ?? '';
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     throw new HttpError(415, 'unsupported_media_type', 'send the body as Content-Type: application/json');
@@ -96,8 +98,9 @@ function jsonBody<T extends z.ZodType>(event: HttpEvent, schema: T): z.output<T>
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
-    const message = issue.code === 'unrecognized_keys' ? 'the body may only contain "stale_token"'
-      : issue.code === 'invalid_type' && issue.path.length === 0 ? 'the body must be a JSON object {"stale_token": "..."}'
+    const fields = Object.keys(schema.shape);
+    const message = issue.code === 'unrecognized_keys' ? `the body may only contain ${fields.map((f) => `"${f}"`).join(', ')}`
+      : issue.code === 'invalid_type' && issue.path.length === 0 ? `the body must be a JSON object {${fields.map((f) => `"${f}": "..."`).join(', ')}}`
       : issue.code === 'invalid_type' && issue.input === undefined ? `${where}is required`
       : `${where}${issue.message}`;
     throw new HttpError(400, 'invalid_body', message);
@@ -105,25 +108,26 @@ function jsonBody<T extends z.ZodType>(event: HttpEvent, schema: T): z.output<T>
   return result.data;
 }
 
-function header(event: HttpEvent, name: string): string | undefined {
+export function header(event: HttpEvent, name: string): string | undefined {
   const headers = event.headers ?? {};
   for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
   return undefined;
 }
 
-function tokenBody(t: ServedToken, now: number) {
+function tokenBody(t: Served, now: number) {
   return {
-    access_token: t.accessToken,
+    access_token: t.value,
     expires_in: Math.max(0, Math.floor((t.expiresAt - now) / 1000)),
     expires_at: new Date(t.expiresAt).toISOString(),
   };
 }
 
-function ok(body: unknown): HttpResult {
+export function ok(body: unknown): HttpResult {
   return { statusCode: 200, headers: baseHeaders(), body: JSON.stringify(body) };
 }
 
-async function respond(deps: EdgeDeps, run: () => Promise<HttpResult>): Promise<HttpResult> {
+/** Run a route: its errors become the documented JSON errors, never a stack trace. */
+export async function respond(deps: EdgeDeps, run: () => Promise<HttpResult>): Promise<HttpResult> {
   try {
     return await run();
   } catch (error) {
@@ -139,6 +143,10 @@ async function respond(deps: EdgeDeps, run: () => Promise<HttpResult>): Promise<
 function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof UnknownAppError) return new HttpError(404, 'unknown_app', 'no such app is configured');
+  if (error instanceof UnknownKindError) return new HttpError(404, 'unknown_credential', error.message);
+  if (error instanceof UpstreamLimitError) {
+    return new HttpError(429, 'upstream_limit_reached', error.message, { 'retry-after': String(error.retryAfterSeconds) });
+  }
   if (error instanceof ForcedRefreshBudgetError) {
     return new HttpError(429, 'forced_refresh_budget_spent', error.message, { 'retry-after': String(error.retryAfterSeconds) });
   }

@@ -7,7 +7,7 @@ import {
   UpdateItemCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
-import { ForcedBudgetExhaustedError, StoreUnavailableError } from './errors.js';
+import { ForcedBudgetExhaustedError, QuotaLimitError, StoreUnavailableError } from './errors.js';
 import type {
   CredentialItem,
   CredentialKey,
@@ -25,7 +25,7 @@ const S = (s: string): AttributeValue => ({ S: s });
 const N = (n: number): AttributeValue => ({ N: String(n) });
 
 export const credentialPk = (key: CredentialKey): string => `CRED#${key.app}#${key.kind}`;
-export const quotaPk = (app: string, api: string, day: string): string => `QUOTA#${app}#${api}#${day}`;
+export const quotaPk = (app: string, api: string, period: string): string => `QUOTA#${app}#${api}#${period}`;
 
 /** The credential store on one DynamoDB table keyed by `pk` (DESIGN.md, "Store"). */
 export class DynamoCredentialStore implements CredentialStore {
@@ -142,27 +142,55 @@ export class DynamoCredentialStore implements CredentialStore {
   async countUpstreamCall(call: QuotaCall): Promise<QuotaCount> {
     const forced = call.forcedBudget !== undefined;
     const values: Item = { ':one': N(1), ':ttl': N(call.ttl) };
-    if (forced) values[':budget'] = N(call.forcedBudget!);
+    const conditions: string[] = [];
+    if (forced) {
+      values[':budget'] = N(call.forcedBudget!);
+      conditions.push('attribute_not_exists(forced) OR forced < :budget');
+    }
+    if (call.limit !== undefined) {
+      values[':limit'] = N(call.limit);
+      conditions.push('attribute_not_exists(#count) OR #count < :limit');
+    }
     try {
       const out = await this.#client.send(new UpdateItemCommand({
         TableName: this.#table,
-        Key: { pk: S(quotaPk(call.app, call.api, call.day)) },
+        Key: { pk: S(quotaPk(call.app, call.api, call.period)) },
         UpdateExpression: forced ? 'ADD #count :one, forced :one SET #ttl = :ttl' : 'ADD #count :one SET #ttl = :ttl',
-        ConditionExpression: forced ? 'attribute_not_exists(forced) OR forced < :budget' : undefined,
+        ConditionExpression: conditions.length > 1 ? conditions.map((c) => `(${c})`).join(' AND ') : conditions[0],
         ExpressionAttributeNames: { '#count': 'count', '#ttl': 'ttl' },
         ExpressionAttributeValues: values,
         ReturnValues: 'ALL_NEW',
       }));
       return quotaFrom(out.Attributes);
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new ForcedBudgetExhaustedError(call.app);
+      if (error instanceof ConditionalCheckFailedException) {
+        if (!forced) throw new QuotaLimitError(call.app, call.api);
+        if (call.limit === undefined) throw new ForcedBudgetExhaustedError(call.app);
+        // Both conditions: which one failed? (dynalite ignores ReturnValuesOnConditionCheckFailure.)
+        const row = await this.readQuota(call.app, call.api, call.period);
+        throw row.forced >= call.forcedBudget! ? new ForcedBudgetExhaustedError(call.app) : new QuotaLimitError(call.app, call.api);
+      }
       throw new StoreUnavailableError('countUpstreamCall', error);
     }
   }
 
-  async readQuota(app: string, api: string, day: string): Promise<QuotaCount> {
+  async uncountUpstreamCall(call: QuotaCall): Promise<void> {
+    const forced = call.forcedBudget !== undefined;
+    await this.#send('uncountUpstreamCall', () =>
+      this.#client.send(new UpdateItemCommand({
+        TableName: this.#table,
+        Key: { pk: S(quotaPk(call.app, call.api, call.period)) },
+        UpdateExpression: forced ? 'ADD #count :minus, forced :minus' : 'ADD #count :minus',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#count': 'count' },
+        ExpressionAttributeValues: { ':minus': N(-1) },
+      })),
+    );
+  }
+
+  async readQuota(app: string, api: string, period: string): Promise<QuotaCount> {
     const out = await this.#send('readQuota', () =>
-      this.#client.send(new GetItemCommand({ TableName: this.#table, Key: { pk: S(quotaPk(app, api, day)) }, ConsistentRead: true })),
+      this.#client.send(new GetItemCommand({ TableName: this.#table, Key: { pk: S(quotaPk(app, api, period)) }, ConsistentRead: true })),
     );
     return quotaFrom(out.Item);
   }

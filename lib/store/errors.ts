@@ -14,3 +14,11 @@ export class ForcedBudgetExhaustedError extends Error {
     super(`the forced-refresh budget of app ${app} is spent for today`);
   }
 }
+
+/** The row already counts as many calls as its limit allows. */
+export class QuotaLimitError extends Error {
+  override readonly name = 'QuotaLimitError';
+  constructor(readonly app: string, readonly api: string) {
+    super(`the ${api} limit of ${app} is reached for this period`);
+  }
+}

@@ -1,10 +1,9 @@
-/** A credential (access_token, later tickets) of one app, as the hub keeps it. All times are epoch ms. */
+/** A credential (access_token, a ticket) of one app, as the hub keeps it. All times are epoch ms. */
 export interface CredentialKey {
   app: string;
-  kind: CredentialKind;
+  /** The credential kind's id: `access_token`, `jsapi_ticket`, … (lib/kinds). */
+  kind: string;
 }
-
-export type CredentialKind = 'access_token';
 
 export interface LastError {
   /** `wechat:40164`, `network`, `lease_lost`, … never a token or a secret. */
@@ -61,13 +60,16 @@ export interface FailureRecord {
 }
 
 export interface QuotaCall {
+  /** Whose quota: an app's name, or `corp:<corpid>` for a limit WeCom keeps per corp. */
   app: string;
-  /** `token` or `stable_token`: the upstream API whose quota the call spends. */
+  /** `token`, `stable_token`, `ticket_jsapi`, …: the upstream API whose quota the call spends. */
   api: string;
-  /** The quota day, YYYY-MM-DD in Asia/Shanghai. */
-  day: string;
+  /** The ledger period: a quota day (YYYY-MM-DD in Asia/Shanghai) or an hour (YYYY-MM-DDTHH). */
+  period: string;
   /** A forced refresh counts against its own budget too, which this call refuses once spent. */
   forcedBudget?: number;
+  /** Refuse the call when the row already counts this many (a limit WeChat enforces by blocking). */
+  limit?: number;
   /** Epoch seconds when the ledger row may be deleted (DynamoDB TTL). */
   ttl: number;
 }
@@ -91,7 +93,12 @@ export interface CredentialStore {
   releaseLease(key: CredentialKey, owner: string, validatedAt?: number): Promise<boolean>;
   /** Keep the value, count the failure, release the lease (only if `owner` still holds it). */
   recordFailure(key: CredentialKey, failure: FailureRecord): Promise<boolean>;
-  /** Count one upstream call before it is made; throws ForcedBudgetExhaustedError past the budget. */
+  /**
+   * Count one upstream call before it is made; throws ForcedBudgetExhaustedError past the forced
+   * budget, QuotaLimitError past the limit (nothing is counted then).
+   */
   countUpstreamCall(call: QuotaCall): Promise<QuotaCount>;
-  readQuota(app: string, api: string, day: string): Promise<QuotaCount>;
+  /** Take back a count (a later limit refused the call, so it was never made). */
+  uncountUpstreamCall(call: QuotaCall): Promise<void>;
+  readQuota(app: string, api: string, period: string): Promise<QuotaCount>;
 }

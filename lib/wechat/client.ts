@@ -9,6 +9,8 @@ import {
 } from './errors.js';
 
 export type TokenApi = 'classic' | 'stable';
+/** Whose API this client talks to: WeChat (api.weixin.qq.com) or WeCom (qyapi.weixin.qq.com). Their errcodes differ. */
+export type Platform = 'wechat' | 'wecom';
 
 export interface AccessTokenRequest {
   appid: string;
@@ -20,6 +22,28 @@ export interface AccessTokenRequest {
   deadline?: number;
 }
 
+export interface WeComTokenRequest {
+  corpid: string;
+  /** The WeCom app's own secret. */
+  secret: string;
+  deadline?: number;
+}
+
+export interface TicketRequest {
+  /** `/cgi-bin/ticket/getticket` (WeChat), `/cgi-bin/get_jsapi_ticket` or `/cgi-bin/ticket/get` (WeCom). */
+  path: string;
+  accessToken: string;
+  /** `type` query parameter, when the API takes one. */
+  type?: string;
+  deadline?: number;
+}
+
+export interface Ticket {
+  ticket: string;
+  /** Seconds, as WeChat returned them. */
+  expiresIn: number;
+}
+
 export interface AccessToken {
   accessToken: string;
   /** Seconds, as WeChat returned them. */
@@ -27,8 +51,10 @@ export interface AccessToken {
 }
 
 export interface WeChatClientOptions {
-  /** https://api.weixin.qq.com, or a simulator. */
+  /** https://api.weixin.qq.com (or https://qyapi.weixin.qq.com for WeCom), or a simulator. */
   baseUrl: string;
+  /** Default `wechat`. */
+  platform?: Platform;
   clock: Clock;
   connectTimeoutMs?: number;
   /** One attempt, headers and body. */
@@ -46,15 +72,20 @@ const tokenResponse = z.object({
   access_token: z.string().min(1).max(2048),
   expires_in: z.number().int().positive(),
 });
+const ticketResponse = z.object({
+  ticket: z.string().min(1).max(2048),
+  expires_in: z.number().int().positive(),
+});
 const errorResponse = z.object({ errcode: z.number().int(), errmsg: z.string().optional() });
 const ipListResponse = z.object({ ip_list: z.array(z.string()) });
 
 /**
- * WeChat's token APIs over undici. Retries -1, 45011, 5xx and network failures with jittered
+ * WeChat's (or WeCom's) token and ticket APIs over undici. Retries -1, 45011, 5xx and network failures with jittered
  * backoff inside the deadline; never retries anything else. Never logs: the classic request URL
  * carries the AppSecret, so it is built here and never leaves this function.
  */
 export class WeChatClient {
+  readonly platform: Platform;
   readonly #base: URL;
   readonly #clock: Clock;
   readonly #attemptTimeoutMs: number;
@@ -67,6 +98,7 @@ export class WeChatClient {
 
   constructor(options: WeChatClientOptions) {
     this.#base = new URL(options.baseUrl);
+    this.platform = options.platform ?? 'wechat';
     this.#clock = options.clock;
     this.#attemptTimeoutMs = options.attemptTimeoutMs ?? 5_000;
     this.#totalTimeoutMs = options.totalTimeoutMs ?? 10_000;
@@ -103,8 +135,32 @@ export class WeChatClient {
               force_refresh: req.forceRefresh ?? false,
             }), timeoutMs);
       const ok = tokenResponse.safeParse(body);
-      if (ok.success) return { accessToken: ok.data.access_token, expiresIn: ok.data.expires_in };
+      if (ok.success && !isError(body)) return { accessToken: ok.data.access_token, expiresIn: ok.data.expires_in };
       throw this.#errorFrom(body, true);
+    });
+  }
+
+  /** A WeCom app's access_token from /cgi-bin/gettoken (corpid + that app's secret). */
+  async fetchWeComToken(req: WeComTokenRequest): Promise<AccessToken> {
+    const deadline = req.deadline ?? this.#clock.now() + this.#totalTimeoutMs;
+    return this.#withRetries(deadline, async (timeoutMs) => {
+      const body = await this.#call('GET', this.#url('/cgi-bin/gettoken', { corpid: req.corpid, corpsecret: req.secret }), undefined, timeoutMs);
+      const ok = tokenResponse.safeParse(body);
+      if (ok.success && !isError(body)) return { accessToken: ok.data.access_token, expiresIn: ok.data.expires_in };
+      throw this.#errorFrom(body, true);
+    });
+  }
+
+  /** A JS-SDK ticket (jsapi, wx_card, WeCom's corp or agent_config ticket), fetched with an access token. */
+  async fetchTicket(req: TicketRequest): Promise<Ticket> {
+    const deadline = req.deadline ?? this.#clock.now() + this.#totalTimeoutMs;
+    const query: Record<string, string> = { access_token: req.accessToken };
+    if (req.type !== undefined) query.type = req.type;
+    return this.#withRetries(deadline, async (timeoutMs) => {
+      const body = await this.#call('GET', this.#url(req.path, query), undefined, timeoutMs);
+      const ok = ticketResponse.safeParse(body);
+      if (ok.success && !isError(body)) return { ticket: ok.data.ticket, expiresIn: ok.data.expires_in };
+      throw this.#errorFrom(body, false);
     });
   }
 
@@ -183,7 +239,7 @@ export class WeChatClient {
   #errorFrom(body: unknown, onTokenApi: boolean): WeChatError {
     const err = errorResponse.safeParse(body);
     if (!err.success) return new UpstreamError(undefined, 'WeChat answered without a token or an errcode');
-    return classifyErrcode(err.data.errcode, err.data.errmsg ?? '', onTokenApi);
+    return classifyErrcode(err.data.errcode, err.data.errmsg ?? '', onTokenApi, this.platform);
   }
 }
 

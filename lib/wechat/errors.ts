@@ -36,10 +36,18 @@ export class ConfigurationError extends WeChatError {
   readonly kind = 'configuration';
 }
 
-/** The daily quota is spent (45009): stop until the next quota day. */
+/** The daily quota is spent (45009): stop until the next quota day (WeChat), or for an hour (WeCom's hourly limits). */
 export class QuotaExceededError extends WeChatError {
   override readonly name = 'QuotaExceededError';
   readonly kind = 'quota';
+  constructor(
+    errcode: number,
+    errmsg: string,
+    /** How long the limit holds; undefined: until the next quota day (China midnight). */
+    readonly blockedForMs?: number,
+  ) {
+    super(errcode, errmsg);
+  }
 }
 
 /** The caller IP is blocked or awaits an administrator's confirmation (895xx). */
@@ -63,12 +71,23 @@ export class UpstreamError extends WeChatError {
 const HOUR = 3_600_000;
 const CONFIGURATION_CODES = new Set([40002, 40013, 40125, 40164, 40243, 41002, 41004, 43002, 48001, 50002, 61004, 61024]);
 const TOKEN_INVALID_CODES = new Set([40001, 40014, 42001]);
+/** WeCom: 40091 secret of another corp, 60020 IP not whitelisted (WECHAT-API.md §6). */
+const WECOM_CONFIGURATION_CODES = new Set([40013, 40091, 41002, 41004, 48001, 60020]);
 
 /**
  * Classify an errcode. `onTokenApi` matters for 40001: from /cgi-bin/token it means a wrong AppSecret,
  * from a business API it means the access_token is invalid or not the latest.
  */
-export function classifyErrcode(errcode: number, errmsg: string, onTokenApi: boolean): WeChatError {
+export function classifyErrcode(errcode: number, errmsg: string, onTokenApi: boolean, platform: 'wechat' | 'wecom' = 'wechat'): WeChatError {
+  if (platform === 'wecom') {
+    if (errcode === -1 || errcode === 45033) return new RetryLaterError(errcode, errmsg);
+    // WeCom's limits are per minute and per hour; a per-hour block lasts 60 minutes (§6).
+    if (errcode === 45009) return new QuotaExceededError(errcode, errmsg, HOUR);
+    if (errcode === 40001 && onTokenApi) return new ConfigurationError(errcode, errmsg);
+    if (TOKEN_INVALID_CODES.has(errcode)) return new TokenInvalidError(errcode, errmsg);
+    if (WECOM_CONFIGURATION_CODES.has(errcode)) return new ConfigurationError(errcode, errmsg);
+    return new UpstreamError(errcode, errmsg);
+  }
   if (errcode === -1 || errcode === 45011) return new RetryLaterError(errcode, errmsg);
   if (errcode === 45009) return new QuotaExceededError(errcode, errmsg);
   if (errcode === 89506) return new IpBlockedError(errcode, errmsg, 24 * HOUR);

@@ -100,6 +100,6 @@ describe('a rotated AppSecret', () => {
     await hub.tick();
     world.setSecret('SECRET_OA', 'another-secret-000000000000');
     world.sim.setSecret(OA, 'another-secret-000000000000');
-    expect(await hub.tick()).toContainEqual({ app: 'oa', outcome: 'refreshed' });
+    expect(await hub.tick()).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'refreshed' });
   });
 });

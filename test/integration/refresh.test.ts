@@ -53,18 +53,18 @@ describe('reads', () => {
 describe('the tick', () => {
   it('refreshes at about 100 minutes of age and not before', async () => {
     const hub = world.container();
-    expect(await hub.tick()).toContainEqual({ app: 'oa', outcome: 'refreshed' });
+    expect(await hub.tick()).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'refreshed' });
     const first = await world.store.read(key);
     expect(world.sim.calls(OA)).toBe(1);
 
     for (const age of [5, 50, 95, 99]) {
       world.clock.set(first!.obtainedAt! + age * MINUTE);
-      expect(await hub.tick()).toContainEqual({ app: 'oa', outcome: 'fresh' });
+      expect(await hub.tick()).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'fresh' });
     }
     expect(world.sim.calls(OA)).toBe(1);
 
     world.clock.set(first!.obtainedAt! + 100 * MINUTE);
-    expect(await hub.tick()).toContainEqual({ app: 'oa', outcome: 'refreshed' });
+    expect(await hub.tick()).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'refreshed' });
     expect(world.sim.calls(OA)).toBe(2);
     const second = await world.store.read(key);
     expect(second!.version).toBe(first!.version + 1);
@@ -77,9 +77,9 @@ describe('the tick', () => {
   it('one app failing does not stop the others', async () => {
     world.sim.failNext({ kind: 'errcode', errcode: 40164 }, 1, OA);
     const outcomes = await world.container().tick();
-    expect(outcomes).toContainEqual({ app: 'oa', outcome: 'failed', code: 'configuration:40164' });
-    expect(outcomes).toContainEqual({ app: 'mp', outcome: 'refreshed' });
-    expect(outcomes).toContainEqual({ app: 'other', outcome: 'refreshed' });
+    expect(outcomes).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'failed', code: 'configuration:40164' });
+    expect(outcomes).toContainEqual({ app: 'mp', kind: 'access_token', outcome: 'refreshed' });
+    expect(outcomes).toContainEqual({ app: 'other', kind: 'access_token', outcome: 'refreshed' });
   });
 });
 
@@ -153,7 +153,7 @@ describe('forced refresh', () => {
     expect(world.sim.calls(OA)).toBe(3);
 
     world.clock.advance(101 * MINUTE);
-    expect(await hub.tick()).toContainEqual({ app: 'oa', outcome: 'refreshed' });
+    expect(await hub.tick()).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'refreshed' });
     expect(world.sim.calls(OA)).toBe(4);
   });
 });
@@ -173,7 +173,7 @@ describe('WeChat failing', () => {
     world.clock.advance(101 * MINUTE);
     world.sim.failNext({ kind: 'reset' }, 1000, OA);
 
-    expect(await hub.tick()).toContainEqual({ app: 'oa', outcome: 'failed', code: 'retry_later' });
+    expect(await hub.tick()).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'failed', code: 'retry_later' });
     const stored = await world.store.read(key);
     expect(stored!.value).toBe(a);
     expect(stored!.failures).toBe(1);
@@ -210,14 +210,14 @@ describe('WeChat failing', () => {
     await hub.getToken(httpEvent({ key: READ_KEY }));
     world.clock.advance(101 * MINUTE);
     world.sim.failNext({ kind: 'errcode', errcode: 45009 }, 1, OA);
-    expect(await hub.tick()).toContainEqual({ app: 'oa', outcome: 'failed', code: 'quota:45009' });
+    expect(await hub.tick()).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'failed', code: 'quota:45009' });
     const calls = world.sim.calls(OA);
     world.clock.advance(5 * MINUTE);
-    expect(await hub.tick()).toContainEqual({ app: 'oa', outcome: 'blocked', code: 'quota:45009' });
+    expect(await hub.tick()).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'blocked', code: 'quota:45009' });
     expect(world.sim.calls(OA)).toBe(calls);
     const blocked = (await world.store.read(key))!.blockedUntil!;
     world.clock.set(blocked + 1);
-    expect(await hub.tick()).toContainEqual({ app: 'oa', outcome: 'refreshed' });
+    expect(await hub.tick()).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'refreshed' });
   });
 });
 
@@ -233,11 +233,11 @@ describe('lease and fence', () => {
 
     // While the lease holds, nobody else calls WeChat.
     const waiting = await world.container().tick();
-    expect(waiting).toContainEqual({ app: 'oa', outcome: 'failed', code: 'RefreshInProgressError' });
+    expect(waiting).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'failed', code: 'RefreshInProgressError' });
     expect(world.sim.calls(OA)).toBe(1);
 
     world.clock.advance(15_001);
-    expect(await world.container().tick()).toContainEqual({ app: 'oa', outcome: 'refreshed' });
+    expect(await world.container().tick()).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'refreshed' });
     const after = (await world.store.read(key))!;
     expect(after.version).toBe(before.version + 1);
     expect(after.value).toBe(world.sim.currentToken(OA));
@@ -264,7 +264,7 @@ describe('lease and fence', () => {
     world.clock.advance(101 * MINUTE);
     await world.store.acquireLease(key, { owner: 'dead-container', seenVersion: before.version, now: world.clock.now(), leaseMs: 15_000 });
     // Each poll moves this clock on by the poll interval, so the lease lapses during the wait.
-    expect(await world.container().tick()).toContainEqual({ app: 'oa', outcome: 'refreshed' });
+    expect(await world.container().tick()).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'refreshed' });
     expect(world.sim.calls(OA)).toBe(2);
   });
 });

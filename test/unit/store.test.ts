@@ -54,13 +54,13 @@ describe('DynamoCredentialStore', () => {
 
   it('a forced call past the budget is ForcedBudgetExhaustedError', async () => {
     ddb.on(UpdateItemCommand).rejects(conditionFailed());
-    await expect(store.countUpstreamCall({ app: 'oa', api: 'token', day: '2026-11-23', forcedBudget: 5, ttl: 1 })).rejects.toBeInstanceOf(ForcedBudgetExhaustedError);
+    await expect(store.countUpstreamCall({ app: 'oa', api: 'token', period: '2026-11-23', forcedBudget: 5, ttl: 1 })).rejects.toBeInstanceOf(ForcedBudgetExhaustedError);
     expect(ddb).toHaveReceivedCommandWith(UpdateItemCommand, { Key: { pk: { S: 'QUOTA#oa#token#2026-11-23' } }, ConditionExpression: 'attribute_not_exists(forced) OR forced < :budget' });
   });
 
   it('counts a scheduled call without a budget condition', async () => {
     ddb.on(UpdateItemCommand).resolves({ Attributes: { count: { N: '7' } } });
-    await expect(store.countUpstreamCall({ app: 'oa', api: 'token', day: '2026-11-23', ttl: 1 })).resolves.toEqual({ count: 7, forced: 0 });
+    await expect(store.countUpstreamCall({ app: 'oa', api: 'token', period: '2026-11-23', ttl: 1 })).resolves.toEqual({ count: 7, forced: 0 });
     expect(ddb.commandCalls(UpdateItemCommand)[0]!.args[0].input.ConditionExpression).toBeUndefined();
   });
 

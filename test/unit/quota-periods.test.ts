@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { nextQuotaDayStart, quotaDay } from '../../lib/quota-day.js';
+import { nextQuotaDayStart, quotaDay } from '../../lib/quota/periods.js';
 
 describe('quota day (Asia/Shanghai)', () => {
   it('midnight in China is 16:00 UTC the day before', () => {

@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { TICKET_TYPES, type HubApp, type TicketType } from '../apps.js';
+import { UnknownKindError } from '../errors.js';
+import { jsapiSignature, nonceStr, withoutFragment } from '../jssdk.js';
+import { ticketKindId } from '../kinds/catalog.js';
+import type { Served } from '../refresher.js';
+import { appFrom, jsonBody, noQuery, ok, respond, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
+import { HttpError } from './errors.js';
+
+/** The longest page URL the signature route signs. */
+export const MAX_URL_BYTES = 2048;
+
+const refreshBody = z.strictObject({
+  stale_ticket: z
+    .string({ error: 'must be a string' })
+    .min(1, 'must not be empty')
+    .max(1024, 'is longer than any ticket')
+    .regex(/^[\x21-\x7e]+$/, 'contains characters a ticket never has'),
+});
+
+const signatureBody = z.strictObject({
+  url: z
+    .string({ error: 'must be a string' })
+    .refine((u) => Buffer.byteLength(u) <= MAX_URL_BYTES, `must be at most ${MAX_URL_BYTES} bytes`)
+    .refine((u) => /^https?:\/\/[^\s]+$/i.test(u) && !/[\x00-\x1f\x7f]/.test(u) && URL.canParse(u), 'must be an absolute http(s) URL (the page\'s location.href)'),
+});
+
+/** GET /v1/apps/{app}/tickets/{type} */
+export function getTicketRoute(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
+  return respond(deps, async () => {
+    const app = await appFrom(event, deps, 'read');
+    const kind = ticketKindOf(event, deps, app);
+    noQuery(event);
+    return ok(ticketBody(await deps.refresher.get(app, kind), deps.clock.now()));
+  });
+}
+
+/** POST /v1/apps/{app}/tickets/{type}/refresh, body {"stale_ticket": "..."} */
+export function refreshTicketRoute(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
+  return respond(deps, async () => {
+    const app = await appFrom(event, deps, 'refresh');
+    const kind = ticketKindOf(event, deps, app);
+    noQuery(event);
+    const { stale_ticket } = jsonBody(event, refreshBody);
+    const result = await deps.refresher.forceRefresh(app, stale_ticket, kind);
+    return ok({ ...ticketBody(result, deps.clock.now()), refreshed: result.refreshed, ...(result.reason ? { reason: result.reason } : {}) });
+  });
+}
+
+/**
+ * POST /v1/apps/{app}/jsapi-signature, body {"url": "https://…"}: what a page passes to wx.config
+ * (and, for a WeCom app, to wx.agentConfig), signed with the hub's tickets.
+ */
+export function jsapiSignatureRoute(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
+  return respond(deps, async () => {
+    const name = await appFrom(event, deps, 'read');
+    noQuery(event);
+    const app = deps.refresher.app(name);
+    if (app.type === 'mini_program') throw new HttpError(404, 'unknown_credential', 'a Mini Program has no JS-SDK (wx.config); there is nothing to sign');
+    const { url } = jsonBody(event, signatureBody);
+    const page = withoutFragment(url);
+    const config = await sign(deps, app, 'jsapi', page);
+    if (app.type !== 'wecom') return ok({ appId: app.appid, ...config });
+    const agent = await sign(deps, app, 'agent_config', page);
+    return ok({ appId: app.corpid, ...config, agentConfig: { corpid: app.corpid, agentid: app.agentid, ...agent } });
+  });
+}
+
+async function sign(deps: EdgeDeps, app: HubApp, type: TicketType, url: string) {
+  const ticket = await deps.refresher.get(app.name, ticketKindId(type));
+  const timestamp = Math.floor(deps.clock.now() / 1000);
+  const nonce = nonceStr();
+  return { timestamp, nonceStr: nonce, signature: jsapiSignature({ ticket: ticket.value, nonceStr: nonce, timestamp, url }) };
+}
+
+/** The kind id of the path's ticket type: 404 for a type that does not exist or that this app does not have. */
+function ticketKindOf(event: HttpEvent, deps: EdgeDeps, app: string): string {
+  const type = event.pathParameters?.type;
+  if (!TICKET_TYPES.includes(type as TicketType)) {
+    throw new HttpError(404, 'unknown_ticket_type', `ticket types are ${TICKET_TYPES.join(', ')}`);
+  }
+  const kind = ticketKindId(type as TicketType);
+  if (!deps.refresher.hasKind(app, kind)) {
+    const appType = deps.refresher.app(app).type;
+    throw new UnknownKindError(app, `${type} ticket (apps of type ${appType} have ${TICKETS_OF[appType]})`);
+  }
+  return kind;
+}
+
+const TICKETS_OF: Record<HubApp['type'], string> = {
+  official_account: 'jsapi and wx_card',
+  mini_program: 'no tickets',
+  wecom: 'jsapi and agent_config',
+};
+
+function ticketBody(t: Served, now: number) {
+  return {
+    ticket: t.value,
+    expires_in: Math.max(0, Math.floor((t.expiresAt - now) / 1000)),
+    expires_at: new Date(t.expiresAt).toISOString(),
+  };
+}

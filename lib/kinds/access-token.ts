@@ -1,0 +1,76 @@
+import type { HubApp, WeChatApp, WeComApp } from '../apps.js';
+import { ForcedRefreshBudgetError } from '../errors.js';
+import { fingerprint } from '../fingerprint.js';
+import type { WeChatClient } from '../wechat/client.js';
+import type { CredentialKind } from './kind.js';
+
+/** stable_token's force mode: 20 a day, 30 s apart (WECHAT-API.md §2). */
+const STABLE_FORCE_DAILY_LIMIT = 20;
+const STABLE_FORCE_SPACING_MS = 30_000;
+
+/**
+ * An Official Account's or Mini Program's access_token: /cgi-bin/token (classic) or
+ * /cgi-bin/stable_token, counted against the daily token quota. Official Accounts can be probed
+ * with getcallbackip (no token quota); Mini Programs have no documented probe.
+ */
+export function wechatAccessToken(client: WeChatClient, options: { probe: boolean }): CredentialKind {
+  const stableForce = (app: WeChatApp, forced: boolean, hasValue: boolean) => forced && app.tokenApi === 'stable' && hasValue;
+  return {
+    id: 'access_token',
+    charges(app, { forced, old, forcedDailyBudget }) {
+      const a = app as WeChatApp;
+      const force = stableForce(a, forced, old?.value !== undefined);
+      return [{
+        scope: app.name,
+        api: force ? 'stable_token_force' : a.tokenApi === 'stable' ? 'stable_token' : 'token',
+        period: 'day',
+        forcedBudget: forced ? (force ? Math.min(STABLE_FORCE_DAILY_LIMIT, forcedDailyBudget) : forcedDailyBudget) : undefined,
+      }];
+    },
+    checkForced(app, item, now) {
+      if ((app as WeChatApp).tokenApi !== 'stable' || item?.lastForcedAt === undefined) return;
+      const wait = item.lastForcedAt + STABLE_FORCE_SPACING_MS - now;
+      // WeChat ignores a stable_token force refresh within 30 s of the last one.
+      if (wait > 0) throw new ForcedRefreshBudgetError(Math.ceil(wait / 1000), 'stable_token force refreshes must be 30 s apart');
+    },
+    async fetch(app, ctx) {
+      const a = app as WeChatApp;
+      const force = stableForce(a, ctx.forced, ctx.old?.value !== undefined);
+      const secret = await a.getSecret();
+      const t = await client.fetchAccessToken({ appid: a.appid, secret, api: a.tokenApi, forceRefresh: force, deadline: ctx.deadline });
+      return { value: t.accessToken, expiresIn: t.expiresIn, sourceFingerprint: fingerprint(secret), forcedAt: force ? ctx.now() : undefined };
+    },
+    sourceFingerprint: secretFingerprint,
+    probe: options.probe ? (_app, value, deadline) => client.isTokenValid(value, deadline) : undefined,
+  };
+}
+
+/**
+ * A WeCom app's access_token: /cgi-bin/gettoken with the corpid and that app's own secret, on
+ * qyapi. WeCom documents no daily number, only that hammering gettoken gets an IP blocked; the
+ * ledger counts every call. Probed with qyapi's getcallbackip.
+ */
+export function wecomAccessToken(client: WeChatClient): CredentialKind {
+  return {
+    id: 'access_token',
+    charges(app, { forced, forcedDailyBudget }) {
+      return [{ scope: app.name, api: 'gettoken', period: 'day', forcedBudget: forced ? forcedDailyBudget : undefined }];
+    },
+    async fetch(app, ctx) {
+      const a = app as WeComApp;
+      const secret = await a.getSecret();
+      const t = await client.fetchWeComToken({ corpid: a.corpid, secret, deadline: ctx.deadline });
+      return { value: t.accessToken, expiresIn: t.expiresIn, sourceFingerprint: fingerprint(secret) };
+    },
+    sourceFingerprint: secretFingerprint,
+    probe: (_app, value, deadline) => client.isTokenValid(value, deadline),
+  };
+}
+
+async function secretFingerprint(app: HubApp): Promise<string | undefined> {
+  try {
+    return fingerprint(await app.getSecret());
+  } catch {
+    return undefined; // cannot tell; the refresh itself will report the missing secret
+  }
+}

@@ -1,0 +1,33 @@
+import type { HubApp, TicketType } from '../apps.js';
+import type { WeChatClient } from '../wechat/client.js';
+import { wechatAccessToken, wecomAccessToken } from './access-token.js';
+import type { CredentialKind } from './kind.js';
+import { wechatTicket, wecomTicket } from './tickets.js';
+
+/** The store id of a ticket type of the HTTP API. */
+export const ticketKindId = (type: TicketType): string => `${type}_ticket`;
+
+/**
+ * Which kinds each type of app has, in the order the tick refreshes them (a ticket after the token
+ * it is fetched with). Adding a kind is a module in lib/kinds and a line here.
+ */
+export class KindCatalog {
+  readonly #byType: Record<HubApp['type'], readonly CredentialKind[]>;
+
+  constructor(clients: { wechat: WeChatClient; wecom: WeChatClient }) {
+    const { wechat, wecom } = clients;
+    this.#byType = {
+      official_account: [wechatAccessToken(wechat, { probe: true }), wechatTicket(wechat, 'jsapi'), wechatTicket(wechat, 'wx_card')],
+      mini_program: [wechatAccessToken(wechat, { probe: false })],
+      wecom: [wecomAccessToken(wecom), wecomTicket(wecom, 'jsapi'), wecomTicket(wecom, 'agent_config')],
+    };
+  }
+
+  kindsOf(app: HubApp): readonly CredentialKind[] {
+    return this.#byType[app.type];
+  }
+
+  kind(app: HubApp, id: string): CredentialKind | undefined {
+    return this.#byType[app.type].find((k) => k.id === id);
+  }
+}

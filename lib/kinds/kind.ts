@@ -1,0 +1,70 @@
+import type { HubApp } from '../apps.js';
+import type { QuotaCharge } from '../quota/ledger.js';
+import type { CredentialItem } from '../store/store.js';
+
+/**
+ * A credential kind: what is fetched, from where, with what, at what cost, and how to ask WeChat
+ * whether a value is still good. Nothing else: the lease, the fenced write, the compare-and-swap,
+ * the policy and the read cache are written once (lib/protocol.ts, lib/policy.ts, lib/refresher.ts)
+ * and serve every kind, like golang.org/x/oauth2's TokenSource under ReuseTokenSource.
+ */
+export interface CredentialKind {
+  /** Store key part and metric dimension: `access_token`, `jsapi_ticket`, … */
+  readonly id: string;
+  /** The kind this one is fetched with (a ticket needs the app's access token). */
+  readonly dependsOn?: string;
+
+  /** The ledger rows a fetch is counted in, before it is made. */
+  charges(app: HubApp, fetch: PlannedFetch): QuotaCharge[];
+
+  /** The upstream call. Throws WeChat's error (lib/wechat/errors) when WeChat refuses. */
+  fetch(app: HubApp, ctx: FetchContext): Promise<Fetched>;
+
+  /**
+   * Refuse a forced refresh before anything is spent (e.g. stable_token's 30 s spacing), by throwing
+   * ForcedRefreshBudgetError.
+   */
+  checkForced?(app: HubApp, item: CredentialItem | undefined, now: number): void;
+
+  /**
+   * Fingerprint of what a value must have been fetched with to be served (the current secret), so a
+   * token of a replaced secret is not served; undefined when it cannot be told.
+   */
+  sourceFingerprint?(app: HubApp): Promise<string | undefined>;
+
+  /** Whether WeChat still accepts `value`, by a call that spends no quota. Throws when WeChat cannot tell. */
+  probe?(app: HubApp, value: string, deadline: number): Promise<boolean>;
+}
+
+export interface PlannedFetch {
+  forced: boolean;
+  /** The item as it stood before the fetch. */
+  old: CredentialItem | undefined;
+  /** The hub's forced refreshes per app and quota day. */
+  forcedDailyBudget: number;
+}
+
+export interface FetchContext extends PlannedFetch {
+  /** Epoch ms after which no further upstream attempt starts. */
+  deadline: number;
+  now(): number;
+  /** A fresh deadline for a second upstream call (after a dependency was refreshed). */
+  nextDeadline(): number;
+  /** The value of the kind this one depends on, as the hub serves it (read, or refreshed through the protocol). */
+  dependency(): Promise<string>;
+  /**
+   * WeChat rejected the dependency's value `stale`: the guarded forced refresh (probe, budget, CAS);
+   * resolves to the value to use now.
+   */
+  dependencyRejected(stale: string): Promise<string>;
+}
+
+export interface Fetched {
+  value: string;
+  /** Seconds, as WeChat returned them. */
+  expiresIn: number;
+  /** Fingerprint of the secret the value was fetched with. */
+  sourceFingerprint?: string;
+  /** Set when this fetch was a stable_token force refresh (WeChat wants 30 s between them). */
+  forcedAt?: number;
+}

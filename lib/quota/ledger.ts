@@ -1,0 +1,85 @@
+import { ForcedRefreshBudgetError, UpstreamLimitError } from '../errors.js';
+import { ForcedBudgetExhaustedError, QuotaLimitError } from '../store/errors.js';
+import type { CredentialStore, QuotaCall } from '../store/store.js';
+import { nextHourStart, nextQuotaDayStart, quotaDay, quotaHour } from './periods.js';
+
+/** One row an upstream call is counted in before it is made. */
+export interface QuotaCharge {
+  /** Whose quota: an app's name, or `corp:<corpid>` for a limit WeCom keeps per corp. */
+  scope: string;
+  /** The upstream API (`token`, `ticket_jsapi`, `wecom_ticket`, …). */
+  api: string;
+  /** `day`: the quota day in China time; `hour`: any 60 minutes (two clock hours are checked together). */
+  period: 'day' | 'hour';
+  /** WeChat's own limit: the hub never makes the call that would exceed it. */
+  limit?: number;
+  /** A forced refresh spends this budget too (refused once spent). */
+  forcedBudget?: number;
+  /** What the limit is, for the refusal's message. */
+  limitName?: string;
+}
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+/**
+ * The quota ledger (DESIGN.md, "Quota"): every upstream call is counted before it is made, in one
+ * row per scope, API and period, with conditional ADDs so that concurrent containers cannot pass a
+ * limit together. An hourly limit is held over any 60 minutes, not only per clock hour: a call is
+ * allowed only while this hour's and the previous hour's counts together stay under it, which is
+ * stricter than WeChat needs but can never trip it (its window's exact shape is not documented).
+ */
+export class Ledger {
+  readonly #store: CredentialStore;
+
+  constructor(store: CredentialStore) {
+    this.#store = store;
+  }
+
+  /** Count the call in every row, in order; when one refuses, the counts already made are taken back. */
+  async charge(charges: readonly QuotaCharge[], now: number): Promise<void> {
+    const done: QuotaCall[] = [];
+    try {
+      for (const c of charges) {
+        const call = await this.#call(c, now);
+        await this.#store.countUpstreamCall(call);
+        done.push(call);
+      }
+    } catch (error) {
+      for (const call of done.reverse()) await this.#store.uncountUpstreamCall(call).catch(() => undefined);
+      throw this.#refusal(error, charges, now);
+    }
+  }
+
+  async #call(c: QuotaCharge, now: number): Promise<QuotaCall> {
+    const hourly = c.period === 'hour';
+    const period = hourly ? quotaHour(now) : quotaDay(now);
+    const ttl = Math.floor((hourly ? nextHourStart(now) + DAY : nextQuotaDayStart(now) + 2 * DAY) / 1000);
+    let limit = c.limit;
+    if (hourly && limit !== undefined) {
+      const previous = await this.#store.readQuota(c.scope, c.api, quotaHour(now - HOUR));
+      limit = Math.max(0, limit - previous.count);
+      if (limit === 0) throw new QuotaLimitError(c.scope, c.api);
+    }
+    return { app: c.scope, api: c.api, period, forcedBudget: c.forcedBudget, limit, ttl };
+  }
+
+  #refusal(error: unknown, charges: readonly QuotaCharge[], now: number): unknown {
+    if (error instanceof ForcedBudgetExhaustedError) {
+      return new ForcedRefreshBudgetError(secondsUntil(nextQuotaDayStart(now), now));
+    }
+    if (error instanceof QuotaLimitError) {
+      const c = charges.find((x) => x.scope === error.app && x.api === error.api);
+      const until = c?.period === 'hour' ? nextHourStart(now) : nextQuotaDayStart(now);
+      return new UpstreamLimitError(
+        secondsUntil(until, now),
+        `${c?.limitName ?? 'an upstream limit'} is reached; the hub will not exceed it`,
+      );
+    }
+    return error;
+  }
+}
+
+function secondsUntil(at: number, now: number): number {
+  return Math.max(1, Math.ceil((at - now) / 1000));
+}
