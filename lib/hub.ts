@@ -9,6 +9,7 @@ import { loadConfig, parseApiKeys, type AppConfig, type HubConfig } from './conf
 import { KeysUnavailableError } from './http/errors.js';
 import { ApiKeyring, IamPrincipals, type Authenticator } from './http/auth.js';
 import { forceRefreshRoute, getTokenRoute, type EdgeDeps, type HttpEvent, type HttpResult } from './http/edge.js';
+import { ticketRoutes } from './http/ticket-routes.js';
 import { KindCatalog } from './kinds/catalog.js';
 import { Refresher, type TickOutcome } from './refresher.js';
 import { DynamoCredentialStore } from './store/dynamodb.js';
@@ -72,6 +73,11 @@ export class Hub {
 
   forceRefresh(event: HttpEvent): Promise<HttpResult> {
     return forceRefreshRoute(event, this.edge);
+  }
+
+  /** GET /v1/apps/{app}/tickets/{type}, POST …/tickets/{type}/refresh, POST /v1/apps/{app}/jsapi-signature */
+  tickets(event: HttpEvent): Promise<HttpResult> {
+    return ticketRoutes(event, this.edge);
   }
 
   /**

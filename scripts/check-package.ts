@@ -1,6 +1,6 @@
 /**
  * After `npx sls package`: check the CloudFormation template against what the hub promises
- * (three functions, the schedule, both routes, a protected table, IAM without wildcards, no secret
+ * (four functions, the schedule, every route, a protected table, IAM without wildcards, no secret
  * in any environment), then load each bundled handler and serve a real token through the bundle,
  * with dynalite and the simulator standing in for AWS and WeChat.
  */
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { hashApiKey } from '../lib/http/auth.js';
+import { jsapiSignature } from '../lib/jssdk.js';
 import { startDynalite } from '../lib/local/dynalite.js';
 import { WeChatSimulator } from '../lib/simulator/wechat-simulator.js';
 import { ensureTable } from '../lib/store/dynamodb.js';
@@ -29,12 +30,21 @@ const resources = Object.values(template.Resources);
 const ofType = (t: string) => resources.filter((r) => r.Type === t);
 
 const fns = ofType('AWS::Lambda::Function');
-check(fns.length === 3, 'three Lambda functions');
+check(fns.length === 4, 'four Lambda functions');
 check(fns.every((f) => f.Properties.Runtime === 'nodejs22.x' && f.Properties.Architectures?.[0] === 'arm64'), 'nodejs22.x on arm64');
 check(ofType('AWS::Events::Rule').some((r) => r.Properties.ScheduleExpression === 'rate(5 minutes)'), 'schedule rule rate(5 minutes)');
 const routes = ofType('AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
 check(routes.includes('GET /v1/apps/{app}/access-token'), 'route GET /v1/apps/{app}/access-token');
-check(routes.includes('POST /v1/apps/{app}/access-token/refresh'), 'route POST /v1/apps/{app}/access-token/refresh');
+for (const r of [
+  'POST /v1/apps/{app}/access-token/refresh',
+  'GET /v1/apps/{app}/tickets/{type}',
+  'POST /v1/apps/{app}/tickets/{type}/refresh',
+  'POST /v1/apps/{app}/jsapi-signature',
+]) {
+  check(routes.includes(r), `route ${r}`);
+}
+const authTypes = ofType('AWS::ApiGatewayV2::Route').map((r) => r.Properties.AuthorizationType);
+check(authTypes.every((a) => a === authTypes[0]), 'every route has the same authorization type');
 const table = ofType('AWS::DynamoDB::Table')[0];
 check(table?.Properties.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled === true, 'table has point-in-time recovery');
 check(table?.Properties.DeletionProtectionEnabled === true, 'table has deletion protection');
@@ -57,17 +67,25 @@ check(!/SECRET|HUB_API_KEYS"/.test(envText.replace(/HUB_API_KEYS_SSM/g, '')), 'n
 
 // The bundles: unzip each, load it, and serve through it.
 const dir = mkdtempSync(join(tmpdir(), 'hub-bundle-'));
-for (const f of ['getToken', 'forceRefresh', 'refreshTick']) execFileSync('unzip', ['-q', '-o', `.serverless/${f}.zip`, '-d', join(dir, f)]);
+for (const f of ['getToken', 'forceRefresh', 'refreshTick', 'tickets']) execFileSync('unzip', ['-q', '-o', `.serverless/${f}.zip`, '-d', join(dir, f)]);
 
 const dynamo = await startDynalite();
-const sim = new WeChatSimulator({ apps: [{ appid: 'wx_bundle', secret: 'bundle-secret-000' }] });
+const sim = new WeChatSimulator({
+  apps: [{ appid: 'wx_bundle', secret: 'bundle-secret-000' }],
+  wecomApps: [{ corpid: 'ww_bundle', agentid: 1000002, secret: 'bundle-wecom-secret' }],
+});
 const base = await sim.listen();
 const key = 'bundle_check_key_0123456789';
 Object.assign(process.env, {
-  HUB_APPS: JSON.stringify([{ name: 'b', appid: 'wx_bundle', type: 'official_account', secret: { env: 'BUNDLE_SECRET' } }]),
+  HUB_APPS: JSON.stringify([
+    { name: 'b', appid: 'wx_bundle', type: 'official_account', secret: { env: 'BUNDLE_SECRET' } },
+    { name: 'w', type: 'wecom', corpid: 'ww_bundle', agentid: 1000002, secret: { env: 'BUNDLE_WECOM_SECRET' } },
+  ]),
   BUNDLE_SECRET: 'bundle-secret-000',
+  BUNDLE_WECOM_SECRET: 'bundle-wecom-secret',
   HUB_API_KEYS: JSON.stringify([{ name: 'k', sha256: hashApiKey(key), apps: ['*'], scopes: ['read', 'refresh'] }]),
   WECHAT_API_BASE: base,
+  WECOM_API_BASE: base,
   TABLE_NAME: 'bundle-check',
   DYNAMODB_ENDPOINT: dynamo.endpoint,
   AWS_REGION: 'local',
@@ -88,6 +106,18 @@ const apiEvent = (staleToken?: string) => ({
   isBase64Encoded: false,
   requestContext: { http: { method: staleToken === undefined ? 'GET' : 'POST' } },
 });
+/** An API Gateway v2 event for the ticket family. */
+const ticketsEvent = (routeKey: string, path: string, pathParameters: Record<string, string>, body?: unknown) => ({
+  version: '2.0',
+  routeKey,
+  rawPath: path,
+  rawQueryString: '',
+  headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+  pathParameters,
+  body: body === undefined ? undefined : JSON.stringify(body),
+  isBase64Encoded: false,
+  requestContext: { http: { method: routeKey.split(' ')[0] } },
+});
 try {
   const load = async (f: string, file: string) => (await import(pathToFileURL(join(dir, f, 'functions', file)).href)) as { handler: (e: unknown) => Promise<any> };
   const tick = await load('refreshTick', 'refresh-tick.mjs');
@@ -103,6 +133,21 @@ try {
   check(fr.statusCode === 200 && JSON.parse(fr.body).refreshed === true, 'bundled force-refresh rotates a token WeChat rejects');
   const still = await force.handler(apiEvent(JSON.parse(fr.body).access_token));
   check(still.statusCode === 200 && JSON.parse(still.body).refreshed === false, 'bundled force-refresh refuses to rotate a token WeChat accepts');
+
+  const tickets = await load('tickets', 'tickets.mjs');
+  const ticket = await tickets.handler(ticketsEvent('GET /v1/apps/{app}/tickets/{type}', '/v1/apps/b/tickets/jsapi', { app: 'b', type: 'jsapi' }));
+  check(ticket.statusCode === 200 && JSON.parse(ticket.body).ticket === sim.currentTicket('wx_bundle', 'jsapi'), 'bundled tickets serves a jsapi_ticket');
+  const staleTicket = JSON.parse(ticket.body).ticket;
+  const rotated = await tickets.handler(ticketsEvent('POST /v1/apps/{app}/tickets/{type}/refresh', '/v1/apps/b/tickets/jsapi/refresh', { app: 'b', type: 'jsapi' }, { stale_ticket: staleTicket }));
+  check(rotated.statusCode === 200 && JSON.parse(rotated.body).ticket === sim.currentTicket('wx_bundle', 'jsapi') && JSON.parse(rotated.body).ticket !== staleTicket, 'bundled tickets rotates a stale ticket');
+  const signed = await tickets.handler(ticketsEvent('POST /v1/apps/{app}/jsapi-signature', '/v1/apps/w/jsapi-signature', { app: 'w' }, { url: 'https://crm.example/p?a=1#x' }));
+  const sig = signed.statusCode === 200 ? JSON.parse(signed.body) : {};
+  check(
+    sig.appId === 'ww_bundle' &&
+      sig.signature === jsapiSignature({ ticket: sim.currentTicket('ww_bundle/1000002', 'jsapi')!, nonceStr: sig.nonceStr, timestamp: sig.timestamp, url: 'https://crm.example/p?a=1' }) &&
+      sig.agentConfig?.signature === jsapiSignature({ ticket: sim.currentTicket('ww_bundle/1000002', 'agent_config')!, nonceStr: sig.agentConfig.nonceStr, timestamp: sig.agentConfig.timestamp, url: 'https://crm.example/p?a=1' }),
+    'bundled tickets signs a WeCom page for wx.config and wx.agentConfig',
+  );
 } catch (error) {
   check(false, `bundles load and run (${error instanceof Error ? error.message : String(error)})`);
 } finally {

@@ -96,7 +96,8 @@ export function jsonBody<T extends z.ZodObject>(event: HttpEvent, schema: T): z.
   }
   const result = schema.safeParse(parsed);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
+    // A misspelt field says more than the missing one it stands for.
+    const issue = result.error.issues.find((i) => i.code === 'unrecognized_keys') ?? result.error.issues[0]!;
     const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
     const fields = Object.keys(schema.shape);
     const message = issue.code === 'unrecognized_keys' ? `the body may only contain ${fields.map((f) => `"${f}"`).join(', ')}`

@@ -7,10 +7,19 @@ import { HttpError } from './errors.js';
 export interface LocalRoutes {
   getToken(event: APIGatewayProxyEventV2): Promise<HttpResult>;
   forceRefresh(event: APIGatewayProxyEventV2): Promise<HttpResult>;
+  tickets(event: APIGatewayProxyEventV2): Promise<HttpResult>;
 }
 
-const TOKEN_PATH = /^\/v1\/apps\/([^/]+)\/access-token$/;
-const REFRESH_PATH = /^\/v1\/apps\/([^/]+)\/access-token\/refresh$/;
+type Handler = keyof LocalRoutes;
+
+/** The routes of serverless.yml: path pattern, its parameters, and the handler of each method. */
+const ROUTES: { path: RegExp; params: string[]; template: string; methods: Partial<Record<string, Handler>> }[] = [
+  { path: /^\/v1\/apps\/([^/]+)\/access-token$/, params: ['app'], template: '/v1/apps/{app}/access-token', methods: { GET: 'getToken' } },
+  { path: /^\/v1\/apps\/([^/]+)\/access-token\/refresh$/, params: ['app'], template: '/v1/apps/{app}/access-token/refresh', methods: { POST: 'forceRefresh' } },
+  { path: /^\/v1\/apps\/([^/]+)\/tickets\/([^/]+)$/, params: ['app', 'type'], template: '/v1/apps/{app}/tickets/{type}', methods: { GET: 'tickets' } },
+  { path: /^\/v1\/apps\/([^/]+)\/tickets\/([^/]+)\/refresh$/, params: ['app', 'type'], template: '/v1/apps/{app}/tickets/{type}/refresh', methods: { POST: 'tickets' } },
+  { path: /^\/v1\/apps\/([^/]+)\/jsapi-signature$/, params: ['app'], template: '/v1/apps/{app}/jsapi-signature', methods: { POST: 'tickets' } },
+];
 /** API Gateway's own payload limit is 10 MB; the handlers refuse anything over 4 KiB anyway. */
 const READ_LIMIT = 64 * 1024;
 
@@ -37,16 +46,13 @@ async function dispatch(req: IncomingMessage, routes: LocalRoutes): Promise<Http
   const method = req.method ?? 'GET';
   const body = await readBody(req);
   if (body === undefined) return errorResult(new HttpError(413, 'body_too_large', 'the body is too large'));
-  const event = (routeKey: string, app: string): APIGatewayProxyEventV2 => toEvent(req, url, routeKey, { app: decodeSafe(app) }, body);
-  const token = TOKEN_PATH.exec(url.pathname);
-  if (token) {
-    if (method === 'GET') return routes.getToken(event('GET /v1/apps/{app}/access-token', token[1]!));
-    return notRouted(event('$default', token[1]!), ['GET']);
-  }
-  const refresh = REFRESH_PATH.exec(url.pathname);
-  if (refresh) {
-    if (method === 'POST') return routes.forceRefresh(event('POST /v1/apps/{app}/access-token/refresh', refresh[1]!));
-    return notRouted(event('$default', refresh[1]!), ['POST']);
+  for (const route of ROUTES) {
+    const match = route.path.exec(url.pathname);
+    if (!match) continue;
+    const params = Object.fromEntries(route.params.map((p, i) => [p, decodeSafe(match[i + 1]!)]));
+    const handler = route.methods[method];
+    if (handler) return routes[handler](toEvent(req, url, `${method} ${route.template}`, params, body));
+    return notRouted(toEvent(req, url, '$default', params, body), Object.keys(route.methods));
   }
   return notRouted(toEvent(req, url, '$default', undefined, body), undefined);
 }

@@ -4,7 +4,7 @@ import { UnknownKindError } from '../errors.js';
 import { jsapiSignature, nonceStr, withoutFragment } from '../jssdk.js';
 import { ticketKindId } from '../kinds/catalog.js';
 import type { Served } from '../refresher.js';
-import { appFrom, jsonBody, noQuery, ok, respond, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
+import { appFrom, jsonBody, noQuery, notRouted, ok, respond, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
 import { HttpError } from './errors.js';
 
 /** The longest page URL the signature route signs. */
@@ -99,4 +99,21 @@ function ticketBody(t: Served, now: number) {
     expires_in: Math.max(0, Math.floor((t.expiresAt - now) / 1000)),
     expires_at: new Date(t.expiresAt).toISOString(),
   };
+}
+
+/**
+ * The ticket family behind one Lambda function: API Gateway's route key picks the route (the local
+ * server sets the same keys).
+ */
+export function ticketRoutes(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
+  switch (event.routeKey) {
+    case 'GET /v1/apps/{app}/tickets/{type}':
+      return getTicketRoute(event, deps);
+    case 'POST /v1/apps/{app}/tickets/{type}/refresh':
+      return refreshTicketRoute(event, deps);
+    case 'POST /v1/apps/{app}/jsapi-signature':
+      return jsapiSignatureRoute(event, deps);
+    default:
+      return Promise.resolve(notRouted(event, undefined));
+  }
 }

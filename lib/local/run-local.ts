@@ -19,7 +19,7 @@ export interface LocalHub {
 
 /**
  * `npm start`: dynalite in process, the WeChat simulator with a demo app unless HUB_APPS is set,
- * the three handlers behind a local HTTP server, and the tick every 5 minutes.
+ * the handlers behind a local HTTP server, and the tick every 5 minutes.
  */
 export async function runLocal(env: Record<string, string | undefined>, print: (line: string) => void): Promise<LocalHub> {
   const settings = { ...env };
@@ -30,14 +30,19 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
   if (!settings.HUB_APPS) {
     const sim = new WeChatSimulator();
     const secret = randomBytes(16).toString('hex');
+    const wecomSecret = randomBytes(16).toString('hex');
     sim.addApp({ appid: 'wx_demo_app', secret });
+    sim.addWeComApp({ corpid: 'ww_demo_corp', agentid: 1000002, secret: wecomSecret });
     settings.WECHAT_API_BASE = await sim.listen(0);
+    settings.WECOM_API_BASE = settings.WECHAT_API_BASE; // the simulator answers WeCom's paths too
     settings.HUB_DEMO_SECRET = secret;
+    settings.HUB_DEMO_WECOM_SECRET = wecomSecret;
     settings.HUB_APPS = JSON.stringify([
       { name: 'demo', appid: 'wx_demo_app', type: 'official_account', tokenApi: 'classic', secret: { env: 'HUB_DEMO_SECRET' } },
+      { name: 'demo-wecom', type: 'wecom', corpid: 'ww_demo_corp', agentid: 1000002, secret: { env: 'HUB_DEMO_WECOM_SECRET' } },
     ]);
     closers.push(() => sim.close());
-    notes.push(`WeChat simulator: ${settings.WECHAT_API_BASE} (demo app "demo"; no HUB_APPS set)`);
+    notes.push(`WeChat and WeCom simulator: ${settings.WECHAT_API_BASE} (demo apps "demo", an Official Account, and "demo-wecom"; no HUB_APPS set)`);
   }
   if (!settings.HUB_API_KEYS) {
     demoKey = `hub_${randomBytes(24).toString('base64url')}`;
@@ -74,13 +79,19 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
   await hub.tick();
 
   const app = config.apps[0]!.name;
+  const jssdk = config.apps.find((a) => a.type !== 'mini_program')?.name;
   print(`wechat-token-hub is running at ${url}`);
   for (const n of notes) print(n);
   print(`DynamoDB (dynalite, in memory): ${dynamo.endpoint}`);
   print(`Apps: ${config.apps.map((a) => a.name).join(', ')}; the tick refreshes every 5 minutes.`);
   if (demoKey) print(`Demo API key (read, refresh on every app; shown once): ${demoKey}`);
   print('Try:');
-  print(`  curl -s -H "Authorization: Bearer ${demoKey ?? '<your key>'}" ${url}/v1/apps/${app}/access-token`);
+  const auth = `-H "Authorization: Bearer ${demoKey ?? '<your key>'}"`;
+  print(`  curl -s ${auth} ${url}/v1/apps/${app}/access-token`);
+  if (jssdk) {
+    print(`  curl -s ${auth} ${url}/v1/apps/${jssdk}/tickets/jsapi`);
+    print(`  curl -s ${auth} -H 'content-type: application/json' -d '{"url":"https://example.com/page"}' ${url}/v1/apps/${jssdk}/jsapi-signature`);
+  }
 
   return {
     url,

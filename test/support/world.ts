@@ -19,7 +19,11 @@ export const APPS = [
   { name: 'oa', appid: 'wx_oa_0001', type: 'official_account', tokenApi: 'classic', secret: { env: 'SECRET_OA' } },
   { name: 'mp', appid: 'wx_mp_0002', type: 'mini_program', tokenApi: 'stable', secret: { env: 'SECRET_MP' } },
   { name: 'other', appid: 'wx_other_03', type: 'official_account', tokenApi: 'classic', secret: { env: 'SECRET_OTHER' } },
+  { name: 'crm', type: 'wecom', corpid: 'ww_corp_0001', agentid: 1000002, secret: { env: 'SECRET_CRM' } },
 ];
+
+/** The WeCom app's id in the simulator (`corpid/agentid`). */
+export const CRM = 'ww_corp_0001/1000002';
 
 /** One DynamoDB engine for a test file; each world gets its own table. */
 let dynamo: EmbeddedDynamo | undefined;
@@ -47,6 +51,7 @@ export async function startWorld(options: { env?: Record<string, string>; clock?
     SECRET_OA: randomBytes(16).toString('hex'),
     SECRET_MP: randomBytes(16).toString('hex'),
     SECRET_OTHER: randomBytes(16).toString('hex'),
+    SECRET_CRM: randomBytes(16).toString('hex'),
   };
   const sim = new WeChatSimulator({
     now: () => clock.now(),
@@ -55,6 +60,7 @@ export async function startWorld(options: { env?: Record<string, string>; clock?
       { appid: 'wx_mp_0002', secret: secrets.SECRET_MP },
       { appid: 'wx_other_03', secret: secrets.SECRET_OTHER },
     ],
+    wecomApps: [{ corpid: 'ww_corp_0001', agentid: 1000002, secret: secrets.SECRET_CRM }],
   });
   const base = await sim.listen();
   const engine = await sharedDynalite();
@@ -71,11 +77,12 @@ export async function startWorld(options: { env?: Record<string, string>; clock?
   const env = {
     HUB_APPS: JSON.stringify(APPS),
     HUB_API_KEYS: JSON.stringify([
-      { name: 'reader', sha256: hashApiKey(READ_KEY), apps: ['oa', 'mp'], scopes: ['read'] },
-      { name: 'refresher', sha256: hashApiKey(REFRESH_KEY), apps: ['oa', 'mp'], scopes: ['read', 'refresh'] },
+      { name: 'reader', sha256: hashApiKey(READ_KEY), apps: ['oa', 'mp', 'crm'], scopes: ['read'] },
+      { name: 'refresher', sha256: hashApiKey(REFRESH_KEY), apps: ['oa', 'mp', 'crm'], scopes: ['read', 'refresh'] },
       { name: 'other-only', sha256: hashApiKey(OTHER_APP_KEY), apps: ['other'], scopes: ['read', 'refresh'] },
     ]),
     WECHAT_API_BASE: base,
+    WECOM_API_BASE: base, // the simulator answers WeCom's paths too
     TABLE_NAME: tableName,
     ...secrets,
     ...options.env,
@@ -123,20 +130,23 @@ export function httpEvent(options: {
   contentType?: string;
   query?: string;
   headers?: Record<string, string>;
+  /** API Gateway's route key and path parameters, for routes other than the token's. */
+  routeKey?: string;
+  pathParameters?: Record<string, string>;
 }): APIGatewayProxyEventV2 {
   const method = options.method ?? (options.body === undefined ? 'GET' : 'POST');
   const path = options.path ?? `/v1/apps/${options.app ?? 'oa'}/access-token${method === 'POST' ? '/refresh' : ''}`;
   const headers: Record<string, string> = { host: 'hub.example', ...options.headers };
   if (options.key) headers.authorization = `Bearer ${options.key}`;
   if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
-  const routeKey = method === 'POST' ? 'POST /v1/apps/{app}/access-token/refresh' : 'GET /v1/apps/{app}/access-token';
+  const routeKey = options.routeKey ?? (method === 'POST' ? 'POST /v1/apps/{app}/access-token/refresh' : 'GET /v1/apps/{app}/access-token');
   return {
     version: '2.0',
     routeKey,
     rawPath: path,
     rawQueryString: options.query ?? '',
     headers,
-    pathParameters: options.app === undefined && options.path ? undefined : { app: options.app ?? 'oa' },
+    pathParameters: options.pathParameters ?? (options.app === undefined && options.path ? undefined : { app: options.app ?? 'oa' }),
     requestContext: {
       accountId: '123456789012',
       apiId: 'api',
@@ -161,4 +171,19 @@ export function json(res: APIGatewayProxyStructuredResultV2): any {
 export async function closeSharedDynalite(): Promise<void> {
   await dynamo?.close();
   dynamo = undefined;
+}
+
+/** A request to the ticket family: `GET …/tickets/{type}`, `POST …/tickets/{type}/refresh` or `POST …/jsapi-signature`. */
+export function ticketEvent(options: { app: string; key?: string; type?: string; refresh?: string; url?: unknown; body?: unknown }): APIGatewayProxyEventV2 {
+  const { app, type } = options;
+  if (type === undefined) {
+    return httpEvent({ method: 'POST', app, key: options.key, path: `/v1/apps/${app}/jsapi-signature`, routeKey: 'POST /v1/apps/{app}/jsapi-signature', pathParameters: { app }, body: options.body ?? { url: options.url } });
+  }
+  if (options.refresh === undefined && options.body === undefined) {
+    return httpEvent({ method: 'GET', app, key: options.key, path: `/v1/apps/${app}/tickets/${type}`, routeKey: 'GET /v1/apps/{app}/tickets/{type}', pathParameters: { app, type } });
+  }
+  return httpEvent({
+    method: 'POST', app, key: options.key, path: `/v1/apps/${app}/tickets/${type}/refresh`, routeKey: 'POST /v1/apps/{app}/tickets/{type}/refresh',
+    pathParameters: { app, type }, body: options.body ?? { stale_ticket: options.refresh },
+  });
 }

@@ -1,0 +1,54 @@
+/** The simulator's public types. Re-exported by wechat-simulator.ts, the module callers import. */
+
+export interface SimulatedApp {
+  appid: string;
+  secret: string;
+  /** /cgi-bin/token calls a day before 45009 (WeChat: 2000 for an Official Account). */
+  dailyQuota?: number;
+}
+
+/** A WeCom (企业微信) self-built app. Its id in every per-app method and filter is `${corpid}/${agentid}`. */
+export interface SimulatedWeComApp {
+  corpid: string;
+  agentid: number;
+  secret: string;
+}
+
+export type SimulatedFault =
+  | { kind: 'errcode'; errcode: number; errmsg?: string }
+  | { kind: 'hang' }
+  | { kind: 'reset' };
+
+/** jsapi and wx_card: WeChat's getticket. jsapi of a WeCom app: its corp ticket; agent_config: its app ticket. */
+export type SimulatedTicketType = 'jsapi' | 'wx_card' | 'agent_config';
+
+export const WECHAT_ENDPOINTS = ['token', 'stable_token', 'getcallbackip', 'ticket_jsapi', 'ticket_wx_card'] as const;
+export const WECOM_ENDPOINTS = ['wecom_gettoken', 'wecom_jsapi_ticket', 'wecom_agent_config', 'wecom_getcallbackip'] as const;
+export const ENDPOINTS: readonly SimulatedEndpoint[] = [...WECHAT_ENDPOINTS, ...WECOM_ENDPOINTS];
+
+/** Names for calls(), failNext() and /__sim/stats. */
+export type SimulatedEndpoint = (typeof WECHAT_ENDPOINTS)[number] | (typeof WECOM_ENDPOINTS)[number];
+
+export interface SimulatorOptions {
+  /** The simulator's clock (epoch ms); tests pass a virtual one. */
+  now?: () => number;
+  apps?: SimulatedApp[];
+  /** expires_in of a new token (WeChat and WeCom), seconds. */
+  tokenTtlSeconds?: number;
+  /** How long the previous WeChat token, or ticket, stays valid after a new fetch. */
+  overlapMs?: number;
+  dailyQuota?: number;
+  stableDailyQuota?: number;
+  /** expires_in of a new JS-SDK ticket (WeChat and WeCom), seconds. Default 7200. */
+  ticketTtlSeconds?: number;
+  wecomApps?: SimulatedWeComApp[];
+  /**
+   * How long earlier WeCom tokens stay valid after a new gettoken. WeCom does not document that a new
+   * fetch invalidates the old token, so by default each one stays valid until its own expiry.
+   */
+  wecomTokenOverlapMs?: number;
+  /** WeCom ticket issues (both kinds) per app in any sliding 60 minutes before 45009. Default 100. */
+  wecomTicketHourlyPerApp?: number;
+  /** WeCom ticket issues (both kinds, all apps) per corp in any sliding 60 minutes before 45009. Default 400. */
+  wecomTicketHourlyPerCorp?: number;
+}

@@ -1,0 +1,140 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashApiKey } from '../../lib/http/auth.js';
+import { jsapiSignature } from '../../lib/jssdk.js';
+import { runLocal, type LocalHub } from '../../lib/local/run-local.js';
+
+/**
+ * `npm start` with an Official Account and a WeCom app against a WeChat-like server that is
+ * deliberately not the project's simulator: a few lines that know tokens and tickets, and can be
+ * told to stop accepting the current token.
+ */
+const OA_SECRET = 'other-oa-secret-123';
+const WECOM_SECRET = 'other-wecom-secret-456';
+const KEY = 'local_hub_tickets_key_0123456789';
+const count: Record<string, number> = {};
+const valid = new Set<string>();
+const issued: Record<string, string> = {};
+let wechat: Server;
+let hub: LocalHub;
+
+const bump = (what: string) => (count[what] = (count[what] ?? 0) + 1);
+function issue(what: string, prefix: string): string {
+  const value = `${prefix}-${bump(what)}-${'x'.repeat(40)}`;
+  issued[what] = value;
+  return value;
+}
+
+beforeAll(async () => {
+  wechat = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const q = url.searchParams;
+    const reply = (body: unknown, delayMs = 0) => setTimeout(() => res.end(JSON.stringify(body)), delayMs);
+    res.setHeader('content-type', 'application/json');
+    const tokenOk = () => valid.has(q.get('access_token') ?? '');
+    bump(`call:${url.pathname}`);
+    switch (url.pathname) {
+      case '/cgi-bin/token': {
+        if (q.get('secret') !== OA_SECRET) return reply({ errcode: 40001, errmsg: 'invalid credential' });
+        const t = issue('oa_token', 'oa');
+        valid.add(t);
+        return reply({ access_token: t, expires_in: 7200 }, 30);
+      }
+      case '/cgi-bin/gettoken': {
+        if (q.get('corpid') !== 'ww_other' || q.get('corpsecret') !== WECOM_SECRET) return reply({ errcode: 40001, errmsg: 'invalid secret' });
+        const t = issue('wecom_token', 'wc');
+        valid.add(t);
+        return reply({ errcode: 0, errmsg: 'ok', access_token: t, expires_in: 7200 });
+      }
+      case '/cgi-bin/getcallbackip':
+        return reply(tokenOk() ? { ip_list: ['1.2.3.4'] } : { errcode: 40001, errmsg: 'invalid credential' });
+      case '/cgi-bin/ticket/getticket':
+        if (!tokenOk()) return reply({ errcode: 40001, errmsg: 'invalid credential, access_token is invalid or not latest' });
+        return reply({ errcode: 0, errmsg: 'ok', ticket: issue(`oa_${q.get('type')}`, `t${q.get('type')}`), expires_in: 7200 }, 30);
+      case '/cgi-bin/get_jsapi_ticket':
+        if (!tokenOk()) return reply({ errcode: 42001, errmsg: 'access_token expired' });
+        return reply({ errcode: 0, errmsg: 'ok', ticket: issue('wecom_jsapi', 'corp'), expires_in: 7200 });
+      case '/cgi-bin/ticket/get':
+        if (!tokenOk()) return reply({ errcode: 42001, errmsg: 'access_token expired' });
+        return reply({ errcode: 0, errmsg: 'ok', ticket: issue('wecom_agent', 'agent'), expires_in: 7200 });
+      default:
+        res.statusCode = 404;
+        return reply({ errcode: 404, errmsg: 'no' });
+    }
+  });
+  await new Promise<void>((r) => wechat.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(wechat.address() as AddressInfo).port}`;
+  hub = await runLocal(
+    {
+      PORT: '0',
+      WECHAT_API_BASE: base,
+      WECOM_API_BASE: base,
+      SHOP_SECRET: OA_SECRET,
+      CRM_SECRET: WECOM_SECRET,
+      HUB_APPS: JSON.stringify([
+        { name: 'shop', appid: 'wx_shop_01', type: 'official_account', secret: { env: 'SHOP_SECRET' } },
+        { name: 'crm', type: 'wecom', corpid: 'ww_other', agentid: 1000002, secret: { env: 'CRM_SECRET' } },
+      ]),
+      HUB_API_KEYS: JSON.stringify([{ name: 'svc', sha256: hashApiKey(KEY), apps: ['shop', 'crm'], scopes: ['read', 'refresh'] }]),
+      LOG_LEVEL: 'SILENT',
+    },
+    () => {},
+  );
+});
+afterAll(async () => {
+  await hub?.close();
+  wechat?.closeAllConnections();
+  await new Promise<void>((r) => wechat.close(() => r()));
+});
+
+async function call(method: 'GET' | 'POST', path: string, body?: unknown) {
+  const res = await request(`${hub.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.statusCode, body: (await res.body.json()) as any };
+}
+
+describe('npm start with tickets, against a WeChat-like server that is not the simulator', () => {
+  it('a burst of concurrent ticket reads on a fresh hub costs one ticket fetch, and serves what that server issued', async () => {
+    expect(count.oa_jsapi).toBeUndefined(); // the start-up tick fetched tokens, not unused tickets
+    const burst = await Promise.all(Array.from({ length: 40 }, () => call('GET', '/v1/apps/shop/tickets/jsapi')));
+    expect(burst.every((r) => r.status === 200)).toBe(true);
+    expect(count.oa_jsapi).toBe(1);
+    expect(new Set(burst.map((r) => r.body.ticket))).toEqual(new Set([issued.oa_jsapi]));
+  });
+
+  it('signatures verify with the tickets that server issued (Official Account and WeCom)', async () => {
+    const url = 'https://shop.example/item?id=9';
+    const oa = await call('POST', '/v1/apps/shop/jsapi-signature', { url: `${url}#reviews` });
+    expect(oa.status).toBe(200);
+    expect(oa.body.appId).toBe('wx_shop_01');
+    expect(oa.body.signature).toBe(jsapiSignature({ ticket: issued.oa_jsapi!, nonceStr: oa.body.nonceStr, timestamp: oa.body.timestamp, url }));
+
+    const wc = await call('POST', '/v1/apps/crm/jsapi-signature', { url });
+    expect(wc.status).toBe(200);
+    expect(wc.body.appId).toBe('ww_other');
+    expect(wc.body.signature).toBe(jsapiSignature({ ticket: issued.wecom_jsapi!, nonceStr: wc.body.nonceStr, timestamp: wc.body.timestamp, url }));
+    const a = wc.body.agentConfig;
+    expect(a.corpid).toBe('ww_other');
+    expect(a.agentid).toBe(1000002);
+    expect(a.signature).toBe(jsapiSignature({ ticket: issued.wecom_agent!, nonceStr: a.nonceStr, timestamp: a.timestamp, url }));
+  });
+
+  it('a ticket fetch answered with 40001 heals through one token refresh', async () => {
+    const tokensBefore = count.oa_token!;
+    const old = (await call('GET', '/v1/apps/shop/access-token')).body.access_token;
+    valid.delete(old); // someone outside the hub fetched with the same secret
+    const card = await call('GET', '/v1/apps/shop/tickets/wx_card');
+    expect(card.status).toBe(200);
+    expect(card.body.ticket).toBe(issued.oa_wx_card);
+    expect(count.oa_token).toBe(tokensBefore + 1);
+    expect(count.oa_wx_card).toBe(1);
+    expect(count['call:/cgi-bin/ticket/getticket']).toBe(3); // jsapi once; wx_card refused with the dead token, then issued
+    const now = (await call('GET', '/v1/apps/shop/access-token')).body.access_token;
+    expect(now).toBe(issued.oa_token);
+  });
+});
