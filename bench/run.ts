@@ -52,15 +52,24 @@ function pct(xs: number[], p: number): number {
 }
 async function measure(n: number, run: () => Promise<unknown>) {
   const d0 = ddbRequests;
-  const f0 = sim.calls('wx_bench');
+  const f0 = fetches();
   const times: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = performance.now();
     await run();
     times.push(performance.now() - t);
   }
-  return { p50: pct(times, 50), p99: pct(times, 99), ddb: (ddbRequests - d0) / n, fetches: (sim.calls('wx_bench') - f0) / n };
+  return { p50: pct(times, 50), p99: pct(times, 99), ddb: (ddbRequests - d0) / n, fetches: (fetches() - f0) / n };
 }
+/** Rationed WeChat calls: token fetches and jsapi_ticket fetches. */
+const fetches = () => sim.calls('wx_bench') + sim.calls('wx_bench', 'ticket_jsapi');
+const ticketEvent = (routeKey: string, body?: unknown): any => ({
+  ...event(body), routeKey, pathParameters: { app: 'b', type: 'jsapi' },
+  requestContext: { http: { method: routeKey.split(' ')[0] } },
+});
+const GET_TICKET = 'GET /v1/apps/{app}/tickets/{type}';
+const REFRESH_TICKET = 'POST /v1/apps/{app}/tickets/{type}/refresh';
+const SIGN = 'POST /v1/apps/{app}/jsapi-signature';
 
 const rows: string[] = [];
 const row = (what: string, n: number, r: { p50: number; p99: number; ddb: number; fetches: number }) =>
@@ -71,7 +80,7 @@ row('first read (lazy fetch)', 1, await measure(1, () => warm.getToken(event()))
 row('read, container cache warm', 2000, await measure(2000, () => warm.getToken(event())));
 const cold = container({ CACHE_TTL: '0' });
 row('read, no container cache (consistent GetItem)', 500, await measure(500, () => cold.getToken(event())));
-row('scheduled tick, token not due', 200, await measure(200, () => cold.tick()));
+row('scheduled tick, token not due, tickets unused', 200, await measure(200, () => cold.tick()));
 
 let stale = JSON.parse((await cold.getToken(event())).body!).access_token as string;
 row('forced refresh, WeChat rejects the token (probe + fetch)', 50, await measure(50, async () => {
@@ -82,6 +91,12 @@ row('forced refresh, WeChat rejects the token (probe + fetch)', 50, await measur
 const noProbeCache = container({ CACHE_TTL: '0', PROBE_TTL: '0' });
 row('forced refresh, WeChat accepts the token (probe, no fetch)', 50, await measure(50, () => noProbeCache.forceRefresh(event({ stale_token: stale }))));
 row('forced refresh, token confirmed < PROBE_TTL ago', 500, await measure(500, () => cold.forceRefresh(event({ stale_token: stale }))));
+
+const ticketCold = container({ CACHE_TTL: '0' });
+row('first jsapi_ticket read (lazy fetch, token stored)', 1, await measure(1, () => ticketCold.tickets(ticketEvent(GET_TICKET))));
+row('jsapi_ticket read, no container cache', 500, await measure(500, () => ticketCold.tickets(ticketEvent(GET_TICKET))));
+row('JS-SDK signature, container cache warm', 2000, await measure(2000, () => warm.tickets(ticketEvent(SIGN, { url: 'https://shop.example/p?x=1' }))));
+row('scheduled tick, token and jsapi_ticket not due', 200, await measure(200, () => cold.tick()));
 
 const containers = Array.from({ length: 5 }, () => container({ CACHE_TTL: '0', FORCED_DAILY_BUDGET: '1000', PROBE_TTL: '0' }));
 const bursts: string[] = [];
@@ -95,6 +110,16 @@ for (const size of [10, 100, 500]) {
   bursts.push(`| ${size} | 5 | ${(performance.now() - t).toFixed(1)} | ${sim.calls('wx_bench') - f0} | ${ddbRequests - d0} |`);
 }
 
+const ticketBursts: string[] = [];
+for (const size of [10, 100, 500]) {
+  const cur = JSON.parse((await cold.tickets(ticketEvent(GET_TICKET))).body!).ticket as string;
+  const d0 = ddbRequests;
+  const f0 = sim.calls('wx_bench', 'ticket_jsapi');
+  const t = performance.now();
+  await Promise.all(Array.from({ length: size }, (_, i) => containers[i % 5]!.tickets(ticketEvent(REFRESH_TICKET, { stale_ticket: cur }))));
+  ticketBursts.push(`| ${size} | 5 | ${(performance.now() - t).toFixed(1)} | ${sim.calls('wx_bench', 'ticket_jsapi') - f0} | ${ddbRequests - d0} |`);
+}
+
 const md = `# Benchmarks
 
 Produced by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString().slice(0, 10)}, Node ${process.version},
@@ -104,10 +129,11 @@ be billed for in DynamoDB and what it spends of WeChat's quota, and those carry 
 
 ## Per operation
 
-"WeChat token fetches" counts /cgi-bin/token calls (the rationed quota); the probe
-(/cgi-bin/getcallbackip) spends none.
+"WeChat fetches" counts /cgi-bin/token and /cgi-bin/ticket/getticket calls (the rationed
+quotas); the probe (/cgi-bin/getcallbackip) spends none. The tick reads one item per credential kind
+of each app (an Official Account has three: the token and two tickets), whether a ticket is used or not.
 
-| operation | runs | p50 ms | p99 ms | DynamoDB requests / op | WeChat token fetches / op |
+| operation | runs | p50 ms | p99 ms | DynamoDB requests / op | WeChat fetches / op |
 |---|---|---|---|---|---|
 ${rows.join('\n')}
 
@@ -120,6 +146,14 @@ The token has been revoked at WeChat first, so each burst does need exactly one 
 | callers | containers | wall ms | WeChat token fetches | DynamoDB requests |
 |---|---|---|---|---|
 ${bursts.join('\n')}
+
+## A burst of forced refreshes with the same stale jsapi_ticket
+
+The same over 5 containers, for the ticket (no probe exists for tickets: the stored ticket is rotated once).
+
+| callers | containers | wall ms | WeChat ticket fetches | DynamoDB requests |
+|---|---|---|---|---|
+${ticketBursts.join('\n')}
 `;
 writeFileSync('BENCHMARKS.md', md);
 console.log(md);
