@@ -8,6 +8,10 @@ interface AppBase {
   name: string;
   /** Tickets the tick keeps fresh from the start (others once they have been asked for). */
   tickets: readonly TicketType[];
+  /** Served on WeChat's own paths (/cgi-bin/token, …) for unmodified SDKs. */
+  compat: boolean;
+  /** Path prefixes the token-injecting proxy may forward to. */
+  proxyPaths: readonly string[];
   getSecret(): Promise<string>;
 }
 

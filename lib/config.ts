@@ -7,13 +7,24 @@ import type { TicketType } from './apps.js';
  */
 
 export const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-export const SCOPES = ['read', 'refresh', 'admin'] as const;
+export const SCOPES = ['read', 'refresh', 'proxy', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 const secretRef = z.union([
   z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name') }),
   z.strictObject({ ssm: z.string().regex(/^\/[A-Za-z0-9_.\-/]{1,1010}$/, 'must be an SSM parameter name starting with /') }),
 ], { error: 'must be {"env":"VAR"} or {"ssm":"/parameter/name"}' });
+
+/** Path prefixes the token-injecting proxy forwards by default (WeChat's business API families). */
+export const DEFAULT_PROXY_PATHS = {
+  wechat: ['/cgi-bin/', '/wxa/', '/datacube/', '/card/', '/customservice/'],
+  wecom: ['/cgi-bin/'],
+} as const;
+
+const proxyPathsSchema = z
+  .array(z.string().regex(/^\/[A-Za-z0-9_\-/.]{0,200}$/, 'must be a path prefix such as /cgi-bin/').refine((p) => !p.split('/').includes('..'), 'must not contain ..'))
+  .min(1, 'must list at least one path prefix')
+  .optional();
 
 const ticketsSchema = <const T extends readonly [TicketType, ...TicketType[]]>(allowed: T) =>
   z.array(z.enum(allowed, { error: `must be one of ${allowed.join(', ')}` })).default([]);
@@ -27,8 +38,12 @@ const wechatAppSchema = z
     secret: secretRef,
     /** JS-SDK tickets the tick keeps fresh from the start (Official Accounts: jsapi, wx_card). */
     tickets: ticketsSchema(['jsapi', 'wx_card']),
+    /** Answer on WeChat's own paths (/cgi-bin/token, …) so that an unmodified SDK can use the hub. */
+    compat: z.boolean().default(false),
+    /** Path prefixes the token-injecting proxy may forward to. */
+    proxyPaths: proxyPathsSchema,
   })
-  .transform((a) => ({ ...a, name: a.name ?? a.appid }))
+  .transform((a) => ({ ...a, name: a.name ?? a.appid, proxyPaths: a.proxyPaths ?? [...DEFAULT_PROXY_PATHS.wechat] }))
   .refine((a) => a.type === 'official_account' || a.tickets.length === 0, { path: ['tickets'], message: 'a Mini Program has no JS-SDK tickets' });
 
 const wecomAppSchema = z
@@ -40,8 +55,10 @@ const wecomAppSchema = z
     secret: secretRef,
     /** JS-SDK tickets the tick keeps fresh from the start (WeCom: jsapi, the corp ticket; agent_config, the app ticket). */
     tickets: ticketsSchema(['jsapi', 'agent_config']),
+    compat: z.boolean().default(false),
+    proxyPaths: proxyPathsSchema,
   })
-  .transform((a) => ({ ...a, name: a.name ?? `${a.corpid}-${a.agentid}` }));
+  .transform((a) => ({ ...a, name: a.name ?? `${a.corpid}-${a.agentid}`, proxyPaths: a.proxyPaths ?? [...DEFAULT_PROXY_PATHS.wecom] }));
 
 /** An app entry, checked by the schema of its type, so that a message names the field that is wrong. */
 const appSchema = z.unknown().transform((value, ctx): z.output<typeof wechatAppSchema> | z.output<typeof wecomAppSchema> => {
@@ -57,9 +74,15 @@ const appsSchema = z
   .min(1, 'must list at least one app')
   .superRefine((apps, ctx) => {
     const seen = new Set<string>();
+    const compatIds = new Set<string>();
     apps.forEach((a, i) => {
       if (seen.has(a.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate app name "${a.name}"` });
       seen.add(a.name);
+      const id = a.type === 'wecom' ? undefined : a.appid;
+      if (a.compat && id !== undefined) {
+        if (compatIds.has(id)) ctx.addIssue({ code: 'custom', path: [i, 'compat'], message: `another compat app has appid "${id}": WeChat-compatible paths find an app by its appid` });
+        compatIds.add(id);
+      }
     });
   });
 

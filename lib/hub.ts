@@ -9,11 +9,14 @@ import { loadConfig, parseApiKeys, type AppConfig, type HubConfig } from './conf
 import { KeysUnavailableError } from './http/errors.js';
 import { ApiKeyring, IamPrincipals, type Authenticator } from './http/auth.js';
 import { forceRefreshRoute, getTokenRoute, type EdgeDeps, type HttpEvent, type HttpResult } from './http/edge.js';
+import { compatRoutes } from './http/compat-routes.js';
+import { proxyRoute, type ProxyUpstreams } from './http/proxy-route.js';
 import { ticketRoutes } from './http/ticket-routes.js';
 import { KindCatalog } from './kinds/catalog.js';
 import { Refresher, type TickOutcome } from './refresher.js';
 import { DynamoCredentialStore } from './store/dynamodb.js';
 import { WeChatClient } from './wechat/client.js';
+import { WeChatPassthrough } from './wechat/passthrough.js';
 
 export interface HubDeps {
   clock?: Clock;
@@ -38,10 +41,13 @@ export class Hub {
   readonly edge: EdgeDeps;
   readonly #log: Logger;
   readonly #clients: WeChatClient[];
+  readonly #deps: HubDeps;
+  #upstreams: ProxyUpstreams | undefined;
 
   constructor(config: HubConfig, deps: HubDeps = {}) {
     const clock = deps.clock ?? systemClock;
     this.config = config;
+    this.#deps = deps;
     this.#log = deps.logger ?? new Logger({ serviceName: 'wechat-token-hub' });
     const dynamodb = deps.dynamodb ?? new DynamoDBClient(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {});
     const wechat = new WeChatClient({ baseUrl: config.wechatApiBase, clock, dispatcher: deps.dispatcher, ...deps.wechatTimeouts });
@@ -51,9 +57,10 @@ export class Hub {
     const secretEnv = deps.secretEnv ?? process.env;
     const apps = config.apps.map((a): HubApp => {
       const getSecret = secretReader(a, secretEnv, config.timings.secretCacheTtlSeconds, () => (ssm ??= new SSMProvider()));
+      const common = { name: a.name, tickets: a.tickets, compat: a.compat, proxyPaths: a.proxyPaths, getSecret };
       return a.type === 'wecom'
-        ? { name: a.name, type: a.type, corpid: a.corpid, agentid: a.agentid, tickets: a.tickets, getSecret }
-        : { name: a.name, type: a.type, appid: a.appid, tokenApi: a.tokenApi, tickets: a.tickets, getSecret };
+        ? { ...common, type: a.type, corpid: a.corpid, agentid: a.agentid }
+        : { ...common, type: a.type, appid: a.appid, tokenApi: a.tokenApi };
     });
     this.refresher = new Refresher({
       apps,
@@ -78,6 +85,20 @@ export class Hub {
   /** GET /v1/apps/{app}/tickets/{type}, POST …/tickets/{type}/refresh, POST /v1/apps/{app}/jsapi-signature */
   tickets(event: HttpEvent): Promise<HttpResult> {
     return ticketRoutes(event, this.edge);
+  }
+
+  /** WeChat's own paths under /cgi-bin/ for unmodified SDKs (apps with `compat`). */
+  compat(event: HttpEvent): Promise<HttpResult> {
+    return compatRoutes(event, this.edge);
+  }
+
+  /** ANY /v1/apps/{app}/wechat/{path+}: the token-injecting proxy. */
+  proxy(event: HttpEvent): Promise<HttpResult> {
+    this.#upstreams ??= {
+      wechat: new WeChatPassthrough({ baseUrl: this.config.wechatApiBase, dispatcher: this.#deps.dispatcher }),
+      wecom: new WeChatPassthrough({ baseUrl: this.config.wecomApiBase, dispatcher: this.#deps.dispatcher }),
+    };
+    return proxyRoute(event, this.edge, this.#upstreams);
   }
 
   /**
@@ -107,7 +128,7 @@ export class Hub {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#clients.map((c) => c.close()));
+    await Promise.all([...this.#clients, ...Object.values(this.#upstreams ?? {})].map((c) => c.close()));
   }
 }
 

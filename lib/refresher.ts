@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { HubApp } from './apps.js';
@@ -233,6 +234,22 @@ export class Refresher {
     return { ...this.#serve(app, kind, result.item), refreshed: true };
   }
 
+  /**
+   * Whether `value` is the app's current value of this kind, or the previous one while WeChat still
+   * accepts it (the 5-minute overlap). Compared in constant time.
+   */
+  async recognizes(appName: string, value: string, kindId = 'access_token'): Promise<boolean> {
+    const { app, kind } = this.#resolve(appName, kindId);
+    const now = this.#clock.now();
+    const cached = this.#cache.get(`${app.name}#${kind.id}`, now);
+    if (cached && sameSecret(cached.value, value)) return true;
+    const item = await this.#store.read(credentialKey(app, kind));
+    if (!item) return false;
+    const current = item.value !== undefined && (item.expiresAt ?? 0) > now && sameSecret(item.value, value);
+    const previous = item.previousValue !== undefined && (item.previousValidUntil ?? 0) > now && sameSecret(item.previousValue, value);
+    return current || previous;
+  }
+
   #refresh(app: HubApp, kind: CredentialKind, req: Pick<RefreshRequest, 'needed' | 'forced' | 'justRead' | 'probeValue'>): Promise<RefreshResult> {
     const dependsOn = kind.dependsOn;
     return this.#protocol.refresh({
@@ -273,6 +290,10 @@ export class Refresher {
     single.addDimension('kind', kind.id);
     single.addMetric(metric, MetricUnit.Count, 1);
   }
+}
+
+function sameSecret(a: string, b: string): boolean {
+  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }
 
 /** A caller that joined another's refresh in this container did not write. */

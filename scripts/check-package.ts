@@ -30,7 +30,7 @@ const resources = Object.values(template.Resources);
 const ofType = (t: string) => resources.filter((r) => r.Type === t);
 
 const fns = ofType('AWS::Lambda::Function');
-check(fns.length === 4, 'four Lambda functions');
+check(fns.length === 6, 'six Lambda functions');
 check(fns.every((f) => f.Properties.Runtime === 'nodejs22.x' && f.Properties.Architectures?.[0] === 'arm64'), 'nodejs22.x on arm64');
 check(ofType('AWS::Events::Rule').some((r) => r.Properties.ScheduleExpression === 'rate(5 minutes)'), 'schedule rule rate(5 minutes)');
 const routes = ofType('AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
@@ -40,11 +40,22 @@ for (const r of [
   'GET /v1/apps/{app}/tickets/{type}',
   'POST /v1/apps/{app}/tickets/{type}/refresh',
   'POST /v1/apps/{app}/jsapi-signature',
+  'ANY /v1/apps/{app}/wechat/{path+}',
+  'GET /cgi-bin/token',
+  'POST /cgi-bin/stable_token',
+  'GET /cgi-bin/ticket/getticket',
+  'GET /cgi-bin/gettoken',
+  'GET /cgi-bin/get_jsapi_ticket',
+  'GET /cgi-bin/ticket/get',
+  'ANY /cgi-bin/{path+}',
 ]) {
   check(routes.includes(r), `route ${r}`);
 }
-const authTypes = ofType('AWS::ApiGatewayV2::Route').map((r) => r.Properties.AuthorizationType);
-check(authTypes.every((a) => a === authTypes[0]), 'every route has the same authorization type');
+const native = ofType('AWS::ApiGatewayV2::Route').filter((r) => r.Properties.RouteKey.includes(' /v1/'));
+check(native.every((r) => r.Properties.AuthorizationType === native[0]!.Properties.AuthorizationType), 'every /v1/ route has the same authorization type');
+const stage = ofType('AWS::ApiGatewayV2::Stage')[0];
+const accessLog = String(stage?.Properties.AccessLogSettings?.Format ?? '');
+check(accessLog.includes('$context.routeKey') && !/\$context\.(path|requestOverride|requestUri)|query|\$input/i.test(accessLog), 'access logs carry the route template, never the path or the query string');
 const table = ofType('AWS::DynamoDB::Table')[0];
 check(table?.Properties.PointInTimeRecoverySpecification?.PointInTimeRecoveryEnabled === true, 'table has point-in-time recovery');
 check(table?.Properties.DeletionProtectionEnabled === true, 'table has deletion protection');
@@ -67,7 +78,7 @@ check(!/SECRET|HUB_API_KEYS"/.test(envText.replace(/HUB_API_KEYS_SSM/g, '')), 'n
 
 // The bundles: unzip each, load it, and serve through it.
 const dir = mkdtempSync(join(tmpdir(), 'hub-bundle-'));
-for (const f of ['getToken', 'forceRefresh', 'refreshTick', 'tickets']) execFileSync('unzip', ['-q', '-o', `.serverless/${f}.zip`, '-d', join(dir, f)]);
+for (const f of ['getToken', 'forceRefresh', 'refreshTick', 'tickets', 'compat', 'proxy']) execFileSync('unzip', ['-q', '-o', `.serverless/${f}.zip`, '-d', join(dir, f)]);
 
 const dynamo = await startDynalite();
 const sim = new WeChatSimulator({
@@ -78,12 +89,12 @@ const base = await sim.listen();
 const key = 'bundle_check_key_0123456789';
 Object.assign(process.env, {
   HUB_APPS: JSON.stringify([
-    { name: 'b', appid: 'wx_bundle', type: 'official_account', secret: { env: 'BUNDLE_SECRET' } },
+    { name: 'b', appid: 'wx_bundle', type: 'official_account', secret: { env: 'BUNDLE_SECRET' }, compat: true },
     { name: 'w', type: 'wecom', corpid: 'ww_bundle', agentid: 1000002, secret: { env: 'BUNDLE_WECOM_SECRET' } },
   ]),
   BUNDLE_SECRET: 'bundle-secret-000',
   BUNDLE_WECOM_SECRET: 'bundle-wecom-secret',
-  HUB_API_KEYS: JSON.stringify([{ name: 'k', sha256: hashApiKey(key), apps: ['*'], scopes: ['read', 'refresh'] }]),
+  HUB_API_KEYS: JSON.stringify([{ name: 'k', sha256: hashApiKey(key), apps: ['*'], scopes: ['read', 'refresh', 'proxy'] }]),
   WECHAT_API_BASE: base,
   WECOM_API_BASE: base,
   TABLE_NAME: 'bundle-check',
@@ -148,6 +159,18 @@ try {
       sig.agentConfig?.signature === jsapiSignature({ ticket: sim.currentTicket('ww_bundle/1000002', 'agent_config')!, nonceStr: sig.agentConfig.nonceStr, timestamp: sig.agentConfig.timestamp, url: 'https://crm.example/p?a=1' }),
     'bundled tickets signs a WeCom page for wx.config and wx.agentConfig',
   );
+
+  const compat = await load('compat', 'compat.mjs');
+  const sdkEvent = (query: string) => ({ ...ticketsEvent('GET /cgi-bin/token', '/cgi-bin/token', {}), headers: {}, rawQueryString: query });
+  const viaSdk = await compat.handler(sdkEvent(`grant_type=client_credential&appid=wx_bundle&secret=${key}`));
+  check(viaSdk.statusCode === 200 && JSON.parse(viaSdk.body).access_token === sim.currentToken('wx_bundle'), 'bundled compat answers /cgi-bin/token with the hub\'s token for a hub key');
+  const wrongKey = await compat.handler(sdkEvent('grant_type=client_credential&appid=wx_bundle&secret=not_a_key_0000000000'));
+  check(JSON.parse(wrongKey.body).errcode === 40001 && !wrongKey.body.includes('not_a_key'), 'bundled compat answers a wrong key the WeChat way (40001)');
+
+  const proxy = await load('proxy', 'proxy.mjs');
+  const proxyEvent = ticketsEvent('ANY /v1/apps/{app}/wechat/{path+}', '/v1/apps/b/wechat/cgi-bin/getcallbackip', { app: 'b', path: 'cgi-bin/getcallbackip' });
+  const proxied = await proxy.handler({ ...proxyEvent, requestContext: { http: { method: 'GET' } } });
+  check(proxied.statusCode === 200 && Array.isArray(JSON.parse(proxied.body).ip_list), 'bundled proxy calls WeChat with the hub\'s token');
 } catch (error) {
   check(false, `bundles load and run (${error instanceof Error ? error.message : String(error)})`);
 } finally {

@@ -16,6 +16,8 @@ export interface Grant {
 /** Tells who is calling from what API Gateway passed on: a bearer key, or an IAM-signed identity. */
 export interface Authenticator {
   identify(request: { authorization?: string; iamUserArn?: string }): Grant;
+  /** A key presented on its own (WeChat-compatible paths carry it as `secret`); absent with IAM auth. */
+  lookup?(key: string): Grant | undefined;
 }
 
 /** 403 unless the grant covers `scope` on `app`. */
@@ -51,16 +53,22 @@ export class ApiKeyring implements Authenticator {
     return this.authenticate(request.authorization);
   }
 
+  /** The entry of a key presented as it is (WeChat-compatible paths carry it as `secret`), or undefined. */
+  lookup(key: string): ApiKeyConfig | undefined {
+    const presented = createHash('sha256').update(key).digest();
+    let found: ApiKeyConfig | undefined;
+    for (const k of this.#keys) {
+      if (timingSafeEqual(presented, k.hash) && !found) found = k.entry;
+    }
+    return found;
+  }
+
   /** The key's entry, or 401. */
   authenticate(authorization: string | undefined): ApiKeyConfig {
     if (!authorization) throw new HttpError(401, 'unauthorized', 'an API key is required: Authorization: Bearer <key>', { 'www-authenticate': 'Bearer' });
     const match = BEARER.exec(authorization.trim());
     if (!match) throw new HttpError(401, 'unauthorized', 'the Authorization header must be "Bearer <key>"', { 'www-authenticate': 'Bearer' });
-    const presented = createHash('sha256').update(match[1]!).digest();
-    let found: ApiKeyConfig | undefined;
-    for (const k of this.#keys) {
-      if (timingSafeEqual(presented, k.hash) && !found) found = k.entry;
-    }
+    const found = this.lookup(match[1]!);
     if (!found) throw new HttpError(401, 'unauthorized', 'the API key is not valid', { 'www-authenticate': 'Bearer error="invalid_token"' });
     return found;
   }

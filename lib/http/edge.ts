@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
-import { APP_NAME } from '../config.js';
+import { APP_NAME, type Scope } from '../config.js';
 import { ForcedRefreshBudgetError, NoTokenAvailableError, RefreshInProgressError, UnknownAppError, UnknownKindError, UpstreamLimitError } from '../errors.js';
 import type { Refresher, Served } from '../refresher.js';
 import { StoreUnavailableError } from '../store/errors.js';
@@ -62,7 +62,7 @@ export function notRouted(event: HttpEvent, allowed: string[] | undefined): Http
 }
 
 /** The app of the path, once the caller is known and may use `scope` on it: 400, 401, 403 or 404 otherwise. */
-export async function appFrom(event: HttpEvent, deps: EdgeDeps, scope: 'read' | 'refresh'): Promise<string> {
+export async function appFrom(event: HttpEvent, deps: EdgeDeps, scope: Scope): Promise<string> {
   const raw = event.pathParameters?.app;
   const authenticator = await deps.keyring();
   const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } } | undefined)?.authorizer?.iam?.userArn;

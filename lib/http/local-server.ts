@@ -8,20 +8,27 @@ export interface LocalRoutes {
   getToken(event: APIGatewayProxyEventV2): Promise<HttpResult>;
   forceRefresh(event: APIGatewayProxyEventV2): Promise<HttpResult>;
   tickets(event: APIGatewayProxyEventV2): Promise<HttpResult>;
+  compat(event: APIGatewayProxyEventV2): Promise<HttpResult>;
+  proxy(event: APIGatewayProxyEventV2): Promise<HttpResult>;
 }
+
+
 
 type Handler = keyof LocalRoutes;
 
 /** The routes of serverless.yml: path pattern, its parameters, and the handler of each method. */
-const ROUTES: { path: RegExp; params: string[]; template: string; methods: Partial<Record<string, Handler>> }[] = [
+const ROUTES: { path: RegExp; params: string[]; template: string; methods: Partial<Record<string, Handler>> | { ANY: Handler } }[] = [
   { path: /^\/v1\/apps\/([^/]+)\/access-token$/, params: ['app'], template: '/v1/apps/{app}/access-token', methods: { GET: 'getToken' } },
   { path: /^\/v1\/apps\/([^/]+)\/access-token\/refresh$/, params: ['app'], template: '/v1/apps/{app}/access-token/refresh', methods: { POST: 'forceRefresh' } },
   { path: /^\/v1\/apps\/([^/]+)\/tickets\/([^/]+)$/, params: ['app', 'type'], template: '/v1/apps/{app}/tickets/{type}', methods: { GET: 'tickets' } },
   { path: /^\/v1\/apps\/([^/]+)\/tickets\/([^/]+)\/refresh$/, params: ['app', 'type'], template: '/v1/apps/{app}/tickets/{type}/refresh', methods: { POST: 'tickets' } },
   { path: /^\/v1\/apps\/([^/]+)\/jsapi-signature$/, params: ['app'], template: '/v1/apps/{app}/jsapi-signature', methods: { POST: 'tickets' } },
+  { path: /^\/v1\/apps\/([^/]+)\/wechat\/(.+)$/, params: ['app', 'path'], template: '/v1/apps/{app}/wechat/{path+}', methods: { ANY: 'proxy' } },
+  // WeChat's own paths: one catch-all, as in serverless.yml, so that a wrong method is answered the WeChat way.
+  { path: /^\/cgi-bin\/(.+)$/, params: ['path'], template: '/cgi-bin/{path+}', methods: { ANY: 'compat' } },
 ];
-/** API Gateway's own payload limit is 10 MB; the handlers refuse anything over 4 KiB anyway. */
-const READ_LIMIT = 64 * 1024;
+/** Lambda's synchronous payload limit (API Gateway's own is 10 MB); the native routes refuse anything over 4 KiB anyway. */
+const READ_LIMIT = 6 * 1024 * 1024;
 
 /**
  * The HTTP API as API Gateway would present it, on one local port: the same routes, and each
@@ -36,7 +43,7 @@ export function createLocalServer(routes: LocalRoutes): Server {
       result = errorResult(new HttpError(500, 'internal', 'internal error'));
     }
     res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
-    res.end(result.body ?? '');
+    res.end(result.isBase64Encoded && result.body ? Buffer.from(result.body, 'base64') : (result.body ?? ''));
   });
 }
 
@@ -50,8 +57,9 @@ async function dispatch(req: IncomingMessage, routes: LocalRoutes): Promise<Http
     const match = route.path.exec(url.pathname);
     if (!match) continue;
     const params = Object.fromEntries(route.params.map((p, i) => [p, decodeSafe(match[i + 1]!)]));
-    const handler = route.methods[method];
-    if (handler) return routes[handler](toEvent(req, url, `${method} ${route.template}`, params, body));
+    const any = 'ANY' in route.methods ? route.methods.ANY : undefined;
+    const handler = any ?? (route.methods as Partial<Record<string, Handler>>)[method];
+    if (handler) return routes[handler](toEvent(req, url, `${any ? 'ANY' : method} ${route.template}`, params, body));
     return notRouted(toEvent(req, url, '$default', params, body), Object.keys(route.methods));
   }
   return notRouted(toEvent(req, url, '$default', undefined, body), undefined);

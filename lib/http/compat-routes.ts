@@ -1,0 +1,208 @@
+import type { HubApp, WeChatApp, WeComApp } from '../apps.js';
+import { ForcedRefreshBudgetError, NoTokenAvailableError, UpstreamLimitError } from '../errors.js';
+import type { Served } from '../refresher.js';
+import { WeChatError } from '../wechat/errors.js';
+import type { Grant } from './auth.js';
+import type { EdgeDeps, HttpEvent, HttpResult } from './edge.js';
+
+/**
+ * WeChat's own paths, answered as WeChat would, so that an unmodified SDK works by changing only its
+ * API base URL (apps with `"compat": true`). The `secret` (WeCom: `corpsecret`) an SDK sends is a hub
+ * API key with the `read` scope on that app, never the AppSecret, which stays in the hub alone.
+ * Errors are WeChat's `{"errcode","errmsg"}` with HTTP 200, never the hub's native error JSON.
+ * Keys travel in query strings here: nothing on this path logs a query string or a body.
+ */
+
+/** A WeChat-shaped refusal. */
+class WeChatAnswer extends Error {
+  constructor(
+    readonly errcode: number,
+    readonly errmsg: string,
+  ) {
+    super(errmsg);
+  }
+}
+
+const INVALID_KEY = 'invalid credential: the secret must be a hub API key with the read scope on this app, not the AppSecret';
+const TOKEN_INVALID = 'invalid credential, access_token is invalid or not latest';
+const MAX_BODY_BYTES = 4096;
+
+/** Every request under /cgi-bin/ (the compat function's routes). */
+export async function compatRoutes(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
+  const method = event.requestContext?.http?.method ?? 'GET';
+  const path = event.rawPath ?? '';
+  const q = new URLSearchParams(event.rawQueryString ?? '');
+  const started = deps.clock.now();
+  let result: HttpResult;
+  try {
+    result = await route(method, path, q, event, deps);
+  } catch (error) {
+    result = answer(asWeChat(error, deps));
+  }
+  const body = JSON.parse(result.body ?? '{}') as { errcode?: number };
+  // The path only: the query carries a key or a token.
+  deps.logger.info('compat request', { method, path, errcode: body.errcode ?? 0, ms: deps.clock.now() - started });
+  return result;
+}
+
+async function route(method: string, path: string, q: URLSearchParams, event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
+  const only = (m: string) => {
+    if (method !== m) throw m === 'GET' ? new WeChatAnswer(43001, 'require GET method') : new WeChatAnswer(43002, 'require POST method');
+  };
+  switch (path) {
+    case '/cgi-bin/token': {
+      only('GET');
+      if (q.get('grant_type') !== 'client_credential') throw new WeChatAnswer(40002, 'invalid grant_type');
+      const app = await wechatApp(deps, q.get('appid'), q.get('secret'), 40001);
+      return tokenAnswer(await deps.refresher.get(app.app.name), deps);
+    }
+    case '/cgi-bin/stable_token': {
+      only('POST');
+      const body = stableBody(event);
+      if (body.grant_type !== 'client_credential') throw new WeChatAnswer(40002, 'invalid grant_type');
+      const app = await wechatApp(deps, str(body.appid), str(body.secret), 40125);
+      const current = await deps.refresher.get(app.app.name);
+      if (body.force_refresh !== true || !app.grant.scopes.includes('refresh')) return tokenAnswer(current, deps);
+      return tokenAnswer(await forced(deps, app.app, current), deps);
+    }
+    case '/cgi-bin/ticket/getticket': {
+      only('GET');
+      const type = q.get('type');
+      const app = await appOfToken(deps, q.get('access_token'), 'wechat');
+      if (type !== 'jsapi' && type !== 'wx_card') throw new WeChatAnswer(40097, 'invalid args: type must be jsapi or wx_card');
+      if (app.type !== 'official_account') throw new WeChatAnswer(48001, 'api unauthorized: a Mini Program has no JS-SDK ticket');
+      return ticketAnswer(await deps.refresher.get(app.name, `${type}_ticket`), deps);
+    }
+    case '/cgi-bin/gettoken': {
+      only('GET');
+      const app = await wecomApp(deps, q.get('corpid'), q.get('corpsecret'));
+      return tokenAnswer(await deps.refresher.get(app.name), deps, true);
+    }
+    case '/cgi-bin/get_jsapi_ticket': {
+      only('GET');
+      const app = await appOfToken(deps, q.get('access_token'), 'wecom');
+      return ticketAnswer(await deps.refresher.get(app.name, 'jsapi_ticket'), deps);
+    }
+    case '/cgi-bin/ticket/get': {
+      only('GET');
+      const app = await appOfToken(deps, q.get('access_token'), 'wecom');
+      if (q.get('type') !== 'agent_config') throw new WeChatAnswer(40058, 'invalid parameter: type must be agent_config');
+      return ticketAnswer(await deps.refresher.get(app.name, 'agent_config_ticket'), deps);
+    }
+    default:
+      throw new WeChatAnswer(40066, 'invalid url: the hub answers the token and ticket APIs here; call other APIs through /v1/apps/{app}/wechat/…');
+  }
+}
+
+/** The compat Official Account or Mini Program of `appid`, if `key` may read it. */
+async function wechatApp(deps: EdgeDeps, appid: string | null | undefined, key: string | null | undefined, wrongKey: number): Promise<{ app: WeChatApp; grant: Grant }> {
+  if (!appid) throw new WeChatAnswer(41002, 'appid missing');
+  if (!key) throw new WeChatAnswer(41004, 'appsecret missing');
+  const app = compatApps(deps).find((a): a is WeChatApp => a.type !== 'wecom' && a.appid === appid);
+  if (!app) throw new WeChatAnswer(40013, 'invalid appid');
+  const grant = await grantOf(deps, key);
+  if (!grant || !mayRead(grant, app)) throw new WeChatAnswer(wrongKey, wrongKey === 40125 ? 'invalid appsecret: the secret must be a hub API key with the read scope on this app' : INVALID_KEY);
+  return { app, grant };
+}
+
+/** The compat WeCom app of `corpid` that the key may read (a key for one app of the corp). */
+async function wecomApp(deps: EdgeDeps, corpid: string | null, key: string | null): Promise<WeComApp> {
+  if (!corpid) throw new WeChatAnswer(41002, 'corpid missing');
+  if (!key) throw new WeChatAnswer(41004, 'corpsecret missing');
+  const ofCorp = compatApps(deps).filter((a): a is WeComApp => a.type === 'wecom' && a.corpid === corpid);
+  if (!ofCorp.length) throw new WeChatAnswer(40013, 'invalid corpid');
+  const grant = await grantOf(deps, key);
+  const readable = grant ? ofCorp.filter((a) => mayRead(grant, a)) : [];
+  if (!readable.length) throw new WeChatAnswer(40001, 'invalid secret: the corpsecret must be a hub API key with the read scope on this app');
+  if (readable.length > 1) throw new WeChatAnswer(40001, 'invalid secret: this key may read several apps of this corp; give the SDK a key for one app');
+  return readable[0]!;
+}
+
+/** The compat app whose current (or overlapping previous) token this is. */
+async function appOfToken(deps: EdgeDeps, token: string | null, platform: 'wechat' | 'wecom'): Promise<HubApp> {
+  if (!token) throw new WeChatAnswer(41001, 'access_token missing');
+  for (const app of compatApps(deps)) {
+    if ((app.type === 'wecom') !== (platform === 'wecom')) continue;
+    if (await deps.refresher.recognizes(app.name, token)) return app;
+  }
+  throw platform === 'wecom' ? new WeChatAnswer(40014, 'invalid access_token') : new WeChatAnswer(40001, TOKEN_INVALID);
+}
+
+/** stable_token's force_refresh for a key with the refresh scope: the guarded forced refresh of the current token. */
+async function forced(deps: EdgeDeps, app: WeChatApp, current: Served): Promise<Served> {
+  try {
+    return await deps.refresher.forceRefresh(app.name, current.value);
+  } catch (error) {
+    // Within 30 s of the last force WeChat "does not refresh" and answers the current token: so does the hub.
+    if (error instanceof ForcedRefreshBudgetError && error.message.includes('30 s')) return current;
+    throw error;
+  }
+}
+
+function compatApps(deps: EdgeDeps): HubApp[] {
+  return deps.refresher.appNames.map((n) => deps.refresher.app(n)).filter((a) => a.compat);
+}
+
+async function grantOf(deps: EdgeDeps, key: string): Promise<Grant | undefined> {
+  if (key.length > 256) return undefined;
+  const auth = await deps.keyring();
+  return auth.lookup?.(key);
+}
+
+function mayRead(grant: Grant, app: HubApp): boolean {
+  return (grant.apps.includes('*') || grant.apps.includes(app.name)) && grant.scopes.includes('read');
+}
+
+function stableBody(event: HttpEvent): Record<string, unknown> {
+  const raw = event.body ?? '';
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new WeChatAnswer(47001, 'data format error: body too large');
+  try {
+    const parsed = JSON.parse(text || '{}') as unknown;
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // answered below
+  }
+  throw new WeChatAnswer(47001, 'data format error');
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function secondsLeft(s: Served, deps: EdgeDeps): number {
+  return Math.max(0, Math.floor((s.expiresAt - deps.clock.now()) / 1000));
+}
+
+function tokenAnswer(s: Served, deps: EdgeDeps, wecom = false): HttpResult {
+  const token = { access_token: s.value, expires_in: secondsLeft(s, deps) };
+  return json(wecom ? { errcode: 0, errmsg: 'ok', ...token } : token);
+}
+
+function ticketAnswer(s: Served, deps: EdgeDeps): HttpResult {
+  return json({ errcode: 0, errmsg: 'ok', ticket: s.value, expires_in: secondsLeft(s, deps) });
+}
+
+/** What the hub's own failures look like to an SDK: WeChat's codes, with the hub's reason. */
+function asWeChat(error: unknown, deps: EdgeDeps): WeChatAnswer {
+  if (error instanceof WeChatAnswer) return error;
+  if (error instanceof NoTokenAvailableError) {
+    const up = error.upstream;
+    const errcode = up instanceof WeChatError ? up.errcode : up ? Number(up.code.split(':')[1]) || undefined : undefined;
+    const kind = up instanceof WeChatError ? up.kind : up?.code.split(':')[0];
+    if (errcode !== undefined && kind !== 'retry_later') return new WeChatAnswer(errcode, `WeChat refused to issue a token to the hub (errcode ${errcode})`);
+    return new WeChatAnswer(-1, 'system error: the hub has no valid token right now; try again later');
+  }
+  if (error instanceof ForcedRefreshBudgetError) return new WeChatAnswer(45009, `reach max api daily quota limit: ${error.message}`);
+  if (error instanceof UpstreamLimitError) return new WeChatAnswer(45009, `api freq out of limit: ${error.message}`);
+  deps.logger.error('compat request failed', { error: error instanceof Error ? error.name : 'unknown' });
+  return new WeChatAnswer(-1, 'system error');
+}
+
+function answer(e: WeChatAnswer): HttpResult {
+  return json({ errcode: e.errcode, errmsg: e.errmsg });
+}
+
+function json(body: unknown): HttpResult {
+  return { statusCode: 200, headers: { 'content-type': 'application/json; encoding=utf-8', 'cache-control': 'no-store' }, body: JSON.stringify(body) };
+}

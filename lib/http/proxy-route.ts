@@ -1,0 +1,103 @@
+import type { HubApp } from '../apps.js';
+import type { WeChatPassthrough, PassResponse } from '../wechat/passthrough.js';
+import { PassthroughError } from '../wechat/passthrough.js';
+import { appFrom, header, respond, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
+import { HttpError } from './errors.js';
+
+/** The token-injecting proxy's upstreams (one per platform; a caller picks a path, never a host). */
+export interface ProxyUpstreams {
+  wechat: WeChatPassthrough;
+  wecom: WeChatPassthrough;
+}
+
+/**
+ * Credential APIs the proxy never forwards: they would mint or rotate what the hub keeps (a ticket
+ * fetched behind the hub's back invalidates the hub's), or spend the month's quota resets.
+ */
+const NEVER = ['/cgi-bin/token', '/cgi-bin/stable_token', '/cgi-bin/gettoken', '/cgi-bin/ticket/getticket', '/cgi-bin/get_jsapi_ticket', '/cgi-bin/ticket/get', '/cgi-bin/clear_quota', '/cgi-bin/component/'];
+const PATH = /^\/v1\/apps\/[^/]+\/wechat(\/.*)$/;
+const SAFE_PATH = /^(\/[A-Za-z0-9_.-]+)+\/?$/;
+const TOKEN_INVALID = new Set([40001, 40014, 42001]);
+/** Lambda's synchronous payload limit; API Gateway's own is 10 MB. */
+export const MAX_PROXY_BODY_BYTES = 6 * 1024 * 1024;
+
+/**
+ * ANY /v1/apps/{app}/wechat/{path+} (scope `proxy`): the call is made to WeChat's API with the
+ * hub's access_token added, and WeChat's answer comes back as it came. When WeChat says the token is
+ * dead (40001/40014/42001), the token goes through the guarded forced refresh with the token used as
+ * the stale one, and the call is made once more.
+ */
+export function proxyRoute(event: HttpEvent, deps: EdgeDeps, upstreams: ProxyUpstreams): Promise<HttpResult> {
+  return respond(deps, async () => {
+    const name = await appFrom(event, deps, 'proxy');
+    const app = deps.refresher.app(name);
+    const path = upstreamPath(event, app);
+    const method = event.requestContext?.http?.method ?? 'GET';
+    // WeChat's APIs are GET or POST; anything else is a mistake that would only reach WeChat to be refused.
+    if (method !== 'GET' && method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'the proxy forwards GET and POST', { allow: 'GET, POST' });
+    const query = new URLSearchParams(event.rawQueryString ?? '');
+    query.delete('access_token'); // the hub's token, never one the caller brings
+    const raw = event.body === undefined ? undefined : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+    if (raw && raw.length > MAX_PROXY_BODY_BYTES) throw new HttpError(413, 'body_too_large', `the body may be at most ${MAX_PROXY_BODY_BYTES} bytes`);
+    const upstream = app.type === 'wecom' ? upstreams.wecom : upstreams.wechat;
+    const started = deps.clock.now();
+
+    const call = async (token: string): Promise<PassResponse> => {
+      query.set('access_token', token);
+      try {
+        return await upstream.send({ method, path, query, body: raw?.length ? raw : undefined, contentType: header(event, 'content-type') });
+      } catch (error) {
+        if (error instanceof PassthroughError) throw new HttpError(502, 'upstream_unreachable', error.message, { 'retry-after': '1' });
+        throw error;
+      }
+    };
+    const token = (await deps.refresher.get(name)).value;
+    let res = await call(token);
+    let retried = false;
+    if (TOKEN_INVALID.has(errcodeOf(res) ?? 0)) {
+      const fresh = await deps.refresher.forceRefresh(name, token);
+      if (fresh.value !== token) {
+        res = await call(fresh.value);
+        retried = true;
+      }
+    }
+    deps.logger.info('proxied', { method, path, status: res.status, errcode: errcodeOf(res), retried, ms: deps.clock.now() - started });
+    return asResult(res);
+  });
+}
+
+/** The path on WeChat's host: plain segments under one of the app's allowed prefixes. */
+function upstreamPath(event: HttpEvent, app: HubApp): string {
+  const path = PATH.exec(event.rawPath ?? '')?.[1];
+  if (!path || !SAFE_PATH.test(path) || path.split('/').some((s) => s === '.' || s === '..')) {
+    throw new HttpError(400, 'invalid_path', 'the path after /wechat must be a plain WeChat API path, e.g. /cgi-bin/message/custom/send');
+  }
+  if (NEVER.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`))) {
+    throw new HttpError(403, 'path_not_allowed', 'the hub does not forward credential APIs; use its token and ticket routes');
+  }
+  if (!app.proxyPaths.some((p) => path.startsWith(p))) {
+    throw new HttpError(403, 'path_not_allowed', `this app's proxy forwards only ${app.proxyPaths.join(', ')}`);
+  }
+  return path;
+}
+
+function errcodeOf(res: PassResponse): number | undefined {
+  if (res.body.length > 65_536 || res.body[0] !== 0x7b /* { */) return undefined;
+  try {
+    const v = (JSON.parse(res.body.toString('utf8')) as { errcode?: unknown }).errcode;
+    return typeof v === 'number' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function asResult(res: PassResponse): HttpResult {
+  const type = res.headers['content-type'] ?? '';
+  const text = /json|text|xml/i.test(type) || type === '';
+  return {
+    statusCode: res.status,
+    headers: { ...res.headers, 'cache-control': 'no-store' },
+    body: text ? res.body.toString('utf8') : res.body.toString('base64'),
+    isBase64Encoded: !text,
+  };
+}

@@ -1,0 +1,72 @@
+import { Agent, request, type Dispatcher } from 'undici';
+
+export interface PassRequest {
+  method: string;
+  /** An already checked path on the API host (`/cgi-bin/message/custom/send`). */
+  path: string;
+  /** The query to send as it is (the access_token already set). */
+  query: URLSearchParams;
+  body?: Buffer;
+  contentType?: string;
+}
+
+export interface PassResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** The host could not be reached or did not answer in time. */
+export class PassthroughError extends Error {
+  override readonly name = 'PassthroughError';
+}
+
+/** Headers of WeChat's answer that a caller needs (a media download's name and type); the rest stay here. */
+const PASSED_HEADERS = ['content-type', 'content-disposition'];
+
+/**
+ * Forwards one call to WeChat's (or WeCom's) API host, unchanged but for the token the caller
+ * never holds. The host is fixed at construction: a caller chooses a path, never a host. Never
+ * logs, and its errors never quote the URL (its query carries the access_token).
+ */
+export class WeChatPassthrough {
+  readonly #base: URL;
+  readonly #dispatcher: Dispatcher;
+  readonly #timeoutMs: number;
+
+  constructor(options: { baseUrl: string; timeoutMs?: number; dispatcher?: Dispatcher }) {
+    this.#base = new URL(options.baseUrl);
+    this.#timeoutMs = options.timeoutMs ?? 20_000;
+    this.#dispatcher = options.dispatcher ?? new Agent({ connect: { timeout: 3_000 }, headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs });
+  }
+
+  async send(req: PassRequest): Promise<PassResponse> {
+    const url = new URL(this.#base.origin);
+    url.pathname = `${this.#base.pathname.replace(/\/$/, '')}${req.path}`;
+    url.search = req.query.toString();
+    let res: Dispatcher.ResponseData;
+    let body: Buffer;
+    try {
+      res = await request(url, {
+        method: req.method as Dispatcher.HttpMethod,
+        body: req.body,
+        headers: req.contentType ? { 'content-type': req.contentType } : {},
+        dispatcher: this.#dispatcher,
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+      body = Buffer.from(await res.body.arrayBuffer());
+    } catch {
+      throw new PassthroughError('WeChat could not be reached');
+    }
+    const headers: Record<string, string> = {};
+    for (const h of PASSED_HEADERS) {
+      const v = res.headers[h];
+      if (typeof v === 'string') headers[h] = v;
+    }
+    return { status: res.statusCode, headers, body };
+  }
+
+  async close(): Promise<void> {
+    await this.#dispatcher.close();
+  }
+}
