@@ -89,16 +89,20 @@ export class Hub {
 
   /** WeChat's own paths under /cgi-bin/ for unmodified SDKs (apps with `compat`). */
   compat(event: HttpEvent): Promise<HttpResult> {
-    return compatRoutes(event, this.edge);
+    return compatRoutes(event, this.edge, () => this.#proxyUpstreams());
   }
 
   /** ANY /v1/apps/{app}/wechat/{path+}: the token-injecting proxy. */
   proxy(event: HttpEvent): Promise<HttpResult> {
+    return proxyRoute(event, this.edge, this.#proxyUpstreams());
+  }
+
+  #proxyUpstreams(): ProxyUpstreams {
     this.#upstreams ??= {
       wechat: new WeChatPassthrough({ baseUrl: this.config.wechatApiBase, dispatcher: this.#deps.dispatcher }),
       wecom: new WeChatPassthrough({ baseUrl: this.config.wecomApiBase, dispatcher: this.#deps.dispatcher }),
     };
-    return proxyRoute(event, this.edge, this.#upstreams);
+    return this.#upstreams;
   }
 
   /**

@@ -47,7 +47,7 @@ for (const r of [
   'GET /cgi-bin/gettoken',
   'GET /cgi-bin/get_jsapi_ticket',
   'GET /cgi-bin/ticket/get',
-  'ANY /cgi-bin/{path+}',
+  'ANY /{path+}',
 ]) {
   check(routes.includes(r), `route ${r}`);
 }

@@ -2,8 +2,10 @@ import type { HubApp, WeChatApp, WeComApp } from '../apps.js';
 import { ForcedRefreshBudgetError, NoTokenAvailableError, UpstreamLimitError } from '../errors.js';
 import type { Served } from '../refresher.js';
 import { WeChatError } from '../wechat/errors.js';
+import { PassthroughError } from '../wechat/passthrough.js';
 import type { Grant } from './auth.js';
-import type { EdgeDeps, HttpEvent, HttpResult } from './edge.js';
+import { notRouted, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
+import { asResult, errcodeOf, pathRefusal, TOKEN_INVALID, type ProxyUpstreams } from './proxy-route.js';
 
 /**
  * WeChat's own paths, answered as WeChat would, so that an unmodified SDK works by changing only its
@@ -11,6 +13,12 @@ import type { EdgeDeps, HttpEvent, HttpResult } from './edge.js';
  * API key with the `read` scope on that app, never the AppSecret, which stays in the hub alone.
  * Errors are WeChat's `{"errcode","errmsg"}` with HTTP 200, never the hub's native error JSON.
  * Keys travel in query strings here: nothing on this path logs a query string or a body.
+ *
+ * An SDK sends every call to its base URL, not only the token's: any other call that carries a
+ * token the hub serves now (or in its overlap) is passed on to WeChat as it is (within the app's
+ * proxy paths). When WeChat answers it with 40001/40014/42001, the hub sends that token through the
+ * guarded forced refresh before answering, so the SDK's own retry (it asks for a token again) gets a
+ * good one.
  */
 
 /** A WeChat-shaped refusal. */
@@ -24,28 +32,42 @@ class WeChatAnswer extends Error {
 }
 
 const INVALID_KEY = 'invalid credential: the secret must be a hub API key with the read scope on this app, not the AppSecret';
-const TOKEN_INVALID = 'invalid credential, access_token is invalid or not latest';
+const TOKEN_INVALID_MSG = 'invalid credential, access_token is invalid or not latest';
 const MAX_BODY_BYTES = 4096;
 
 /** Every request under /cgi-bin/ (the compat function's routes). */
-export async function compatRoutes(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
+export async function compatRoutes(event: HttpEvent, deps: EdgeDeps, upstreams: () => ProxyUpstreams): Promise<HttpResult> {
   const method = event.requestContext?.http?.method ?? 'GET';
   const path = event.rawPath ?? '';
+  // Only WeChat's API paths (/cgi-bin/ and the compat apps' proxy paths) are answered WeChat's way;
+  // anything else that no route took is the hub's own 404.
+  if (!path.startsWith('/cgi-bin/') && !compatApps(deps).some((a) => a.proxyPaths.some((p) => path.startsWith(p)))) {
+    return notRouted(event, undefined);
+  }
   const q = new URLSearchParams(event.rawQueryString ?? '');
   const started = deps.clock.now();
   let result: HttpResult;
   try {
-    result = await route(method, path, q, event, deps);
+    result = await route(method, path, q, event, deps, upstreams);
   } catch (error) {
     result = answer(asWeChat(error, deps));
   }
-  const body = JSON.parse(result.body ?? '{}') as { errcode?: number };
   // The path only: the query carries a key or a token.
-  deps.logger.info('compat request', { method, path, errcode: body.errcode ?? 0, ms: deps.clock.now() - started });
+  deps.logger.info('compat request', { method, path, status: result.statusCode, errcode: errcodeIn(result), ms: deps.clock.now() - started });
   return result;
 }
 
-async function route(method: string, path: string, q: URLSearchParams, event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
+function errcodeIn(result: HttpResult): number | undefined {
+  if (result.isBase64Encoded || !result.body?.startsWith('{')) return undefined;
+  try {
+    const v = (JSON.parse(result.body) as { errcode?: unknown }).errcode;
+    return typeof v === 'number' ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function route(method: string, path: string, q: URLSearchParams, event: HttpEvent, deps: EdgeDeps, upstreams: () => ProxyUpstreams): Promise<HttpResult> {
   const only = (m: string) => {
     if (method !== m) throw m === 'GET' ? new WeChatAnswer(43001, 'require GET method') : new WeChatAnswer(43002, 'require POST method');
   };
@@ -90,8 +112,41 @@ async function route(method: string, path: string, q: URLSearchParams, event: Ht
       return ticketAnswer(await deps.refresher.get(app.name, 'agent_config_ticket'), deps);
     }
     default:
-      throw new WeChatAnswer(40066, 'invalid url: the hub answers the token and ticket APIs here; call other APIs through /v1/apps/{app}/wechat/…');
+      return passOn(method, path, q, event, deps, upstreams);
   }
+}
+
+/** Any other WeChat API call of an SDK: passed on as it is, if it carries a token the hub serves. */
+async function passOn(method: string, path: string, q: URLSearchParams, event: HttpEvent, deps: EdgeDeps, upstreams: () => ProxyUpstreams): Promise<HttpResult> {
+  const token = q.get('access_token');
+  if (!token) throw new WeChatAnswer(41001, 'access_token missing');
+  let app: HubApp | undefined;
+  for (const a of compatApps(deps)) if (await deps.refresher.recognizes(a.name, token)) app = a;
+  if (!app) throw new WeChatAnswer(40001, TOKEN_INVALID_MSG);
+  const refusal = pathRefusal(path, app);
+  if (refusal) throw new WeChatAnswer(48001, `api unauthorized: the hub does not pass on ${refusal === 'credential' ? 'credential APIs' : 'this path'} (allowed: ${app.proxyPaths.join(', ')})`);
+  if (method !== 'GET' && method !== 'POST') throw new WeChatAnswer(43002, 'require POST method');
+  const raw = event.body === undefined ? undefined : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+  const upstream = app.type === 'wecom' ? upstreams().wecom : upstreams().wechat;
+  let res;
+  try {
+    res = await upstream.send({ method, path, query: q, body: raw?.length ? raw : undefined, contentType: contentType(event) });
+  } catch (error) {
+    if (error instanceof PassthroughError) throw new WeChatAnswer(-1, 'system error: WeChat could not be reached');
+    throw error;
+  }
+  if (TOKEN_INVALID.has(errcodeOf(res) ?? 0)) {
+    // WeChat says the hub's token is dead: heal it now (probe first, budgeted), so the SDK's retry gets a good one.
+    await deps.refresher.forceRefresh(app.name, token).catch((error: unknown) => {
+      deps.logger.warn('compat: could not refresh a token WeChat rejected', { app: app.name, error: error instanceof Error ? error.name : 'unknown' });
+    });
+  }
+  return asResult(res);
+}
+
+function contentType(event: HttpEvent): string | undefined {
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === 'content-type') return v;
+  return undefined;
 }
 
 /** The compat Official Account or Mini Program of `appid`, if `key` may read it. */
@@ -125,7 +180,7 @@ async function appOfToken(deps: EdgeDeps, token: string | null, platform: 'wecha
     if ((app.type === 'wecom') !== (platform === 'wecom')) continue;
     if (await deps.refresher.recognizes(app.name, token)) return app;
   }
-  throw platform === 'wecom' ? new WeChatAnswer(40014, 'invalid access_token') : new WeChatAnswer(40001, TOKEN_INVALID);
+  throw platform === 'wecom' ? new WeChatAnswer(40014, 'invalid access_token') : new WeChatAnswer(40001, TOKEN_INVALID_MSG);
 }
 
 /** stable_token's force_refresh for a key with the refresh scope: the guarded forced refresh of the current token. */

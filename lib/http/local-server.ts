@@ -24,8 +24,9 @@ const ROUTES: { path: RegExp; params: string[]; template: string; methods: Parti
   { path: /^\/v1\/apps\/([^/]+)\/tickets\/([^/]+)\/refresh$/, params: ['app', 'type'], template: '/v1/apps/{app}/tickets/{type}/refresh', methods: { POST: 'tickets' } },
   { path: /^\/v1\/apps\/([^/]+)\/jsapi-signature$/, params: ['app'], template: '/v1/apps/{app}/jsapi-signature', methods: { POST: 'tickets' } },
   { path: /^\/v1\/apps\/([^/]+)\/wechat\/(.+)$/, params: ['app', 'path'], template: '/v1/apps/{app}/wechat/{path+}', methods: { ANY: 'proxy' } },
-  // WeChat's own paths: one catch-all, as in serverless.yml, so that a wrong method is answered the WeChat way.
-  { path: /^\/cgi-bin\/(.+)$/, params: ['path'], template: '/cgi-bin/{path+}', methods: { ANY: 'compat' } },
+  // Everything else is WeChat's own paths for SDKs (a catch-all, as in serverless.yml); the compat
+  // handler answers unrouted /v1/ paths with the hub's own 404.
+  { path: /^\/(.+)$/, params: ['path'], template: '/{path+}', methods: { ANY: 'compat' } },
 ];
 /** Lambda's synchronous payload limit (API Gateway's own is 10 MB); the native routes refuse anything over 4 KiB anyway. */
 const READ_LIMIT = 6 * 1024 * 1024;

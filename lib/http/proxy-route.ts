@@ -17,7 +17,7 @@ export interface ProxyUpstreams {
 const NEVER = ['/cgi-bin/token', '/cgi-bin/stable_token', '/cgi-bin/gettoken', '/cgi-bin/ticket/getticket', '/cgi-bin/get_jsapi_ticket', '/cgi-bin/ticket/get', '/cgi-bin/clear_quota', '/cgi-bin/component/'];
 const PATH = /^\/v1\/apps\/[^/]+\/wechat(\/.*)$/;
 const SAFE_PATH = /^(\/[A-Za-z0-9_.-]+)+\/?$/;
-const TOKEN_INVALID = new Set([40001, 40014, 42001]);
+export const TOKEN_INVALID = new Set([40001, 40014, 42001]);
 /** Lambda's synchronous payload limit; API Gateway's own is 10 MB. */
 export const MAX_PROXY_BODY_BYTES = 6 * 1024 * 1024;
 
@@ -69,19 +69,23 @@ export function proxyRoute(event: HttpEvent, deps: EdgeDeps, upstreams: ProxyUps
 /** The path on WeChat's host: plain segments under one of the app's allowed prefixes. */
 function upstreamPath(event: HttpEvent, app: HubApp): string {
   const path = PATH.exec(event.rawPath ?? '')?.[1];
-  if (!path || !SAFE_PATH.test(path) || path.split('/').some((s) => s === '.' || s === '..')) {
-    throw new HttpError(400, 'invalid_path', 'the path after /wechat must be a plain WeChat API path, e.g. /cgi-bin/message/custom/send');
-  }
-  if (NEVER.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`))) {
-    throw new HttpError(403, 'path_not_allowed', 'the hub does not forward credential APIs; use its token and ticket routes');
-  }
-  if (!app.proxyPaths.some((p) => path.startsWith(p))) {
-    throw new HttpError(403, 'path_not_allowed', `this app's proxy forwards only ${app.proxyPaths.join(', ')}`);
-  }
-  return path;
+  const refusal = pathRefusal(path, app);
+  if (refusal === 'invalid') throw new HttpError(400, 'invalid_path', 'the path after /wechat must be a plain WeChat API path, e.g. /cgi-bin/message/custom/send');
+  if (refusal === 'credential') throw new HttpError(403, 'path_not_allowed', 'the hub does not forward credential APIs; use its token and ticket routes');
+  if (refusal === 'not_allowed') throw new HttpError(403, 'path_not_allowed', `this app's proxy forwards only ${app.proxyPaths.join(', ')}`);
+  return path!;
 }
 
-function errcodeOf(res: PassResponse): number | undefined {
+/** Why a path may not be forwarded for this app, if it may not. */
+export function pathRefusal(path: string | undefined, app: HubApp): 'invalid' | 'credential' | 'not_allowed' | undefined {
+  if (!path || !SAFE_PATH.test(path) || path.split('/').some((s) => s === '.' || s === '..')) return 'invalid';
+  if (NEVER.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`))) return 'credential';
+  if (!app.proxyPaths.some((p) => path.startsWith(p))) return 'not_allowed';
+  return undefined;
+}
+
+/** WeChat's errcode in an answer, when it is a JSON object that has one. */
+export function errcodeOf(res: PassResponse): number | undefined {
   if (res.body.length > 65_536 || res.body[0] !== 0x7b /* { */) return undefined;
   try {
     const v = (JSON.parse(res.body.toString('utf8')) as { errcode?: unknown }).errcode;
@@ -91,7 +95,8 @@ function errcodeOf(res: PassResponse): number | undefined {
   }
 }
 
-function asResult(res: PassResponse): HttpResult {
+/** WeChat's answer as it came (the headers a caller needs, binary bodies base64 for API Gateway). */
+export function asResult(res: PassResponse): HttpResult {
   const type = res.headers['content-type'] ?? '';
   const text = /json|text|xml/i.test(type) || type === '';
   return {

@@ -35,6 +35,8 @@ export async function sharedDynalite(): Promise<EmbeddedDynamo> {
 export interface World {
   clock: ManualClock;
   sim: WeChatSimulator;
+  /** The simulator's URL (WECHAT_API_BASE and WECOM_API_BASE of every container). */
+  wechatBase: string;
   secrets: Record<string, string>;
   tableName: string;
   store: DynamoCredentialStore;
@@ -91,6 +93,7 @@ export async function startWorld(options: { env?: Record<string, string>; clock?
   return {
     clock,
     sim,
+    wechatBase: base,
     secrets,
     tableName,
     store: new DynamoCredentialStore({ client: newClient(), tableName }),
