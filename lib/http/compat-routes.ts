@@ -31,7 +31,7 @@ class WeChatAnswer extends Error {
   }
 }
 
-const INVALID_KEY = 'invalid credential: the secret must be a hub API key with the read scope on this app, not the AppSecret';
+const INVALID_KEY = 'invalid appsecret: the secret must be a hub API key with the read scope on this app, not the AppSecret';
 const TOKEN_INVALID_MSG = 'invalid credential, access_token is invalid or not latest';
 const MAX_BODY_BYTES = 4096;
 
@@ -75,14 +75,14 @@ async function route(method: string, path: string, q: URLSearchParams, event: Ht
     case '/cgi-bin/token': {
       only('GET');
       if (q.get('grant_type') !== 'client_credential') throw new WeChatAnswer(40002, 'invalid grant_type');
-      const app = await wechatApp(deps, q.get('appid'), q.get('secret'), 40001);
+      const app = await wechatApp(deps, q.get('appid'), q.get('secret'));
       return tokenAnswer(await deps.refresher.get(app.app.name), deps);
     }
     case '/cgi-bin/stable_token': {
       only('POST');
       const body = stableBody(event);
       if (body.grant_type !== 'client_credential') throw new WeChatAnswer(40002, 'invalid grant_type');
-      const app = await wechatApp(deps, str(body.appid), str(body.secret), 40125);
+      const app = await wechatApp(deps, str(body.appid), str(body.secret));
       const current = await deps.refresher.get(app.app.name);
       if (body.force_refresh !== true || !app.grant.scopes.includes('refresh')) return tokenAnswer(current, deps);
       return tokenAnswer(await forced(deps, app.app, current), deps);
@@ -149,14 +149,18 @@ function contentType(event: HttpEvent): string | undefined {
   return undefined;
 }
 
-/** The compat Official Account or Mini Program of `appid`, if `key` may read it. */
-async function wechatApp(deps: EdgeDeps, appid: string | null | undefined, key: string | null | undefined, wrongKey: number): Promise<{ app: WeChatApp; grant: Grant }> {
+/**
+ * The compat Official Account or Mini Program of `appid`, if `key` may read it. A wrong key is
+ * 40125 ("invalid appsecret", stable_token's code): WeChat's /cgi-bin/token says 40001 for a wrong
+ * secret, but SDKs take 40001 for "token expired, fetch again" and would retry a wrong key in a loop.
+ */
+async function wechatApp(deps: EdgeDeps, appid: string | null | undefined, key: string | null | undefined): Promise<{ app: WeChatApp; grant: Grant }> {
   if (!appid) throw new WeChatAnswer(41002, 'appid missing');
   if (!key) throw new WeChatAnswer(41004, 'appsecret missing');
   const app = compatApps(deps).find((a): a is WeChatApp => a.type !== 'wecom' && a.appid === appid);
   if (!app) throw new WeChatAnswer(40013, 'invalid appid');
   const grant = await grantOf(deps, key);
-  if (!grant || !mayRead(grant, app)) throw new WeChatAnswer(wrongKey, wrongKey === 40125 ? 'invalid appsecret: the secret must be a hub API key with the read scope on this app' : INVALID_KEY);
+  if (!grant || !mayRead(grant, app)) throw new WeChatAnswer(40125, INVALID_KEY);
   return { app, grant };
 }
 

@@ -14,6 +14,7 @@ import { ManualClock } from './manual-clock.js';
 export const READ_KEY = `test_read_${'r'.repeat(24)}`;
 export const REFRESH_KEY = `test_refresh_${'f'.repeat(24)}`;
 export const OTHER_APP_KEY = `test_other_${'o'.repeat(24)}`;
+export const PROXY_KEY = `test_proxy_${'p'.repeat(24)}`;
 
 export const APPS = [
   { name: 'oa', appid: 'wx_oa_0001', type: 'official_account', tokenApi: 'classic', secret: { env: 'SECRET_OA' } },
@@ -24,6 +25,13 @@ export const APPS = [
 
 /** The WeCom app's id in the simulator (`corpid/agentid`). */
 export const CRM = 'ww_corp_0001/1000002';
+
+/** APPS with the WeChat-compatible paths on (and the tick keeping their tickets), for SDK tests. */
+export const COMPAT_APPS = APPS.map((a) => ({
+  ...a,
+  compat: a.name !== 'other',
+  ...(a.name === 'oa' ? { tickets: ['jsapi'] } : a.name === 'crm' ? { tickets: ['jsapi', 'agent_config'] } : {}),
+}));
 
 /** One DynamoDB engine for a test file; each world gets its own table. */
 let dynamo: EmbeddedDynamo | undefined;
@@ -82,6 +90,7 @@ export async function startWorld(options: { env?: Record<string, string>; clock?
       { name: 'reader', sha256: hashApiKey(READ_KEY), apps: ['oa', 'mp', 'crm'], scopes: ['read'] },
       { name: 'refresher', sha256: hashApiKey(REFRESH_KEY), apps: ['oa', 'mp', 'crm'], scopes: ['read', 'refresh'] },
       { name: 'other-only', sha256: hashApiKey(OTHER_APP_KEY), apps: ['other'], scopes: ['read', 'refresh'] },
+      { name: 'proxy', sha256: hashApiKey(PROXY_KEY), apps: ['oa', 'mp', 'crm'], scopes: ['proxy'] },
     ]),
     WECHAT_API_BASE: base,
     WECOM_API_BASE: base, // the simulator answers WeCom's paths too

@@ -1,0 +1,26 @@
+/** The part of co-wechat-api (an unmodified npm SDK, used as WeChat's own users use it) that the tests call. */
+declare module 'co-wechat-api' {
+  interface Token {
+    accessToken: string;
+    expireTime: number;
+    isValid(): boolean;
+  }
+  interface Ticket {
+    ticket: string;
+    expireTime: number;
+  }
+  export default class API {
+    constructor(
+      appid: string,
+      appsecret: string,
+      getToken?: () => Promise<{ accessToken: string; expireTime: number } | null>,
+      saveToken?: (t: { accessToken: string; expireTime: number } | null) => Promise<void>,
+    );
+    /** Where every call goes: https://api.weixin.qq.com/cgi-bin/ by default. */
+    prefix: string;
+    getAccessToken(): Promise<Token>;
+    getTicket(type?: string): Promise<Ticket>;
+    getLatestTicket(): Promise<Ticket>;
+    getIp(): Promise<{ ip_list: string[] }>;
+  }
+}
