@@ -10,7 +10,7 @@ import { hashApiKey } from '../lib/http/auth.js';
 
 function fail(message: string): never {
   console.error(`npm run key: ${message}`);
-  console.error('usage: npm run key -- --apps <app,app|*> --scopes <read,refresh,admin> [--name <label>]');
+  console.error('usage: npm run key -- --apps <app,app|*> --scopes <read,refresh,proxy,admin> [--name <label>]');
   process.exit(2);
 }
 

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import API from 'co-wechat-api';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey } from '../../lib/http/auth.js';
@@ -74,10 +75,10 @@ beforeAll(async () => {
       SHOP_SECRET: OA_SECRET,
       CRM_SECRET: WECOM_SECRET,
       HUB_APPS: JSON.stringify([
-        { name: 'shop', appid: 'wx_shop_01', type: 'official_account', secret: { env: 'SHOP_SECRET' } },
-        { name: 'crm', type: 'wecom', corpid: 'ww_other', agentid: 1000002, secret: { env: 'CRM_SECRET' } },
+        { name: 'shop', appid: 'wx_shop_01', type: 'official_account', secret: { env: 'SHOP_SECRET' }, compat: true },
+        { name: 'crm', type: 'wecom', corpid: 'ww_other', agentid: 1000002, secret: { env: 'CRM_SECRET' }, compat: true },
       ]),
-      HUB_API_KEYS: JSON.stringify([{ name: 'svc', sha256: hashApiKey(KEY), apps: ['shop', 'crm'], scopes: ['read', 'refresh'] }]),
+      HUB_API_KEYS: JSON.stringify([{ name: 'svc', sha256: hashApiKey(KEY), apps: ['shop', 'crm'], scopes: ['read', 'refresh', 'proxy'] }]),
       LOG_LEVEL: 'SILENT',
     },
     () => {},
@@ -136,5 +137,38 @@ describe('npm start with tickets, against a WeChat-like server that is not the s
     expect(count['call:/cgi-bin/ticket/getticket']).toBe(3); // jsapi once; wx_card refused with the dead token, then issued
     const now = (await call('GET', '/v1/apps/shop/access-token')).body.access_token;
     expect(now).toBe(issued.oa_token);
+  });
+});
+
+describe('npm start for services that are not rewritten, against the same non-simulator server', () => {
+  const sdk = (key: string) => {
+    let stored: { accessToken: string; expireTime: number } | null = null;
+    const api = new API('wx_shop_01', key, async () => stored, async (t) => void (stored = t));
+    api.prefix = `${hub.url}/cgi-bin/`;
+    return api;
+  };
+
+  it('an unmodified SDK gets the hub\'s token and ticket with zero new upstream fetches, and WeChat-shaped errors for a wrong key', async () => {
+    const before = { ...count };
+    const api = sdk(KEY);
+    expect((await api.getAccessToken()).accessToken).toBe(issued.oa_token);
+    expect((await api.getTicket('jsapi')).ticket).toBe(issued.oa_jsapi);
+    expect(count.oa_token).toBe(before.oa_token);
+    expect(count.oa_jsapi).toBe(before.oa_jsapi);
+    await expect(sdk('hub_wrong_key_0123456789abcdef').getAccessToken()).rejects.toMatchObject({ name: 'WeChatAPIError', code: 40125 });
+    const wecom = await request(`${hub.url}/cgi-bin/gettoken?corpid=ww_other&corpsecret=${KEY}`);
+    expect(await wecom.body.json()).toEqual({ errcode: 0, errmsg: 'ok', access_token: issued.wecom_token, expires_in: expect.any(Number) });
+    expect(count.wecom_token).toBe(before.wecom_token);
+  });
+
+  it('the proxy answers a WeChat API call with the hub\'s token and heals a revoked token with one refresh', async () => {
+    const proxied = await call('GET', '/v1/apps/shop/wechat/cgi-bin/getcallbackip');
+    expect(proxied.status).toBe(200);
+    expect(proxied.body).toEqual({ ip_list: ['1.2.3.4'] });
+    const tokens = count.oa_token!;
+    valid.delete(issued.oa_token!); // revoked outside the hub
+    const healed = await call('GET', '/v1/apps/shop/wechat/cgi-bin/getcallbackip');
+    expect(healed.body).toEqual({ ip_list: ['1.2.3.4'] });
+    expect(count.oa_token).toBe(tokens + 1);
   });
 });
