@@ -38,15 +38,15 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
     settings.HUB_DEMO_SECRET = secret;
     settings.HUB_DEMO_WECOM_SECRET = wecomSecret;
     settings.HUB_APPS = JSON.stringify([
-      { name: 'demo', appid: 'wx_demo_app', type: 'official_account', tokenApi: 'classic', secret: { env: 'HUB_DEMO_SECRET' } },
-      { name: 'demo-wecom', type: 'wecom', corpid: 'ww_demo_corp', agentid: 1000002, secret: { env: 'HUB_DEMO_WECOM_SECRET' } },
+      { name: 'demo', appid: 'wx_demo_app', type: 'official_account', tokenApi: 'classic', secret: { env: 'HUB_DEMO_SECRET' }, compat: true },
+      { name: 'demo-wecom', type: 'wecom', corpid: 'ww_demo_corp', agentid: 1000002, secret: { env: 'HUB_DEMO_WECOM_SECRET' }, compat: true },
     ]);
     closers.push(() => sim.close());
     notes.push(`WeChat and WeCom simulator: ${settings.WECHAT_API_BASE} (demo apps "demo", an Official Account, and "demo-wecom"; no HUB_APPS set)`);
   }
   if (!settings.HUB_API_KEYS) {
     demoKey = `hub_${randomBytes(24).toString('base64url')}`;
-    settings.HUB_API_KEYS = JSON.stringify([{ name: 'local-demo', sha256: hashApiKey(demoKey), apps: ['*'], scopes: ['read', 'refresh'] }]);
+    settings.HUB_API_KEYS = JSON.stringify([{ name: 'local-demo', sha256: hashApiKey(demoKey), apps: ['*'], scopes: ['read', 'refresh', 'proxy'] }]);
   }
   const dynamo = await startDynalite();
   closers.push(() => dynamo.close());
@@ -84,13 +84,19 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
   for (const n of notes) print(n);
   print(`DynamoDB (dynalite, in memory): ${dynamo.endpoint}`);
   print(`Apps: ${config.apps.map((a) => a.name).join(', ')}; the tick refreshes every 5 minutes.`);
-  if (demoKey) print(`Demo API key (read, refresh on every app; shown once): ${demoKey}`);
+  if (demoKey) print(`Demo API key (read, refresh, proxy on every app; shown once): ${demoKey}`);
   print('Try:');
   const auth = `-H "Authorization: Bearer ${demoKey ?? '<your key>'}"`;
   print(`  curl -s ${auth} ${url}/v1/apps/${app}/access-token`);
   if (jssdk) {
     print(`  curl -s ${auth} ${url}/v1/apps/${jssdk}/tickets/jsapi`);
     print(`  curl -s ${auth} -H 'content-type: application/json' -d '{"url":"https://example.com/page"}' ${url}/v1/apps/${jssdk}/jsapi-signature`);
+  }
+  print(`  curl -s ${auth} ${url}/v1/apps/${app}/wechat/cgi-bin/getcallbackip`);
+  const compat = config.apps.find((a) => a.compat && a.type !== 'wecom');
+  if (compat && compat.type !== 'wecom') {
+    print(`An unmodified SDK: API base ${url}, appid ${compat.appid}, and a hub key as its secret:`);
+    print(`  curl -s '${url}/cgi-bin/token?grant_type=client_credential&appid=${compat.appid}&secret=${demoKey ?? '<your key>'}'`);
   }
 
   return {
