@@ -165,7 +165,7 @@ try {
   const viaSdk = await compat.handler(sdkEvent(`grant_type=client_credential&appid=wx_bundle&secret=${key}`));
   check(viaSdk.statusCode === 200 && JSON.parse(viaSdk.body).access_token === sim.currentToken('wx_bundle'), 'bundled compat answers /cgi-bin/token with the hub\'s token for a hub key');
   const wrongKey = await compat.handler(sdkEvent('grant_type=client_credential&appid=wx_bundle&secret=not_a_key_0000000000'));
-  check(JSON.parse(wrongKey.body).errcode === 40001 && !wrongKey.body.includes('not_a_key'), 'bundled compat answers a wrong key the WeChat way (40001)');
+  check(JSON.parse(wrongKey.body).errcode === 40125 && !wrongKey.body.includes('not_a_key'), 'bundled compat answers a wrong key the WeChat way (40125)');
 
   const proxy = await load('proxy', 'proxy.mjs');
   const proxyEvent = ticketsEvent('ANY /v1/apps/{app}/wechat/{path+}', '/v1/apps/b/wechat/cgi-bin/getcallbackip', { app: 'b', path: 'cgi-bin/getcallbackip' });
