@@ -8,7 +8,7 @@ import { systemClock, type Clock } from './clock.js';
 import { loadConfig, parseApiKeys, type AppConfig, type HubConfig } from './config.js';
 import { KeysUnavailableError } from './http/errors.js';
 import { ApiKeyring, IamPrincipals, type Authenticator } from './http/auth.js';
-import { forceRefreshRoute, getTokenRoute, type EdgeDeps, type HttpEvent, type HttpResult } from './http/edge.js';
+import { forceRefreshRoute, getTokenRoute, notRouted, type EdgeDeps, type HttpEvent, type HttpResult } from './http/edge.js';
 import { compatRoutes } from './http/compat-routes.js';
 import { proxyRoute, type ProxyUpstreams } from './http/proxy-route.js';
 import { ticketRoutes } from './http/ticket-routes.js';
@@ -85,6 +85,11 @@ export class Hub {
   /** GET /v1/apps/{app}/tickets/{type}, POST …/tickets/{type}/refresh, POST /v1/apps/{app}/jsapi-signature */
   tickets(event: HttpEvent): Promise<HttpResult> {
     return ticketRoutes(event, this.edge);
+  }
+
+  /** GET /v1/status, GET /v1/status/{app}/quota (admin) and GET /v1/health. */
+  status(event: HttpEvent): Promise<HttpResult> {
+    return Promise.resolve(notRouted(event, undefined)); // wired in the next commit
   }
 
   /** WeChat's own paths under /cgi-bin/ for unmodified SDKs (apps with `compat`). */
