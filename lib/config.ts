@@ -71,7 +71,6 @@ const appSchema = z.unknown().transform((value, ctx): z.output<typeof wechatAppS
 
 const appsSchema = z
   .array(appSchema)
-  .min(1, 'must list at least one app')
   .superRefine((apps, ctx) => {
     const seen = new Set<string>();
     const compatIds = new Set<string>();
@@ -103,7 +102,9 @@ const iamPrincipalSchema = z.strictObject({
 const seconds = (def: number) => z.coerce.number().int().positive().default(def);
 
 const envSchema = z.object({
-  HUB_APPS: z.string({ error: 'is required: a JSON array of apps' }),
+  HUB_APPS: z.string().optional(),
+  /** In AWS: one SSM parameter per app under this path (e.g. /wechat-token-hub/prod/apps/), read at run time. */
+  HUB_APPS_SSM_PATH: z.string().regex(/^\/[A-Za-z0-9_.\-/]{1,1000}\/$/, 'must be an SSM path starting and ending with /').optional(),
   HUB_API_KEYS: z.string().default('[]'),
   HUB_AUTH: z.enum(['key', 'iam']).default('key'),
   HUB_IAM_PRINCIPALS: z.string().default('[]'),
@@ -121,6 +122,10 @@ const envSchema = z.object({
   TICK_CONCURRENCY: seconds(4),
   PROBE_TTL: z.coerce.number().int().nonnegative().default(10),
   SECRET_CACHE_TTL: z.coerce.number().int().nonnegative().default(60),
+  /** The tick asks WeChat (with a call that spends no quota) whether each current token is still good. */
+  SELF_HEAL: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  /** After a configuration error from WeChat, reads wait this long (doubling while it persists) before asking again. */
+  CONFIG_ERROR_BACKOFF: seconds(60),
 });
 
 export type AppConfig = z.output<typeof appSchema>;
@@ -128,7 +133,10 @@ export type ApiKeyConfig = z.output<typeof apiKeySchema>;
 export type IamPrincipalConfig = z.output<typeof iamPrincipalSchema>;
 
 export interface HubConfig {
+  /** Apps from HUB_APPS; with `appsSsmPath`, more are read from SSM at run time. */
   apps: AppConfig[];
+  /** SSM path holding one parameter per app (AWS), read and re-read at run time. */
+  appsSsmPath?: string;
   apiKeys: ApiKeyConfig[];
   /** `key`: bearer API keys; `iam`: API Gateway's IAM authorizer, callers mapped by `iamPrincipals`. */
   auth: 'key' | 'iam';
@@ -150,7 +158,9 @@ export interface HubConfig {
     tickConcurrency: number;
     probeTtlMs: number;
     secretCacheTtlSeconds: number;
+    configErrorBackoffMs: number;
   };
+  selfHeal: boolean;
 }
 
 export class ConfigurationInvalidError extends Error {
@@ -160,7 +170,11 @@ export class ConfigurationInvalidError extends Error {
 /** Parse and check the whole configuration; the message names the field that is wrong. */
 export function loadConfig(env: Record<string, string | undefined>): HubConfig {
   const e = parse(envSchema, env, '');
-  const apps = parse(appsSchema, parseJson(e.HUB_APPS, 'HUB_APPS'), 'HUB_APPS');
+  if (e.HUB_APPS === undefined && e.HUB_APPS_SSM_PATH === undefined) {
+    throw new ConfigurationInvalidError('Invalid configuration: HUB_APPS: is required: a JSON array of apps (or HUB_APPS_SSM_PATH, an SSM path with one parameter per app)');
+  }
+  const apps = parse(appsSchema, parseJson(e.HUB_APPS ?? '[]', 'HUB_APPS'), 'HUB_APPS');
+  if (apps.length === 0 && !e.HUB_APPS_SSM_PATH) throw new ConfigurationInvalidError('Invalid configuration: HUB_APPS: must list at least one app');
   const apiKeys = parseApiKeys(e.HUB_API_KEYS, 'HUB_API_KEYS');
   const iamPrincipals = parse(z.array(iamPrincipalSchema), parseJson(e.HUB_IAM_PRINCIPALS, 'HUB_IAM_PRINCIPALS'), 'HUB_IAM_PRINCIPALS');
   if (e.HUB_AUTH === 'iam' && iamPrincipals.length === 0) {
@@ -174,7 +188,8 @@ export function loadConfig(env: Record<string, string | undefined>): HubConfig {
   const names = new Set(apps.map((a) => a.name));
   apiKeys.forEach((k, i) => {
     k.apps.forEach((a, j) => {
-      if (a !== '*' && !names.has(a)) {
+      // With apps in SSM, a key may name an app that will be added later.
+      if (a !== '*' && !names.has(a) && !e.HUB_APPS_SSM_PATH) {
         throw new ConfigurationInvalidError(`Invalid configuration: HUB_API_KEYS[${i}].apps[${j}]: no app is named "${a}"`);
       }
     });
@@ -184,6 +199,7 @@ export function loadConfig(env: Record<string, string | undefined>): HubConfig {
   }
   return {
     apps,
+    appsSsmPath: e.HUB_APPS_SSM_PATH,
     apiKeys,
     auth: e.HUB_AUTH,
     iamPrincipals,
@@ -202,8 +218,21 @@ export function loadConfig(env: Record<string, string | undefined>): HubConfig {
       tickConcurrency: e.TICK_CONCURRENCY,
       probeTtlMs: e.PROBE_TTL * 1000,
       secretCacheTtlSeconds: e.SECRET_CACHE_TTL,
+      configErrorBackoffMs: e.CONFIG_ERROR_BACKOFF * 1000,
     },
+    selfHeal: e.SELF_HEAL === 'on',
   };
+}
+
+/**
+ * One app entry read from SSM (the parameter's JSON value); `name` defaults to the parameter's last
+ * path segment. Throws ConfigurationInvalidError naming the parameter.
+ */
+export function parseAppEntry(json: string, parameter: string): AppConfig {
+  const name = parameter.split('/').filter(Boolean).pop();
+  const raw = parseJson(json, parameter);
+  const withName = typeof raw === 'object' && raw !== null && !Array.isArray(raw) && !('name' in raw) && name ? { ...raw, name } : raw;
+  return parse(appSchema, withName, parameter);
 }
 
 /** A key list (HUB_API_KEYS, or the SSM parameter's value), checked; the message names the field. */

@@ -62,7 +62,13 @@ export interface Served {
 }
 
 export interface ForcedResult extends Served {
+  /**
+   * A rotation of the value sent happened for this call: it made the fetch, joined one in flight,
+   * or the stored value replaced the one sent within the last LEASE (the same burst).
+   */
   refreshed: boolean;
+  /** The value served differs from the one sent (also when the one sent was replaced long ago, or never was ours). */
+  changed: boolean;
   /** Why the value was not rotated, when it was not. */
   reason?: string;
 }
@@ -210,11 +216,12 @@ export class Refresher {
     const ok = (it: CredentialItem) => servable(it, 0, source, this.#clock.now());
     const isCurrent = (it: CredentialItem | undefined) => !it || !ok(it) || it.value === stale;
     const item = await this.#store.read(credentialKey(app, kind));
+    const now = this.#clock.now();
     if (!isCurrent(item)) {
       // Already rotated (by the tick or another caller): the stored value is the answer, no call.
-      return { ...this.#serve(app, kind, item!), refreshed: item!.value !== stale };
+      const justReplaced = item!.previousValue === stale && (item!.obtainedAt ?? 0) >= now - this.settings.leaseMs;
+      return { ...this.#serve(app, kind, item!), refreshed: justReplaced, changed: true };
     }
-    const now = this.#clock.now();
     if (item && recentlyValidated(item, now, this.settings.probeTtlMs)) return this.#stillValid(app, kind, item);
     try {
       kind.checkForced?.(app, item, now);
@@ -231,7 +238,7 @@ export class Refresher {
     }
     if (result.item.value === stale && recentlyValidated(result.item, now, this.settings.probeTtlMs)) return this.#stillValid(app, kind, result.item);
     if (!ok(result.item) || result.item.value === stale) throw unavailable(result.item);
-    return { ...this.#serve(app, kind, result.item), refreshed: true };
+    return { ...this.#serve(app, kind, result.item), refreshed: true, changed: true };
   }
 
   /**
@@ -273,7 +280,7 @@ export class Refresher {
 
   #stillValid(app: HubApp, kind: CredentialKind, item: CredentialItem): ForcedResult {
     this.#count('ForcedRefreshNotRotated', app, kind);
-    return { ...this.#serve(app, kind, item), refreshed: false, reason: 'WeChat still accepts this token; it was not rotated' };
+    return { ...this.#serve(app, kind, item), refreshed: false, changed: false, reason: 'WeChat still accepts this token; it was not rotated' };
   }
 
   #serve(app: HubApp, kind: CredentialKind, item: CredentialItem): Served {

@@ -49,7 +49,7 @@ export async function forceRefreshRoute(event: HttpEvent, deps: EdgeDeps): Promi
     noQuery(event);
     const { stale_token } = jsonBody(event, refreshBody);
     const result = await deps.refresher.forceRefresh(app, stale_token);
-    return ok({ ...tokenBody(result, deps.clock.now()), refreshed: result.refreshed, ...(result.reason ? { reason: result.reason } : {}) });
+    return ok({ ...tokenBody(result, deps.clock.now()), refreshed: result.refreshed, changed: result.changed, ...(result.reason ? { reason: result.reason } : {}) });
   });
 }
 

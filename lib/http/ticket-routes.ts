@@ -43,7 +43,7 @@ export function refreshTicketRoute(event: HttpEvent, deps: EdgeDeps): Promise<Ht
     noQuery(event);
     const { stale_ticket } = jsonBody(event, refreshBody);
     const result = await deps.refresher.forceRefresh(app, stale_ticket, kind);
-    return ok({ ...ticketBody(result, deps.clock.now()), refreshed: result.refreshed, ...(result.reason ? { reason: result.reason } : {}) });
+    return ok({ ...ticketBody(result, deps.clock.now()), refreshed: result.refreshed, changed: result.changed, ...(result.reason ? { reason: result.reason } : {}) });
   });
 }
 
