@@ -101,6 +101,14 @@ const iamPrincipalSchema = z.strictObject({
 
 const seconds = (def: number) => z.coerce.number().int().positive().default(def);
 
+/** The longest life WeChat gives an access token or a ticket (expires_in), in seconds. */
+export const MAX_TOKEN_LIFE_SECONDS = 7200;
+
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const PORT_MESSAGE = 'must be a port number 0-65535';
+
 const envSchema = z.object({
   HUB_APPS: z.string().optional(),
   /** In AWS: one SSM parameter per app under this path (e.g. /wechat-token-hub/prod/apps/), read at run time. */
@@ -113,7 +121,7 @@ const envSchema = z.object({
   WECOM_API_BASE: z.url({ protocol: /^https?$/ }).default('https://qyapi.weixin.qq.com'),
   TABLE_NAME: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/).default('wechat-token-hub'),
   DYNAMODB_ENDPOINT: z.url().optional(),
-  REFRESH_MARGIN: seconds(1200),
+  REFRESH_MARGIN: seconds(1200).refine((s) => s < MAX_TOKEN_LIFE_SECONDS, `must be less than ${MAX_TOKEN_LIFE_SECONDS} (a token lives at most ${MAX_TOKEN_LIFE_SECONDS} s)`),
   MIN_SERVE: seconds(60),
   LEASE: seconds(15),
   UPSTREAM_DEADLINE: seconds(10),
@@ -126,6 +134,19 @@ const envSchema = z.object({
   SELF_HEAL: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
   /** After a configuration error from WeChat, reads wait this long (doubling while it persists) before asking again. */
   CONFIG_ERROR_BACKOFF: seconds(60),
+  /** The local HTTP port of `npm start`; 0 picks a free one. Set but empty is an error, not a random port. */
+  PORT: z
+    .string()
+    .regex(/^\d{1,5}$/, PORT_MESSAGE)
+    .transform(Number)
+    .refine((p) => p <= 65535, PORT_MESSAGE)
+    .default(3000),
+  /** The log level of `npm start` (in AWS, Powertools reads POWERTOOLS_LOG_LEVEL). Any case. */
+  LOG_LEVEL: z
+    .string()
+    .transform((l) => l.toUpperCase())
+    .pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }))
+    .default('INFO'),
 });
 
 export type AppConfig = z.output<typeof appSchema>;
@@ -161,6 +182,10 @@ export interface HubConfig {
     configErrorBackoffMs: number;
   };
   selfHeal: boolean;
+  /** The local HTTP port (`npm start`); 0 picks a free one. */
+  port: number;
+  /** The log level of `npm start`. */
+  logLevel: LogLevel;
 }
 
 export class ConfigurationInvalidError extends Error {
@@ -197,6 +222,10 @@ export function loadConfig(env: Record<string, string | undefined>): HubConfig {
   if (e.LEASE <= e.UPSTREAM_DEADLINE) {
     throw new ConfigurationInvalidError('Invalid configuration: LEASE: must be longer than UPSTREAM_DEADLINE');
   }
+  if (e.REFRESH_MARGIN <= e.MIN_SERVE) {
+    // Otherwise reads would find tokens below MIN_SERVE before the tick refreshed them, and wait.
+    throw new ConfigurationInvalidError('Invalid configuration: REFRESH_MARGIN: must be more than MIN_SERVE');
+  }
   return {
     apps,
     appsSsmPath: e.HUB_APPS_SSM_PATH,
@@ -221,6 +250,8 @@ export function loadConfig(env: Record<string, string | undefined>): HubConfig {
       configErrorBackoffMs: e.CONFIG_ERROR_BACKOFF * 1000,
     },
     selfHeal: e.SELF_HEAL === 'on',
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
   };
 }
 

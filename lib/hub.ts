@@ -69,7 +69,7 @@ export class Hub {
       clock,
       logger: this.#log,
       metrics: deps.metrics,
-      settings: { ...config.timings, ...(deps.pollIntervalMs ? { pollIntervalMs: deps.pollIntervalMs } : {}) },
+      settings: { ...config.timings, selfHeal: config.selfHeal, ...(deps.pollIntervalMs ? { pollIntervalMs: deps.pollIntervalMs } : {}) },
     });
     this.edge = { refresher: this.refresher, keyring: keyringReader(config, () => (ssm ??= new SSMProvider()), this.#log), clock, logger: this.#log };
   }

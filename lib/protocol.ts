@@ -8,13 +8,18 @@ import type { CredentialKind, FetchContext } from './kinds/kind.js';
 import { describe, errorCode, recentlyValidated, retryAfterFor, seconds } from './policy.js';
 import type { Ledger } from './quota/ledger.js';
 import { nextQuotaDayStart } from './quota/periods.js';
-import type { CredentialItem, CredentialKey, CredentialStore, LastError } from './store/store.js';
-import { IpBlockedError, QuotaExceededError } from './wechat/errors.js';
+import type { CredentialItem, CredentialKey, CredentialStore, LastError, RefreshCause } from './store/store.js';
+import { ConfigurationError, IpBlockedError, QuotaExceededError } from './wechat/errors.js';
+
+/** The longest wait after repeated configuration errors. */
+const MAX_BACKOFF_MS = 60 * 60_000;
 
 /** WeChat keeps the previous value valid this long after a new one is fetched. */
 const OVERLAP_MS = 5 * 60_000;
 
 export interface ProtocolSettings {
+  /** First wait after a configuration error; doubles while it persists, up to an hour. */
+  configErrorBackoffMs: number;
   leaseMs: number;
   upstreamDeadlineMs: number;
   pollIntervalMs: number;
@@ -23,7 +28,7 @@ export interface ProtocolSettings {
 }
 
 /** What the hub counts, per app and kind. Never a token, a secret or a key. */
-export type HubMetric = 'TokenRefreshed' | 'TokenRefreshFailed' | 'LeaseLost' | 'ForcedRefreshNotRotated' | 'ForcedRefreshRefused';
+export type HubMetric = 'TokenRefreshed' | 'TokenRefreshFailed' | 'LeaseLost' | 'ForcedRefreshNotRotated' | 'ForcedRefreshRefused' | 'SelfHealed';
 
 export interface RefreshRequest {
   app: HubApp;
@@ -31,6 +36,8 @@ export interface RefreshRequest {
   /** Whether the item (as read now) still needs the refresh; false means someone else did it. */
   needed: (item: CredentialItem | undefined) => boolean;
   forced: boolean;
+  /** What asked for the refresh (recorded with the value). */
+  cause: RefreshCause;
   /** The consistent read the caller has just made, used for the first round instead of reading again. */
   justRead?: { item: CredentialItem | undefined };
   /** Forced refresh of a kind with a probe: ask WeChat first whether this (stored) value is really invalid. */
@@ -90,6 +97,12 @@ export class LeaseProtocol {
       if (item?.blockedUntil !== undefined && item.blockedUntil > now) {
         throw new AppBlockedError('WeChat refuses this app until the block ends', seconds(item.blockedUntil - now), item.lastError);
       }
+      // After a configuration error (whitelist, wrong secret…) only the tick asks WeChat again before the
+      // backoff ends, unless the secret changed since: every read asking again would only be refused,
+      // and WeCom blocks an IP for an hour after too many failed gettoken calls.
+      if (req.cause !== 'tick' && item?.backoffUntil !== undefined && item.backoffUntil > now && (await this.#sameSource(app, kind, item))) {
+        throw new NoTokenAvailableError('WeChat refused this app recently; not asking again yet', seconds(item.backoffUntil - now), item.lastError);
+      }
       const probe = probeValue !== undefined && item?.value === probeValue ? item : undefined;
       if (probe && recentlyValidated(probe, now, this.#settings.probeTtlMs)) {
         return { item: probe, wrote: false }; // another refresher just asked WeChat about this value
@@ -109,6 +122,12 @@ export class LeaseProtocol {
       if (other) return { item: other, wrote: false };
     }
     throw new RefreshInProgressError();
+  }
+
+  async #sameSource(app: HubApp, kind: CredentialKind, item: CredentialItem): Promise<boolean> {
+    if (item.backoffSource === undefined || !kind.sourceFingerprint) return true;
+    const now = await kind.sourceFingerprint(app);
+    return now === undefined || now === item.backoffSource;
   }
 
   /** Lost the lease race: wait for the holder's write. Undefined means the lease lapsed unused. */
@@ -174,7 +193,11 @@ export class LeaseProtocol {
         error instanceof QuotaExceededError ? (error.blockedForMs ? at + error.blockedForMs : nextQuotaDayStart(at))
         : error instanceof IpBlockedError && error.blockedForMs > 0 ? at + error.blockedForMs
         : undefined;
-      await this.#store.recordFailure(key, { owner, error: lastError, blockedUntil });
+      const configuration = error instanceof ConfigurationError || (error instanceof IpBlockedError && error.blockedForMs === 0);
+      // 60 s, then doubling while the error persists (failures counts every failure since the last success).
+      const backoffUntil = configuration ? at + Math.min(MAX_BACKOFF_MS, this.#settings.configErrorBackoffMs * 2 ** Math.min(20, old?.failures ?? 0)) : undefined;
+      const backoffSource = configuration ? await kind.sourceFingerprint?.(app) : undefined;
+      await this.#store.recordFailure(key, { owner, error: lastError, blockedUntil, backoffUntil, backoffSource });
       this.#count('TokenRefreshFailed', app, kind);
       this.#log.error(`${kind.id} refresh failed`, { app: app.name, kind: kind.id, code: lastError.code, reason: lastError.message, failures: (old?.failures ?? 0) + 1 });
       throw error;
@@ -192,6 +215,7 @@ export class LeaseProtocol {
       previousValidUntil: keepPrevious ? Math.min(at + OVERLAP_MS, old!.expiresAt!) : undefined,
       secretFingerprint: fetched.sourceFingerprint,
       forcedAt: fetched.forcedAt,
+      refreshedBy: req.cause,
     });
     if (!written) {
       // The lease lapsed while we fetched and someone else wrote: theirs stands, ours is dropped.

@@ -19,6 +19,7 @@ import { describe, errorCode, recentlyValidated, retryAfterFor, servable } from 
 import { credentialKey, LeaseProtocol, type HubMetric, type RefreshRequest, type RefreshResult } from './protocol.js';
 import { Ledger } from './quota/ledger.js';
 import { ReadCache, SingleFlight } from './read-cache.js';
+import { StoreUnavailableError } from './store/errors.js';
 import type { CredentialItem, CredentialStore } from './store/store.js';
 import { WeChatError } from './wechat/errors.js';
 
@@ -42,6 +43,10 @@ export interface RefresherSettings {
   forcedDailyBudget: number;
   /** After WeChat confirmed a value valid, forced refreshes of it are refused this long without asking again. */
   probeTtlMs: number;
+  /** After a configuration error, reads wait this long (doubling while it persists) before asking WeChat again. */
+  configErrorBackoffMs: number;
+  /** The tick probes each current token (no quota spent) and refreshes one WeChat no longer accepts. */
+  selfHeal: boolean;
 }
 
 export const defaultSettings: RefresherSettings = {
@@ -53,6 +58,8 @@ export const defaultSettings: RefresherSettings = {
   cacheTtlMs: 30_000,
   forcedDailyBudget: 200,
   probeTtlMs: 10_000,
+  configErrorBackoffMs: 60_000,
+  selfHeal: true,
 };
 
 /** A credential as served: the value (an access_token or a ticket) and when it expires. */
@@ -75,6 +82,8 @@ export interface ForcedResult extends Served {
 
 export type TickOutcome =
   | { app: string; kind: string; outcome: 'fresh' | 'refreshed' }
+  /** The tick's probe found the stored value rejected by WeChat and replaced it. */
+  | { app: string; kind: string; outcome: 'healed' }
   /** A ticket nobody has asked for yet (and not listed in the app's `tickets`): not fetched. */
   | { app: string; kind: string; outcome: 'unused' }
   | { app: string; kind: string; outcome: 'failed' | 'blocked'; code: string };
@@ -107,6 +116,8 @@ export class Refresher {
   readonly #protocol: LeaseProtocol;
   readonly #flights = new SingleFlight<RefreshResult>();
   readonly #cache = new ReadCache<Served>();
+  /** The last value served per credential, kept past the cache's TTL for stale-if-error reads. */
+  readonly #lastServed = new Map<string, Served>();
 
   constructor(options: RefresherOptions) {
     this.settings = { ...defaultSettings, ...options.settings };
@@ -157,13 +168,25 @@ export class Refresher {
     if (cached) return cached;
 
     const source = await kind.sourceFingerprint?.(app);
-    const item = await this.#store.read(credentialKey(app, kind));
+    let item: CredentialItem | undefined;
+    try {
+      item = await this.#store.read(credentialKey(app, kind));
+    } catch (error) {
+      // Stale-if-error: the store is down or throttled past the SDK's retries. A value this container
+      // served and that still has more than MIN_SERVE to live is as good as it was a moment ago.
+      const last = this.#lastServed.get(cacheKey);
+      if (error instanceof StoreUnavailableError && last && last.expiresAt - this.#clock.now() > this.settings.minServeMs) {
+        this.#log.warn('store unavailable; serving the value this container last served', { app: app.name, kind: kind.id, expiresIn: Math.floor((last.expiresAt - this.#clock.now()) / 1000) });
+        return last;
+      }
+      throw error;
+    }
     const ok = (it: CredentialItem, minLeftMs: number) => servable(it, minLeftMs, source, this.#clock.now());
     if (item && ok(item, this.settings.minServeMs)) return this.#serve(app, kind, item);
 
     try {
       const { item: fresh } = await this.#flights.run(`${cacheKey}:due`, () =>
-        this.#refresh(app, kind, { needed: (it) => !it || !ok(it, this.settings.minServeMs), forced: false, justRead: { item } }), notWritten);
+        this.#refresh(app, kind, { needed: (it) => !it || !ok(it, this.settings.minServeMs), forced: false, cause: 'read', justRead: { item } }), notWritten);
       if (ok(fresh, 0)) return this.#serve(app, kind, fresh);
       throw unavailable(fresh);
     } catch (error) {
@@ -186,9 +209,10 @@ export class Refresher {
       const prewarmed = kind.dependsOn === undefined || app.tickets.some((t) => ticketKindId(t) === kind.id);
       if (!item && !prewarmed) return { ...base, outcome: 'unused' };
       const due = (it: CredentialItem | undefined) => !it || !servable(it, this.settings.refreshMarginMs, source, this.#clock.now());
-      const { wrote } = await this.#flights.run(`${app.name}#${kind.id}:due`, () =>
-        this.#refresh(app, kind, { needed: due, forced: false, justRead: { item } }), notWritten);
-      return { ...base, outcome: wrote ? 'refreshed' : 'fresh' };
+      const { item: current, wrote } = await this.#flights.run(`${app.name}#${kind.id}:due`, () =>
+        this.#refresh(app, kind, { needed: due, forced: false, cause: 'tick', justRead: { item } }), notWritten);
+      if (wrote) return { ...base, outcome: 'refreshed' };
+      return (await this.#selfHeal(app, kind, current)) ? { ...base, outcome: 'healed' } : { ...base, outcome: 'fresh' };
     } catch (error) {
       if (error instanceof AppBlockedError) {
         const upstream = error.upstream;
@@ -196,6 +220,27 @@ export class Refresher {
       }
       return { ...base, outcome: 'failed', code: errorCode(error) };
     }
+  }
+
+  /**
+   * Self-healing: ask WeChat (with the kind's probe, which spends no quota) whether the stored value
+   * is still accepted, and refresh at once when it is not (someone outside the hub fetched with the
+   * same secret). True when it healed.
+   */
+  async #selfHeal(app: HubApp, kind: CredentialKind, item: CredentialItem): Promise<boolean> {
+    const now = this.#clock.now();
+    if (!this.settings.selfHeal || !kind.probe || !servable(item, 0, undefined, now) || recentlyValidated(item, now, this.settings.probeTtlMs)) return false;
+    const value = item.value!;
+    try {
+      if (await kind.probe(app, value, now + Math.floor(this.settings.upstreamDeadlineMs / 3))) return false;
+    } catch (error) {
+      this.#log.warn('tick: could not probe the current value', { app: app.name, kind: kind.id, code: errorCode(error) });
+      return false;
+    }
+    this.#log.warn('tick: WeChat no longer accepts the current value; refreshing now', { app: app.name, kind: kind.id, fingerprint: fingerprint(value) });
+    const { wrote } = await this.#refresh(app, kind, { needed: (it) => it?.value === value, forced: false, cause: 'self_heal' });
+    if (wrote) this.#count('SelfHealed', app, kind);
+    return wrote;
   }
 
   /** Every kind of an app, in the catalog's order (a ticket after the token it is fetched with); one failing stops no other. */
@@ -232,7 +277,7 @@ export class Refresher {
     let result: RefreshResult;
     try {
       result = await this.#flights.run(`${app.name}#${kind.id}:force:${fingerprint(stale)}`, () =>
-        this.#refresh(app, kind, { needed: isCurrent, forced: true, justRead: { item }, probeValue: item && ok(item) ? stale : undefined }), notWritten);
+        this.#refresh(app, kind, { needed: isCurrent, forced: true, cause: 'forced', justRead: { item }, probeValue: item && ok(item) ? stale : undefined }), notWritten);
     } catch (error) {
       throw asUnavailable(error, undefined);
     }
@@ -257,7 +302,7 @@ export class Refresher {
     return current || previous;
   }
 
-  #refresh(app: HubApp, kind: CredentialKind, req: Pick<RefreshRequest, 'needed' | 'forced' | 'justRead' | 'probeValue'>): Promise<RefreshResult> {
+  #refresh(app: HubApp, kind: CredentialKind, req: Pick<RefreshRequest, 'needed' | 'forced' | 'cause' | 'justRead' | 'probeValue'>): Promise<RefreshResult> {
     const dependsOn = kind.dependsOn;
     return this.#protocol.refresh({
       ...req,
@@ -286,16 +331,19 @@ export class Refresher {
   #serve(app: HubApp, kind: CredentialKind, item: CredentialItem): Served {
     const served = { value: item.value!, expiresAt: item.expiresAt! };
     const now = this.#clock.now();
+    this.#lastServed.set(`${app.name}#${kind.id}`, served);
     this.#cache.set(`${app.name}#${kind.id}`, served, now, Math.min(now + this.settings.cacheTtlMs, served.expiresAt - this.settings.minServeMs));
     return served;
   }
 
+  /** Per app and kind, and hub-wide (service only) for the alarms, which cannot know the apps. */
   #count(metric: HubMetric, app: HubApp, kind: CredentialKind): void {
     if (!this.#metrics) return;
     const single = this.#metrics.singleMetric();
     single.addDimension('app', app.name);
     single.addDimension('kind', kind.id);
     single.addMetric(metric, MetricUnit.Count, 1);
+    this.#metrics.singleMetric().addMetric(metric, MetricUnit.Count, 1);
   }
 }
 

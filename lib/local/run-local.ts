@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { ConfigurationInvalidError, loadConfig } from '../config.js';
+import { ConfigurationInvalidError, loadConfig, type HubConfig } from '../config.js';
 import { hashApiKey } from '../http/auth.js';
 import { createLocalServer } from '../http/local-server.js';
 import { Hub } from '../hub.js';
@@ -44,7 +44,8 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
     closers.push(() => sim.close());
     notes.push(`WeChat and WeCom simulator: ${settings.WECHAT_API_BASE} (demo apps "demo", an Official Account, and "demo-wecom"; no HUB_APPS set)`);
   }
-  if (!settings.HUB_API_KEYS) {
+  // With IAM auth there are no API keys to hand out: callers are IAM principals.
+  if (!settings.HUB_API_KEYS && settings.HUB_AUTH !== 'iam') {
     demoKey = `hub_${randomBytes(24).toString('base64url')}`;
     settings.HUB_API_KEYS = JSON.stringify([{ name: 'local-demo', sha256: hashApiKey(demoKey), apps: ['*'], scopes: ['read', 'refresh', 'proxy'] }]);
   }
@@ -65,39 +66,23 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
   await ensureTable(client, config.tableName);
-  const logger = new Logger({ serviceName: 'wechat-token-hub', logLevel: (env.LOG_LEVEL as 'INFO' | undefined) ?? 'INFO' });
+  const logger = new Logger({ serviceName: 'wechat-token-hub', logLevel: config.logLevel });
   const hub = new Hub(config, { dynamodb: client, logger, secretEnv: settings });
 
   const server = createLocalServer(hub);
-  const port = Number(env.PORT ?? 3000);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', resolve);
+    server.listen(config.port, '127.0.0.1', resolve);
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const ticking = setInterval(() => void hub.tick(), TICK_MS);
   await hub.tick();
 
-  const app = config.apps[0]!.name;
-  const jssdk = config.apps.find((a) => a.type !== 'mini_program')?.name;
   print(`wechat-token-hub is running at ${url}`);
   for (const n of notes) print(n);
   print(`DynamoDB (dynalite, in memory): ${dynamo.endpoint}`);
   print(`Apps: ${config.apps.map((a) => a.name).join(', ')}; the tick refreshes every 5 minutes.`);
-  if (demoKey) print(`Demo API key (read, refresh, proxy on every app; shown once): ${demoKey}`);
-  print('Try:');
-  const auth = `-H "Authorization: Bearer ${demoKey ?? '<your key>'}"`;
-  print(`  curl -s ${auth} ${url}/v1/apps/${app}/access-token`);
-  if (jssdk) {
-    print(`  curl -s ${auth} ${url}/v1/apps/${jssdk}/tickets/jsapi`);
-    print(`  curl -s ${auth} -H 'content-type: application/json' -d '{"url":"https://example.com/page"}' ${url}/v1/apps/${jssdk}/jsapi-signature`);
-  }
-  print(`  curl -s ${auth} ${url}/v1/apps/${app}/wechat/cgi-bin/getcallbackip`);
-  const compat = config.apps.find((a) => a.compat && a.type !== 'wecom');
-  if (compat && compat.type !== 'wecom') {
-    print(`An unmodified SDK: API base ${url}, appid ${compat.appid}, and a hub key as its secret:`);
-    print(`  curl -s '${url}/cgi-bin/token?grant_type=client_credential&appid=${compat.appid}&secret=${demoKey ?? '<your key>'}'`);
-  }
+  for (const line of config.auth === 'iam' ? iamLines(config) : tryLines(config, url, demoKey)) print(line);
 
   return {
     url,
@@ -110,6 +95,41 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
       for (const c of closers.reverse()) await c();
     },
   };
+}
+
+/**
+ * With HUB_AUTH=iam, API Gateway's IAM authorizer checks each request's SigV4 signature and passes
+ * on who signed it. Nothing emulates it locally, so the local server can authenticate no one: say
+ * so, rather than print a key and curl lines that could not work.
+ */
+function iamLines(config: HubConfig): string[] {
+  return [
+    `HUB_AUTH=iam: requests must be SigV4-signed by a principal in HUB_IAM_PRINCIPALS (${config.iamPrincipals.map((p) => p.name).join(', ')}).`,
+    'The IAM authorizer is API Gateway\'s and is not emulated locally, so this server cannot authenticate any request: every API call is refused (401).',
+    'The tick still keeps the apps\' tokens fresh in the local store. To try the API locally, start without HUB_AUTH=iam (API keys).',
+  ];
+}
+
+/** The demo key, if one was made, and a curl line for each kind of route. */
+function tryLines(config: HubConfig, url: string, demoKey: string | undefined): string[] {
+  const lines: string[] = [];
+  const app = config.apps[0]!.name;
+  const jssdk = config.apps.find((a) => a.type !== 'mini_program')?.name;
+  if (demoKey) lines.push(`Demo API key (read, refresh, proxy on every app; shown once): ${demoKey}`);
+  lines.push('Try:');
+  const auth = `-H "Authorization: Bearer ${demoKey ?? '<your key>'}"`;
+  lines.push(`  curl -s ${auth} ${url}/v1/apps/${app}/access-token`);
+  if (jssdk) {
+    lines.push(`  curl -s ${auth} ${url}/v1/apps/${jssdk}/tickets/jsapi`);
+    lines.push(`  curl -s ${auth} -H 'content-type: application/json' -d '{"url":"https://example.com/page"}' ${url}/v1/apps/${jssdk}/jsapi-signature`);
+  }
+  lines.push(`  curl -s ${auth} ${url}/v1/apps/${app}/wechat/cgi-bin/getcallbackip`);
+  const compat = config.apps.find((a) => a.compat && a.type !== 'wecom');
+  if (compat && compat.type !== 'wecom') {
+    lines.push(`An unmodified SDK: API base ${url}, appid ${compat.appid}, and a hub key as its secret:`);
+    lines.push(`  curl -s '${url}/cgi-bin/token?grant_type=client_credential&appid=${compat.appid}&secret=${demoKey ?? '<your key>'}'`);
+  }
+  return lines;
 }
 
 export { ConfigurationInvalidError };

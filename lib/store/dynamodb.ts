@@ -73,7 +73,7 @@ export class DynamoCredentialStore implements CredentialStore {
       ':obtainedAt': N(w.obtainedAt),
     };
     const sets = ['#value = :value', 'expiresAt = :expiresAt', 'obtainedAt = :obtainedAt', '#version = #version + :one', 'failures = :zero'];
-    const removes = ['leaseOwner', 'leaseUntil', 'lastError', 'blockedUntil', 'validatedAt'];
+    const removes = ['leaseOwner', 'leaseUntil', 'lastError', 'blockedUntil', 'validatedAt', 'backoffUntil', 'backoffSource'];
     if (w.previousValue !== undefined && w.previousValidUntil !== undefined) {
       sets.push('previousValue = :prev', 'previousValidUntil = :prevUntil');
       values[':prev'] = S(w.previousValue);
@@ -88,6 +88,10 @@ export class DynamoCredentialStore implements CredentialStore {
     if (w.secretFingerprint !== undefined) {
       sets.push('secretFingerprint = :sfp');
       values[':sfp'] = S(w.secretFingerprint);
+    }
+    if (w.refreshedBy !== undefined) {
+      sets.push('refreshedBy = :by');
+      values[':by'] = S(w.refreshedBy);
     }
     try {
       const out = await this.#client.send(new UpdateItemCommand({
@@ -126,14 +130,27 @@ export class DynamoCredentialStore implements CredentialStore {
       ':err': { M: { code: S(f.error.code), message: S(f.error.message || '-'), at: N(f.error.at) } },
     };
     let update = 'SET failures = if_not_exists(failures, :zero) + :one, lastError = :err';
+    const removes = ['leaseOwner', 'leaseUntil'];
     if (f.blockedUntil !== undefined) {
       update += ', blockedUntil = :blocked';
       values[':blocked'] = N(f.blockedUntil);
     }
+    if (f.backoffUntil !== undefined) {
+      update += ', backoffUntil = :backoff';
+      values[':backoff'] = N(f.backoffUntil);
+      if (f.backoffSource !== undefined) {
+        update += ', backoffSource = :bsrc';
+        values[':bsrc'] = S(f.backoffSource);
+      } else {
+        removes.push('backoffSource');
+      }
+    } else {
+      removes.push('backoffUntil', 'backoffSource');
+    }
     return this.#conditional('recordFailure', new UpdateItemCommand({
       TableName: this.#table,
       Key: { pk: S(credentialPk(key)) },
-      UpdateExpression: `${update} REMOVE leaseOwner, leaseUntil`,
+      UpdateExpression: `${update} REMOVE ${removes.join(', ')}`,
       ConditionExpression: 'leaseOwner = :me',
       ExpressionAttributeValues: values,
     }));
@@ -253,6 +270,9 @@ function fromItem(item: Item): CredentialItem {
     secretFingerprint: str(item.secretFingerprint),
     validatedAt: num(item.validatedAt),
     lastForcedAt: num(item.lastForcedAt),
+    refreshedBy: str(item.refreshedBy) as CredentialItem['refreshedBy'],
+    backoffUntil: num(item.backoffUntil),
+    backoffSource: str(item.backoffSource),
   };
 }
 

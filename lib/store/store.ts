@@ -12,6 +12,9 @@ export interface LastError {
   at: number;
 }
 
+/** What made a refresh: a read that found no usable value, the tick, a forced refresh, or the tick's probe finding it dead. */
+export type RefreshCause = 'read' | 'tick' | 'forced' | 'self_heal';
+
 export interface CredentialItem {
   value?: string;
   expiresAt?: number;
@@ -31,6 +34,12 @@ export interface CredentialItem {
   validatedAt?: number;
   /** When `value` was obtained by a stable_token force refresh (WeChat wants 30 s between them). */
   lastForcedAt?: number;
+  /** What made the refresh that wrote `value`. */
+  refreshedBy?: RefreshCause;
+  /** After a configuration error, reads and forced refreshes do not ask WeChat again before this. */
+  backoffUntil?: number;
+  /** Fingerprint of the secret the configuration error was answered to: a changed secret ends the backoff. */
+  backoffSource?: string;
 }
 
 export interface LeaseRequest {
@@ -51,12 +60,16 @@ export interface TokenWrite {
   secretFingerprint?: string;
   /** Set when this write was a stable_token force refresh. */
   forcedAt?: number;
+  refreshedBy?: RefreshCause;
 }
 
 export interface FailureRecord {
   owner: string;
   error: LastError;
   blockedUntil?: number;
+  /** A configuration error: no read asks WeChat again before this (cleared by any other outcome). */
+  backoffUntil?: number;
+  backoffSource?: string;
 }
 
 export interface QuotaCall {

@@ -228,6 +228,10 @@ describe('WeCom', () => {
     const res = await world.container().getToken(httpEvent({ key: READ_KEY, app: 'crm' }));
     expect(res.statusCode).toBe(502);
     expect(json(res).error.errcode).toBe(60020);
+    // Reads do not ask WeCom again during the configuration-error backoff (60 s at first).
+    expect(json(await world.container().getToken(httpEvent({ key: READ_KEY, app: 'crm' }))).error.errcode).toBe(60020);
+    expect(world.sim.calls(CRM, 'wecom_gettoken')).toBe(1);
+    world.clock.advance(61_000);
     world.sim.failNext({ kind: 'errcode', errcode: -1 }, 2, CRM, ['wecom_gettoken']);
     const ok = await world.container().getToken(httpEvent({ key: READ_KEY, app: 'crm' }));
     expect(ok.statusCode).toBe(200);
