@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import type { Dispatcher } from 'undici';
 import type { HubApp } from './apps.js';
@@ -8,8 +8,10 @@ import { systemClock, type Clock } from './clock.js';
 import { loadConfig, parseApiKeys, type AppConfig, type HubConfig } from './config.js';
 import { KeysUnavailableError } from './http/errors.js';
 import { ApiKeyring, IamPrincipals, type Authenticator } from './http/auth.js';
-import { forceRefreshRoute, getTokenRoute, notRouted, type EdgeDeps, type HttpEvent, type HttpResult } from './http/edge.js';
+import { forceRefreshRoute, getTokenRoute, type EdgeDeps, type HttpEvent, type HttpResult } from './http/edge.js';
 import { compatRoutes } from './http/compat-routes.js';
+import { statusRoutes } from './http/status-routes.js';
+import { StatusView } from './status.js';
 import { proxyRoute, type ProxyUpstreams } from './http/proxy-route.js';
 import { ticketRoutes } from './http/ticket-routes.js';
 import { KindCatalog } from './kinds/catalog.js';
@@ -36,6 +38,8 @@ export interface HubDeps {
 /** Everything one container needs, built once per cold start. */
 export class Hub {
   readonly refresher: Refresher;
+  /** Every app's credentials and ledger as an operator sees them (status route, tick gauges). */
+  readonly statusView: StatusView;
   readonly config: HubConfig;
   /** What the HTTP routes need (lib/http/*-routes.ts take it). */
   readonly edge: EdgeDeps;
@@ -62,10 +66,13 @@ export class Hub {
         ? { ...common, type: a.type, corpid: a.corpid, agentid: a.agentid }
         : { ...common, type: a.type, appid: a.appid, tokenApi: a.tokenApi };
     });
+    const kinds = new KindCatalog({ wechat, wecom });
+    const store = new DynamoCredentialStore({ client: dynamodb, tableName: config.tableName });
+    this.statusView = new StatusView(store, kinds, config.timings.forcedDailyBudget);
     this.refresher = new Refresher({
       apps,
-      kinds: new KindCatalog({ wechat, wecom }),
-      store: new DynamoCredentialStore({ client: dynamodb, tableName: config.tableName }),
+      kinds,
+      store,
       clock,
       logger: this.#log,
       metrics: deps.metrics,
@@ -89,7 +96,7 @@ export class Hub {
 
   /** GET /v1/status, GET /v1/status/{app}/quota (admin) and GET /v1/health. */
   status(event: HttpEvent): Promise<HttpResult> {
-    return Promise.resolve(notRouted(event, undefined)); // wired in the next commit
+    return statusRoutes(event, this.edge, { view: this.statusView, wechat: this.#clients[0]! });
   }
 
   /** WeChat's own paths under /cgi-bin/ for unmodified SDKs (apps with `compat`). */
@@ -126,6 +133,7 @@ export class Hub {
     };
     await Promise.all(Array.from({ length: Math.min(this.config.timings.tickConcurrency, names.length) }, worker));
     const outcomes = perApp.flat();
+    await this.#gauges(names);
     const summary = {
       refreshed: outcomes.filter((o) => o.outcome === 'refreshed').length,
       fresh: outcomes.filter((o) => o.outcome === 'fresh').length,
@@ -134,6 +142,44 @@ export class Hub {
     if (summary.failed.length) this.#log.error('tick finished with failures', summary);
     else this.#log.info('tick finished', summary);
     return outcomes;
+  }
+
+  /**
+   * The tick's gauges (CloudWatch, in Lambda): seconds left per app and kind in use, and quota used
+   * per app and API, each also hub-wide (the smallest seconds left, the largest percent) for alarms
+   * that cannot know the apps.
+   */
+  async #gauges(names: string[]): Promise<void> {
+    const metrics = this.#deps.metrics;
+    if (!metrics) return;
+    const now = this.edge.clock.now();
+    let minLeft: number | undefined;
+    let maxPercent: number | undefined;
+    for (const name of names) {
+      let status;
+      try {
+        status = await this.statusView.of(this.refresher.app(name), now);
+      } catch (error) {
+        this.#log.warn('tick: could not read the status for the gauges', { app: name, error: error instanceof Error ? error.name : 'unknown' });
+        continue;
+      }
+      for (const c of status.credentials) {
+        if (c.secondsLeft === undefined) continue;
+        const m = metrics.singleMetric();
+        m.addDimensions({ app: name, kind: c.kind });
+        m.addMetric('CredentialSecondsLeft', MetricUnit.Seconds, c.secondsLeft);
+        minLeft = Math.min(minLeft ?? Infinity, c.secondsLeft);
+      }
+      for (const q of status.quota) {
+        if (q.percent === undefined || q.scope !== name || q.period !== 'day') continue;
+        const m = metrics.singleMetric();
+        m.addDimensions({ app: name, api: q.api });
+        m.addMetric('QuotaUsedPercent', MetricUnit.Percent, q.percent);
+        maxPercent = Math.max(maxPercent ?? 0, q.percent);
+      }
+    }
+    if (minLeft !== undefined) metrics.singleMetric().addMetric('MinCredentialSecondsLeft', MetricUnit.Seconds, minLeft);
+    if (maxPercent !== undefined) metrics.singleMetric().addMetric('MaxQuotaUsedPercent', MetricUnit.Percent, maxPercent);
   }
 
   async close(): Promise<void> {

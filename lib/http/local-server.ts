@@ -10,6 +10,7 @@ export interface LocalRoutes {
   tickets(event: APIGatewayProxyEventV2): Promise<HttpResult>;
   compat(event: APIGatewayProxyEventV2): Promise<HttpResult>;
   proxy(event: APIGatewayProxyEventV2): Promise<HttpResult>;
+  status(event: APIGatewayProxyEventV2): Promise<HttpResult>;
 }
 
 
@@ -23,6 +24,9 @@ const ROUTES: { path: RegExp; params: string[]; template: string; methods: Parti
   { path: /^\/v1\/apps\/([^/]+)\/tickets\/([^/]+)$/, params: ['app', 'type'], template: '/v1/apps/{app}/tickets/{type}', methods: { GET: 'tickets' } },
   { path: /^\/v1\/apps\/([^/]+)\/tickets\/([^/]+)\/refresh$/, params: ['app', 'type'], template: '/v1/apps/{app}/tickets/{type}/refresh', methods: { POST: 'tickets' } },
   { path: /^\/v1\/apps\/([^/]+)\/jsapi-signature$/, params: ['app'], template: '/v1/apps/{app}/jsapi-signature', methods: { POST: 'tickets' } },
+  { path: /^\/v1\/health$/, params: [], template: '/v1/health', methods: { GET: 'status' } },
+  { path: /^\/v1\/status$/, params: [], template: '/v1/status', methods: { GET: 'status' } },
+  { path: /^\/v1\/status\/([^/]+)\/quota$/, params: ['app'], template: '/v1/status/{app}/quota', methods: { GET: 'status' } },
   { path: /^\/v1\/apps\/([^/]+)\/wechat\/(.+)$/, params: ['app', 'path'], template: '/v1/apps/{app}/wechat/{path+}', methods: { ANY: 'proxy' } },
   // Everything else is WeChat's own paths for SDKs (a catch-all, as in serverless.yml); the compat
   // handler answers unrouted /v1/ paths with the hub's own 404.
@@ -53,7 +57,7 @@ async function dispatch(req: IncomingMessage, routes: LocalRoutes): Promise<Http
   if (!url) return errorResult(new HttpError(400, 'bad_request', 'the request target is not a valid path'));
   const method = req.method ?? 'GET';
   const body = await readBody(req);
-  if (body === undefined) return errorResult(new HttpError(413, 'body_too_large', 'the body is too large'));
+  if (body === undefined) return errorResult(new HttpError(413, 'body_too_large', `the body is larger than ${READ_LIMIT} bytes`));
   for (const route of ROUTES) {
     const match = route.path.exec(url.pathname);
     if (!match) continue;

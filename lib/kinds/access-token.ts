@@ -7,6 +7,11 @@ import type { CredentialKind } from './kind.js';
 /** stable_token's force mode: 20 a day, 30 s apart (WECHAT-API.md §2). */
 const STABLE_FORCE_DAILY_LIMIT = 20;
 const STABLE_FORCE_SPACING_MS = 30_000;
+/**
+ * WeChat's daily limits (WECHAT-API.md §1, §2): 2000 token fetches for an Official Account (Mini
+ * Programs: not documented; 2000 is the common figure, and openapi/quota/get tells the real one).
+ */
+const DAILY_LIMITS: Record<string, number> = { token: 2000, stable_token: 500_000, stable_token_force: STABLE_FORCE_DAILY_LIMIT };
 
 /**
  * An Official Account's or Mini Program's access_token: /cgi-bin/token (classic) or
@@ -20,11 +25,13 @@ export function wechatAccessToken(client: WeChatClient, options: { probe: boolea
     charges(app, { forced, old, forcedDailyBudget }) {
       const a = app as WeChatApp;
       const force = stableForce(a, forced, old?.value !== undefined);
+      const api = force ? 'stable_token_force' : a.tokenApi === 'stable' ? 'stable_token' : 'token';
       return [{
         scope: app.name,
-        api: force ? 'stable_token_force' : a.tokenApi === 'stable' ? 'stable_token' : 'token',
+        api,
         period: 'day',
         forcedBudget: forced ? (force ? Math.min(STABLE_FORCE_DAILY_LIMIT, forcedDailyBudget) : forcedDailyBudget) : undefined,
+        knownLimit: DAILY_LIMITS[api],
       }];
     },
     checkForced(app, item, now) {

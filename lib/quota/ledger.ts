@@ -17,6 +17,11 @@ export interface QuotaCharge {
   forcedBudget?: number;
   /** What the limit is, for the refusal's message. */
   limitName?: string;
+  /**
+   * WeChat's own limit where the hub does not enforce one (the token API's 2000 a day): shown in the
+   * status view and alarmed on at 80 %, never used to refuse.
+   */
+  knownLimit?: number;
 }
 
 const HOUR = 3_600_000;

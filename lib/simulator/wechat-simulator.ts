@@ -4,7 +4,7 @@ import { controlFail, controlRevoke } from './control.js';
 import { readBody, sendJson } from './http.js';
 import { settingsFrom, SimState } from './state.js';
 import type { SimulatedApp, SimulatedEndpoint, SimulatedFault, SimulatedTicketType, SimulatedWeComApp, SimulatorOptions } from './types.js';
-import { callbackIp, classicToken, getTicket, stableToken } from './wechat.js';
+import { apiQuota, callbackIp, classicToken, getTicket, stableToken } from './wechat.js';
 import { weComAgentTicket, weComCallbackIp, weComJsapiTicket, weComToken } from './wecom.js';
 
 export type { SimulatedApp, SimulatedEndpoint, SimulatedFault, SimulatedTicketType, SimulatedWeComApp, SimulatorOptions } from './types.js';
@@ -19,6 +19,7 @@ export type { SimulatedApp, SimulatedEndpoint, SimulatedFault, SimulatedTicketTy
  *   POST /cgi-bin/stable_token  {"grant_type","appid","secret","force_refresh"}
  *   GET  /cgi-bin/getcallbackip?access_token=                  (a WeCom token gets WeCom's answer)
  *   GET  /cgi-bin/ticket/getticket?access_token=&type=jsapi|wx_card
+ *   POST /cgi-bin/openapi/quota/get?access_token=  {"cgi_path"}   (today's count of token or stable_token calls)
  * WeCom (an app's id is `${corpid}/${agentid}`):
  *   GET  /cgi-bin/gettoken?corpid=&corpsecret=
  *   GET  /cgi-bin/get_jsapi_ticket?access_token=               (corp ticket)
@@ -162,6 +163,8 @@ export class WeChatSimulator {
       }
       case '/cgi-bin/ticket/getticket':
         return getTicket(sim, res, url);
+      case '/cgi-bin/openapi/quota/get':
+        return apiQuota(sim, res, url, body);
       case '/cgi-bin/gettoken':
         return weComToken(sim, res, url);
       case '/cgi-bin/get_jsapi_ticket':

@@ -110,3 +110,26 @@ export function getTicket(sim: SimState, res: ServerResponse, url: URL): void {
   if (type !== 'jsapi' && type !== 'wx_card') return error(res, 40097);
   sendJson(res, sim.ticketBody(sim.issueTicket(owner, type)));
 }
+
+/** POST /cgi-bin/openapi/quota/get?access_token= {"cgi_path"}: WeChat's own count of today's calls. */
+export function apiQuota(sim: SimState, res: ServerResponse, url: URL, raw: string): void {
+  const token = url.searchParams.get('access_token');
+  if (!token) return error(res, 41001);
+  const owner = sim.weChatOwner(token);
+  const now = sim.now();
+  if (!owner || (!owner.classic.isValid(token, now) && !owner.stable.isValid(token, now))) return error(res, owner ? 42001 : 40001);
+  let path: unknown;
+  try {
+    path = (JSON.parse(raw || '{}') as { cgi_path?: unknown }).cgi_path;
+  } catch {
+    return error(res, 47001);
+  }
+  const limits: Record<string, [string, number]> = {
+    '/cgi-bin/token': ['token', owner.app.dailyQuota ?? sim.settings.dailyQuota],
+    '/cgi-bin/stable_token': ['stable_token', sim.settings.stableDailyQuota],
+  };
+  const known = typeof path === 'string' ? limits[path] : undefined;
+  if (!known) return sendJson(res, { errcode: 76021, errmsg: 'cgi_path not found' });
+  const used = sim.calls(owner.id, known[0] as 'token');
+  sendJson(res, { errcode: 0, errmsg: 'ok', quota: { daily_limit: known[1], used, remain: Math.max(0, known[1] - used) } });
+}

@@ -44,6 +44,12 @@ export interface Ticket {
   expiresIn: number;
 }
 
+export interface ApiQuota {
+  dailyLimit: number;
+  used: number;
+  remain: number;
+}
+
 export interface AccessToken {
   accessToken: string;
   /** Seconds, as WeChat returned them. */
@@ -75,6 +81,9 @@ const tokenResponse = z.object({
 const ticketResponse = z.object({
   ticket: z.string().min(1).max(2048),
   expires_in: z.number().int().positive(),
+});
+const quotaResponse = z.object({
+  quota: z.object({ daily_limit: z.number().int(), used: z.number().int(), remain: z.number().int() }),
 });
 const errorResponse = z.object({ errcode: z.number().int(), errmsg: z.string().optional() });
 const ipListResponse = z.object({ ip_list: z.array(z.string()) });
@@ -181,6 +190,20 @@ export class WeChatClient {
       if (error instanceof WeChatError && error.kind === 'refresh') return false;
       throw error;
     }
+  }
+
+  /**
+   * WeChat's own count for an API (POST /cgi-bin/openapi/quota/get, WECHAT-API.md §4): the daily
+   * limit, what was used and what remains. Official Accounts and Mini Programs only.
+   */
+  async getApiQuota(accessToken: string, cgiPath: string, deadline?: number): Promise<ApiQuota> {
+    const until = deadline ?? this.#clock.now() + this.#totalTimeoutMs;
+    return this.#withRetries(until, async (timeoutMs) => {
+      const body = await this.#call('POST', this.#url('/cgi-bin/openapi/quota/get', { access_token: accessToken }), JSON.stringify({ cgi_path: cgiPath }), timeoutMs);
+      const ok = quotaResponse.safeParse(body);
+      if (ok.success && !isError(body)) return { dailyLimit: ok.data.quota.daily_limit, used: ok.data.quota.used, remain: ok.data.quota.remain };
+      throw this.#errorFrom(body, false);
+    });
   }
 
   async close(): Promise<void> {

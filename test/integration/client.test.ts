@@ -27,6 +27,7 @@ beforeEach(async () => {
     tickets: (e) => (hubRequests.push(e.rawPath), hub.tickets(e)),
     compat: (e) => hub.compat(e),
     proxy: (e) => hub.proxy(e),
+    status: (e) => hub.status(e),
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -1,0 +1,112 @@
+import type { HubApp } from './apps.js';
+import type { KindCatalog } from './kinds/catalog.js';
+import { servable } from './policy.js';
+import { credentialKey } from './protocol.js';
+import { quotaDay, quotaHour } from './quota/periods.js';
+import type { CredentialItem, CredentialStore, RefreshCause } from './store/store.js';
+
+/** One credential as an operator sees it. Never its value. */
+export interface CredentialStatus {
+  kind: string;
+  /** ok; unused (a ticket nobody asked for); failing (valid, but the last refresh failed); blocked or backoff (WeChat refused; not asked again before the time given); expired; missing. */
+  state: 'ok' | 'unused' | 'failing' | 'blocked' | 'backoff' | 'expired' | 'missing';
+  secondsLeft?: number;
+  ageSeconds?: number;
+  version: number;
+  refreshedAt?: string;
+  refreshedBy?: RefreshCause;
+  failures: number;
+  lastError?: { code: string; message: string; at: string };
+  blockedUntil?: string;
+  backoffUntil?: string;
+}
+
+/** One ledger row: calls the hub made (and counted before making them), against the limit. */
+export interface QuotaStatus {
+  /** The app, or `corp:<corpid>` for WeCom's per-corp limit. */
+  scope: string;
+  api: string;
+  /** `day`: today in China time; `hour`: the last two clock hours, the window the hub holds itself to. */
+  period: 'day' | 'hour';
+  used: number;
+  forced: number;
+  limit?: number;
+  percent?: number;
+}
+
+export interface AppStatus {
+  app: string;
+  type: HubApp['type'];
+  credentials: CredentialStatus[];
+  quota: QuotaStatus[];
+}
+
+const HOUR = 3_600_000;
+
+/** What the status route and the tick's gauges show, read from the store (tokens left out). */
+export class StatusView {
+  constructor(
+    private readonly store: CredentialStore,
+    private readonly kinds: KindCatalog,
+    private readonly forcedDailyBudget: number,
+  ) {}
+
+  async of(app: HubApp, now: number): Promise<AppStatus> {
+    const kinds = this.kinds.kindsOf(app);
+    const items = await Promise.all(kinds.map((k) => this.store.read(credentialKey(app, k))));
+    const credentials = kinds.map((k, i) => credentialStatus(k.id, k.dependsOn !== undefined, items[i], now));
+    const seen = new Set<string>();
+    const charges = kinds.flatMap((k) => k.charges(app, { forced: false, old: undefined, forcedDailyBudget: this.forcedDailyBudget }));
+    const quota: QuotaStatus[] = [];
+    for (const c of charges) {
+      const id = `${c.scope}#${c.api}#${c.period}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const limit = c.limit ?? c.knownLimit;
+      let used: number;
+      let forced: number;
+      if (c.period === 'hour') {
+        const [cur, prev] = await Promise.all([this.store.readQuota(c.scope, c.api, quotaHour(now)), this.store.readQuota(c.scope, c.api, quotaHour(now - HOUR))]);
+        used = cur.count + prev.count;
+        forced = cur.forced + prev.forced;
+      } else {
+        ({ count: used, forced } = await this.store.readQuota(c.scope, c.api, quotaDay(now)));
+      }
+      quota.push({ scope: c.scope, api: c.api, period: c.period, used, forced, ...(limit ? { limit, percent: Math.round((used / limit) * 1000) / 10 } : {}) });
+    }
+    return { app: app.name, type: app.type, credentials, quota };
+  }
+}
+
+function credentialStatus(kind: string, onDemand: boolean, item: CredentialItem | undefined, now: number): CredentialStatus {
+  if (!item || item.value === undefined) {
+    return { kind, state: onDemand && !item ? 'unused' : item?.blockedUntil && item.blockedUntil > now ? 'blocked' : item?.lastError ? 'failing' : 'missing', version: item?.version ?? 0, failures: item?.failures ?? 0, ...errorFields(item, now) };
+  }
+  const valid = servable(item, 0, undefined, now);
+  const state: CredentialStatus['state'] =
+    item.blockedUntil !== undefined && item.blockedUntil > now ? 'blocked'
+    : item.backoffUntil !== undefined && item.backoffUntil > now ? 'backoff'
+    : !valid ? 'expired'
+    : item.failures > 0 ? 'failing'
+    : 'ok';
+  return {
+    kind,
+    state,
+    secondsLeft: Math.max(0, Math.floor(((item.expiresAt ?? now) - now) / 1000)),
+    ageSeconds: item.obtainedAt !== undefined ? Math.floor((now - item.obtainedAt) / 1000) : undefined,
+    version: item.version,
+    refreshedAt: item.obtainedAt !== undefined ? new Date(item.obtainedAt).toISOString() : undefined,
+    refreshedBy: item.refreshedBy,
+    failures: item.failures,
+    ...errorFields(item, now),
+  };
+}
+
+function errorFields(item: CredentialItem | undefined, now: number): Partial<CredentialStatus> {
+  if (!item) return {};
+  return {
+    ...(item.lastError ? { lastError: { code: item.lastError.code, message: item.lastError.message, at: new Date(item.lastError.at).toISOString() } } : {}),
+    ...(item.blockedUntil !== undefined && item.blockedUntil > now ? { blockedUntil: new Date(item.blockedUntil).toISOString() } : {}),
+    ...(item.backoffUntil !== undefined && item.backoffUntil > now ? { backoffUntil: new Date(item.backoffUntil).toISOString() } : {}),
+  };
+}
