@@ -15,6 +15,7 @@ export const READ_KEY = `test_read_${'r'.repeat(24)}`;
 export const REFRESH_KEY = `test_refresh_${'f'.repeat(24)}`;
 export const OTHER_APP_KEY = `test_other_${'o'.repeat(24)}`;
 export const PROXY_KEY = `test_proxy_${'p'.repeat(24)}`;
+export const ADMIN_KEY = `test_admin_${'a'.repeat(24)}`;
 
 export const APPS = [
   { name: 'oa', appid: 'wx_oa_0001', type: 'official_account', tokenApi: 'classic', secret: { env: 'SECRET_OA' } },
@@ -91,6 +92,7 @@ export async function startWorld(options: { env?: Record<string, string>; clock?
       { name: 'refresher', sha256: hashApiKey(REFRESH_KEY), apps: ['oa', 'mp', 'crm'], scopes: ['read', 'refresh'] },
       { name: 'other-only', sha256: hashApiKey(OTHER_APP_KEY), apps: ['other'], scopes: ['read', 'refresh'] },
       { name: 'proxy', sha256: hashApiKey(PROXY_KEY), apps: ['oa', 'mp', 'crm'], scopes: ['proxy'] },
+      { name: 'operator', sha256: hashApiKey(ADMIN_KEY), apps: ['*'], scopes: ['admin'] },
     ]),
     WECHAT_API_BASE: base,
     WECOM_API_BASE: base, // the simulator answers WeCom's paths too
