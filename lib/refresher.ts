@@ -140,6 +140,14 @@ export class Refresher {
     });
   }
 
+  /** The apps changed (read again from SSM): the same protocol, store and caches serve the new list. */
+  replaceApps(apps: readonly HubApp[]): void {
+    const next = new Map(apps.map((a) => [a.name, a]));
+    if (next.size === this.#apps.size && [...next].every(([n, a]) => this.#apps.get(n) === a)) return;
+    this.#apps.clear();
+    for (const [n, a] of next) this.#apps.set(n, a);
+  }
+
   get appNames(): string[] {
     return [...this.#apps.keys()];
   }
