@@ -56,7 +56,9 @@ export function appsReader(config: HubConfig, ssm: () => SSMProvider, log: Logge
   return async () => {
     let values: Record<string, unknown> | undefined;
     try {
-      values = (await ssm().getMultiple(path, { decrypt: true, recursive: false, maxAge: config.timings.secretCacheTtlSeconds })) as Record<string, unknown> | undefined;
+      // Asked without the trailing slash: IAM authorizes GetParametersByPath against the path as sent,
+      // and the stack grants exactly /wechat-token-hub/<stage>/apps.
+      values = (await ssm().getMultiple(path.replace(/\/$/, ''), { decrypt: true, recursive: false, maxAge: config.timings.secretCacheTtlSeconds })) as Record<string, unknown> | undefined;
     } catch (error) {
       log.error('could not read the apps from SSM; keeping the list in use', { path, error: error instanceof Error ? error.name : 'unknown' });
       return last?.apps;

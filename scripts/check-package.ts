@@ -1,11 +1,15 @@
 /**
  * After `npx sls package`: check the CloudFormation template against what the hub promises
- * (four functions, the schedule, every route, a protected table, IAM without wildcards, no secret
- * in any environment), then load each bundled handler and serve a real token through the bundle,
- * with dynalite and the simulator standing in for AWS and WeChat.
+ * (the functions, the schedule, every route, a protected table, IAM without wildcards, no secret
+ * in any environment, the alarms, their topic and the dashboard, no VPC by default), then load
+ * each bundled handler and serve a real token through the bundle, with dynalite and the simulator
+ * standing in for AWS and WeChat. Last, package again with other stage params (egress=create with
+ * the IAM authorizer, egress=existing, too many apps for the environment) into temporary
+ * directories and check those templates (and the failure).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,20 +21,139 @@ import { WeChatSimulator } from '../lib/simulator/wechat-simulator.js';
 import { ensureTable } from '../lib/store/dynamodb.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+/** The environment for the packaging runs, before the bundle checks below fill process.env. */
+const packagingEnv = { ...process.env };
 const failures: string[] = [];
 const check = (ok: boolean, what: string) => {
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
   if (!ok) failures.push(what);
 };
 
-const template = JSON.parse(readFileSync('.serverless/cloudformation-template-update-stack.json', 'utf8')) as {
-  Resources: Record<string, { Type: string; Properties: any; DeletionPolicy?: string }>;
+type Resource = { Type: string; Properties: any; DeletionPolicy?: string; Condition?: string };
+type Template = {
+  Resources: Record<string, Resource>;
+  Conditions?: Record<string, unknown>;
+  Outputs?: Record<string, { Value: any; Condition?: string }>;
 };
+const readTemplate = (dir: string) => JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+const template = readTemplate('.serverless');
+
+/** A template's Conditions by name. The stage params are written in at package time, so each is a comparison of literals. */
+function conditions(t: Template) {
+  const known = new Map<string, boolean>();
+  const evaluate = (e: any): boolean => {
+    if (e && typeof e === 'object') {
+      if (typeof e.Condition === 'string') return named(e.Condition);
+      if (Array.isArray(e['Fn::Equals']) && e['Fn::Equals'].every((x: unknown) => typeof x === 'string')) return e['Fn::Equals'][0] === e['Fn::Equals'][1];
+      if (Array.isArray(e['Fn::Not'])) return !evaluate(e['Fn::Not'][0]);
+      if (Array.isArray(e['Fn::And'])) return e['Fn::And'].every(evaluate);
+      if (Array.isArray(e['Fn::Or'])) return e['Fn::Or'].some(evaluate);
+    }
+    throw new Error(`condition not made of literals: ${JSON.stringify(e)}`);
+  };
+  const named = (name: string): boolean => {
+    if (!known.has(name)) {
+      if (t.Conditions?.[name] === undefined) throw new Error(`no condition ${name}`);
+      known.set(name, evaluate(t.Conditions[name]));
+    }
+    return known.get(name)!;
+  };
+  return named;
+}
+
+/** What CloudFormation would create from a template: resources and outputs whose condition holds, each Fn::If resolved. */
+function created(t: Template) {
+  const condition = conditions(t);
+  const resolve = (v: any): any => {
+    if (Array.isArray(v)) return v.map(resolve);
+    if (v === null || typeof v !== 'object') return v;
+    if (Array.isArray(v['Fn::If'])) return resolve(condition(v['Fn::If'][0]) ? v['Fn::If'][1] : v['Fn::If'][2]);
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]));
+  };
+  const holds = (c?: string) => c === undefined || condition(c);
+  return {
+    resources: Object.fromEntries(Object.entries(t.Resources).filter(([, r]) => holds(r.Condition)).map(([id, r]) => [id, resolve(r) as Resource])),
+    outputs: Object.fromEntries(Object.entries(t.Outputs ?? {}).filter(([, o]) => holds(o.Condition)).map(([k, o]) => [k, resolve(o)])),
+  };
+}
+
+const hasVpcPolicy = (t: Template) => JSON.stringify(t.Resources.IamRoleLambdaExecution?.Properties.ManagedPolicyArns ?? []).includes('AWSLambdaVPCAccessExecutionRole');
+
+/** egress=none: no function in a VPC, nothing of the VPC created (each Egress* resource sits under a false condition). */
+function checkNoEgress(t: Template, what: string) {
+  const { resources: made, outputs } = created(t);
+  check(Object.values(t.Resources).filter((r) => r.Type === 'AWS::Lambda::Function').every((f) => f.Properties.VpcConfig === undefined), `${what}: no function has a VpcConfig`);
+  const ec2 = Object.keys(made).filter((id) => made[id]!.Type.startsWith('AWS::EC2::'));
+  check(ec2.length === 0, `${what}: no VPC, subnet, NAT gateway or Elastic IP is created${ec2.length ? ` (${ec2.join(', ')})` : ''}`);
+  check(!('EgressIp' in outputs) && !hasVpcPolicy(t), `${what}: no EgressIp output, no VPC access policy on the role`);
+}
+
+/** A list given as an array or as Fn::Split of a literal. */
+const listOf = (v: any): unknown[] => (Array.isArray(v) ? v : Array.isArray(v?.['Fn::Split']) ? String(v['Fn::Split'][1]).split(v['Fn::Split'][0]) : []);
+
+/**
+ * egress=create (expect all undefined: the stack's own VPC) or egress=existing (the given ids):
+ * every function in the private subnets, whose 0.0.0.0/0 route goes to the one NAT gateway, which
+ * has the Elastic IP and sits in a subnet routed to an internet gateway; DynamoDB through a gateway endpoint.
+ */
+function checkEgress(t: Template, what: string, expect: { vpcId?: string; natSubnet?: string; subnets?: string[]; securityGroups?: string[] }) {
+  const { resources: made, outputs } = created(t);
+  const all = Object.entries(made);
+  const ofKind = (type: string) => all.filter(([, r]) => r.Type === type);
+  const ownVpc = expect.vpcId === undefined;
+  const key = (v: unknown) => JSON.stringify(v);
+  const functions = ofKind('AWS::Lambda::Function').map(([, f]) => f.Properties.VpcConfig);
+  const vpcConfig = functions[0];
+  check(functions.length === 7 && functions.every((c) => c !== undefined && key(c) === key(vpcConfig)), `${what}: every function has the same VpcConfig`);
+  const subnets = listOf(vpcConfig?.SubnetIds);
+  const groups = listOf(vpcConfig?.SecurityGroupIds);
+  check(hasVpcPolicy(t), `${what}: the role has AWSLambdaVPCAccessExecutionRole (ENI permissions)`);
+
+  const vpcs = ofKind('AWS::EC2::VPC');
+  const nats = ofKind('AWS::EC2::NatGateway');
+  const eips = ofKind('AWS::EC2::EIP');
+  check(nats.length === 1 && eips.length === 1 && nats[0]![1].Properties.AllocationId?.['Fn::GetAtt']?.[0] === eips[0]![0], `${what}: one NAT gateway with the one Elastic IP`);
+  const natId = nats[0]?.[0];
+  const natSubnet = nats[0]?.[1].Properties.SubnetId;
+  /** The 0.0.0.0/0 route of a subnet's route table, through its association. */
+  const defaultRoute = (subnet: unknown) => {
+    const table = ofKind('AWS::EC2::SubnetRouteTableAssociation').find(([, a]) => key(a.Properties.SubnetId) === key(subnet))?.[1].Properties.RouteTableId;
+    return { table, route: ofKind('AWS::EC2::Route').find(([, r]) => key(r.Properties.RouteTableId) === key(table) && r.Properties.DestinationCidrBlock === '0.0.0.0/0')?.[1].Properties };
+  };
+  const privateTables = subnets.map((s) => defaultRoute(s).table);
+  check(subnets.length > 0 && subnets.every((s) => defaultRoute(s).route?.NatGatewayId?.Ref === natId), `${what}: each function subnet routes 0.0.0.0/0 to the NAT gateway`);
+  const endpoint = ofKind('AWS::EC2::VPCEndpoint').map(([, e]) => e.Properties).find((e) => key(e.ServiceName).includes('dynamodb'));
+  check(endpoint?.VpcEndpointType === 'Gateway' && privateTables.every((rt) => endpoint.RouteTableIds?.some((x: unknown) => key(x) === key(rt))), `${what}: DynamoDB gateway endpoint on the private route tables`);
+  check(outputs.EgressIp !== undefined && key(outputs.EgressIp.Value) === key({ 'Fn::GetAtt': [eips[0]?.[0], 'PublicIp'] }), `${what}: output EgressIp is the Elastic IP`);
+  if (ownVpc) {
+    const vpc = { Ref: vpcs[0]?.[0] };
+    const ownSubnets = ofKind('AWS::EC2::Subnet');
+    check(vpcs.length === 1 && ownSubnets.length === 4 && ownSubnets.every(([, s]) => key(s.Properties.VpcId) === key(vpc)), `${what}: one VPC with four subnets`);
+    const zone = (s: unknown) => key(ownSubnets.find(([id]) => key({ Ref: id }) === key(s))?.[1].Properties.AvailabilityZone);
+    check(subnets.length === 2 && zone(subnets[0]) !== zone(subnets[1]) && !subnets.some((s) => zone(s) === 'undefined'), `${what}: functions in two private subnets in two AZs`);
+    const igw = ofKind('AWS::EC2::InternetGateway')[0]?.[0];
+    check(igw !== undefined && ofKind('AWS::EC2::VPCGatewayAttachment').some(([, a]) => a.Properties.InternetGatewayId?.Ref === igw && key(a.Properties.VpcId) === key(vpc)), `${what}: internet gateway attached to the VPC`);
+    const publicSubnets = ownSubnets.map(([id]) => ({ Ref: id })).filter((s) => defaultRoute(s).route?.GatewayId?.Ref === igw);
+    check(publicSubnets.length === 2 && publicSubnets.some((s) => key(s) === key(natSubnet)) && new Set(publicSubnets.map(zone)).size === 2, `${what}: two public subnets (0.0.0.0/0 to the internet gateway), the NAT gateway in one`);
+    const group = ofKind('AWS::EC2::SecurityGroup').find(([id]) => groups.length === 1 && key(groups[0]) === key({ Ref: id }))?.[1].Properties;
+    check(
+      group !== undefined && key(group.VpcId) === key(vpc) && (group.SecurityGroupIngress ?? []).length === 0 && group.SecurityGroupEgress?.length === 1 && group.SecurityGroupEgress[0].IpProtocol === '-1' && group.SecurityGroupEgress[0].CidrIp === '0.0.0.0/0',
+      `${what}: the functions' security group allows all egress and no ingress`,
+    );
+  } else {
+    check(vpcs.length === 0 && ofKind('AWS::EC2::Subnet').length === 0 && ofKind('AWS::EC2::InternetGateway').length === 0 && ofKind('AWS::EC2::SecurityGroup').length === 0, `${what}: no VPC, subnet, internet gateway or security group created`);
+    check(key(subnets) === key(expect.subnets) && key(groups) === key(expect.securityGroups), `${what}: functions in privateSubnetIds with securityGroupIds`);
+    check(natSubnet === expect.natSubnet, `${what}: NAT gateway in natPublicSubnetId`);
+    const tables = ofKind('AWS::EC2::RouteTable');
+    check(tables.length === 1 && tables[0]![1].Properties.VpcId === expect.vpcId && privateTables.every((rt) => key(rt) === key({ Ref: tables[0]![0] })), `${what}: one route table in vpcId, associated with each private subnet`);
+    check(endpoint?.VpcId === expect.vpcId, `${what}: the endpoint in vpcId`);
+  }
+}
 const resources = Object.values(template.Resources);
 const ofType = (t: string) => resources.filter((r) => r.Type === t);
 
 const fns = ofType('AWS::Lambda::Function');
-check(fns.length === 6, 'six Lambda functions');
+check(fns.length === 7, 'seven Lambda functions');
 check(fns.every((f) => f.Properties.Runtime === 'nodejs22.x' && f.Properties.Architectures?.[0] === 'arm64'), 'nodejs22.x on arm64');
 check(ofType('AWS::Events::Rule').some((r) => r.Properties.ScheduleExpression === 'rate(5 minutes)'), 'schedule rule rate(5 minutes)');
 const routes = ofType('AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
@@ -48,11 +171,25 @@ for (const r of [
   'GET /cgi-bin/get_jsapi_ticket',
   'GET /cgi-bin/ticket/get',
   'ANY /{path+}',
+  'GET /v1/status',
+  'GET /v1/status/{app}/quota',
+  'GET /v1/health',
 ]) {
   check(routes.includes(r), `route ${r}`);
 }
-const native = ofType('AWS::ApiGatewayV2::Route').filter((r) => r.Properties.RouteKey.includes(' /v1/'));
-check(native.every((r) => r.Properties.AuthorizationType === native[0]!.Properties.AuthorizationType), 'every /v1/ route has the same authorization type');
+const statusFn = template.Resources.StatusLambdaFunction;
+check(statusFn?.Properties.Handler === 'functions/status.handler', 'status function (functions/status.handler)');
+const routeTarget = (t: Template, key: string) => JSON.stringify(Object.values(t.Resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Route' && r.Properties.RouteKey === key)?.Properties.Target);
+check(['GET /v1/status', 'GET /v1/status/{app}/quota', 'GET /v1/health'].every((k) => routeTarget(template, k)?.includes('HttpApiIntegrationStatus')), 'the status routes go to the status function');
+/** /v1 routes take the stage's authorizer; GET /v1/health none in either mode. */
+const checkAuthorization = (t: Template, expected: 'NONE' | 'AWS_IAM', what: string) => {
+  const v1 = Object.values(t.Resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route' && r.Properties.RouteKey.includes(' /v1/'));
+  const health = v1.filter((r) => r.Properties.RouteKey === 'GET /v1/health');
+  const others = v1.filter((r) => r.Properties.RouteKey !== 'GET /v1/health');
+  check(others.length >= 8 && others.every((r) => r.Properties.AuthorizationType === expected), `${what}: every /v1/ route but health has AuthorizationType ${expected}`);
+  check(health.length === 1 && (health[0]!.Properties.AuthorizationType ?? 'NONE') === 'NONE', `${what}: GET /v1/health has no authorizer`);
+};
+checkAuthorization(template, 'NONE', 'authorizer=key');
 const stage = ofType('AWS::ApiGatewayV2::Stage')[0];
 const accessLog = String(stage?.Properties.AccessLogSettings?.Format ?? '');
 check(accessLog.includes('$context.routeKey') && !/\$context\.(path|requestOverride|requestUri)|query|\$input/i.test(accessLog), 'access logs carry the route template, never the path or the query string');
@@ -72,9 +209,86 @@ check(
   ssmStatements.every((s: any) => JSON.stringify(s).includes('parameter/wechat-token-hub/${sls:stage}/'.replace('${sls:stage}', 'dev'))),
   'SSM and KMS permissions scoped to the hub\'s parameter path',
 );
+const apps = 'arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/wechat-token-hub/dev/apps';
+const byPath = statements.filter((s: any) => [s.Action].flat().some((a: string) => /^ssm:(GetParametersByPath|GetParameter\*|\*)$/.test(a)));
+check(
+  byPath.length === 1 && JSON.stringify([byPath[0].Action].flat()) === '["ssm:GetParametersByPath"]' && JSON.stringify([byPath[0].Resource].flat()) === JSON.stringify([{ 'Fn::Sub': apps }]),
+  'ssm:GetParametersByPath on exactly the apps path /wechat-token-hub/dev/apps',
+);
+const kmsPattern = statements.find((s: any) => [s.Action].flat().includes('kms:Decrypt'))?.Condition?.StringLike?.['kms:EncryptionContext:PARAMETER_ARN']?.['Fn::Sub'];
+const globMatches = (glob: string, text: string) => new RegExp(`^${glob.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(text);
+check(typeof kmsPattern === 'string' && globMatches(kmsPattern, `${apps}/shop`), 'KMS decrypt condition covers the apps\' parameters (…/apps/<app>)');
+check(fns.every((f) => f.Properties.Environment?.Variables?.HUB_APPS_SSM_PATH === '/wechat-token-hub/dev/apps/'), 'HUB_APPS_SSM_PATH=/wechat-token-hub/dev/apps/ in every function');
+check(fns.every((f) => f.Properties.Environment?.Variables?.HUB_APPS === '[]'), 'HUB_APPS defaults to [] (apps come from SSM)');
+const { environmentSize } = createRequire(import.meta.url)('../deploy/check-env-size.cjs') as { environmentSize: (e: Record<string, unknown>) => { json: number } };
+const envSizes = fns.map((f) => environmentSize(f.Properties.Environment?.Variables ?? {}).json);
+check(Math.max(...envSizes) < 4096, `every function's environment under 4 KB (largest ${Math.max(...envSizes)} bytes)`);
 const envText = JSON.stringify(fns.map((f) => f.Properties.Environment));
 check(!/"env"\s*:/.test(envText.replace(/\\"/g, '"')), 'no app secret read from a plain environment variable in AWS');
 check(!/SECRET|HUB_API_KEYS"/.test(envText.replace(/HUB_API_KEYS_SSM/g, '')), 'no secret and no key list in any function environment');
+
+// Alarms: each to the topic on ALARM and OK, with a deliberate TreatMissingData.
+const topics = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::SNS::Topic');
+check(topics.length === 1, 'an SNS topic for the alarms');
+const topicId = topics[0]?.[0];
+const subscription = Object.values(template.Resources).find((r) => r.Type === 'AWS::SNS::Subscription');
+check(
+  subscription?.Properties.Protocol === 'email' && subscription.Properties.TopicArn?.Ref === topicId && subscription.Condition === 'HasAlarmEmail' && !conditions(template)('HasAlarmEmail'),
+  'e-mail subscription only with the alarmEmail param (none by default)',
+);
+const tick = { Ref: 'RefreshTickLambdaFunction' };
+const hub = [{ Name: 'service', Value: 'wechat-token-hub' }];
+const onTick = [{ Name: 'FunctionName', Value: tick }];
+const alarms = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
+for (const [metric, namespace, dimensions, stat, period, op, threshold, missing] of [
+  ['MinCredentialSecondsLeft', 'WechatTokenHub', hub, 'Minimum', 300, 'LessThanThreshold', 600, undefined],
+  ['TokenRefreshFailed', 'WechatTokenHub', hub, 'Sum', 900, 'GreaterThanOrEqualToThreshold', 3, undefined],
+  ['Errors', 'AWS/Lambda', onTick, 'Sum', 300, 'GreaterThanOrEqualToThreshold', 1, undefined],
+  ['Throttles', 'AWS/Lambda', onTick, 'Sum', 300, 'GreaterThanOrEqualToThreshold', 1, undefined],
+  ['Invocations', 'AWS/Lambda', onTick, 'Sum', 900, 'LessThanThreshold', 1, 'breaching'],
+  ['MaxQuotaUsedPercent', 'WechatTokenHub', hub, 'Maximum', 300, 'GreaterThanThreshold', 80, undefined],
+  ['ForcedRefreshRefused', 'WechatTokenHub', hub, 'Sum', 300, 'GreaterThanOrEqualToThreshold', 1, undefined],
+] as const) {
+  const a = alarms.map(([, r]) => r.Properties).find((p) => p.MetricName === metric && p.Namespace === namespace);
+  check(
+    a !== undefined &&
+      JSON.stringify(a.Dimensions) === JSON.stringify(dimensions) &&
+      a.Statistic === stat &&
+      a.Period === period &&
+      a.EvaluationPeriods === 1 &&
+      a.ComparisonOperator === op &&
+      a.Threshold === threshold &&
+      ['breaching', 'notBreaching', 'ignore', 'missing'].includes(a.TreatMissingData) &&
+      (missing === undefined || a.TreatMissingData === missing) &&
+      JSON.stringify(a.AlarmActions) === JSON.stringify([{ Ref: topicId }]) &&
+      JSON.stringify(a.OKActions) === JSON.stringify([{ Ref: topicId }]),
+    `alarm on ${namespace} ${metric} ${stat} ${op} ${threshold} over ${period} s, to the topic${missing ? `, missing data ${missing}` : ''}`,
+  );
+}
+// The dashboard: its body is JSON with ${…} substitutions for the region, the tick and the API.
+const dashboard = Object.values(template.Resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard');
+const dashboardSub = dashboard?.Properties.DashboardBody?.['Fn::Sub'];
+const dashboardText: string = typeof dashboardSub === 'string' ? dashboardSub : '';
+let widgets: any[] = [];
+try {
+  widgets = JSON.parse(dashboardText).widgets ?? [];
+} catch {
+  /* checked below */
+}
+check(widgets.length > 0, 'a CloudWatch dashboard whose body (Fn::Sub) is JSON');
+const graphs = (w: any) => JSON.stringify(w.properties?.metrics ?? []);
+const widgetWith = (...parts: string[]) => widgets.some((w) => w.type === 'metric' && parts.every((p) => graphs(w).includes(p)));
+check(widgets.every((w) => w.type !== 'metric' || w.properties.region === '${AWS::Region}'), 'dashboard graphs in the stack\'s region');
+check(widgetWith('SEARCH(', 'MetricName=\\"CredentialSecondsLeft\\"', 'app,kind'), 'dashboard: seconds left per app and kind (SEARCH)');
+check(['TokenRefreshed', 'TokenRefreshFailed', 'SelfHealed', 'ForcedRefreshNotRotated', 'ForcedRefreshRefused'].every((m) => widgetWith(`"${m}"`)), 'dashboard: refreshes, failures, self-heals, forced refreshes');
+check(widgetWith('QuotaUsedPercent'), 'dashboard: quota used %');
+check(widgetWith('"AWS/Lambda","Errors"', '"AWS/Lambda","Throttles"', '"AWS/Lambda","Duration"', '${RefreshTickLambdaFunction}'), 'dashboard: tick Lambda errors, throttles, duration');
+check(widgetWith('"AWS/ApiGateway","4xx"', '"AWS/ApiGateway","5xx"', '"AWS/ApiGateway","Latency"', '"ApiId","${HttpApi}"'), 'dashboard: HTTP API 4xx, 5xx, latency');
+const alarmWidget = widgets.find((w) => w.type === 'alarm');
+check(alarms.length === 7 && alarms.every(([id]) => alarmWidget?.properties.alarms?.includes(`\${${id}.Arn}`)), 'dashboard: an alarm-status widget with every alarm');
+check(JSON.stringify(template.Outputs?.DashboardUrl?.Value ?? '').includes('#dashboards'), 'output DashboardUrl');
+check(template.Outputs?.AlarmTopicArn?.Value?.Ref === topicId, 'output AlarmTopicArn');
+checkNoEgress(template, 'egress=none (default)');
 
 // The bundles: unzip each, load it, and serve through it.
 const dir = mkdtempSync(join(tmpdir(), 'hub-bundle-'));
@@ -177,6 +391,48 @@ try {
   client.destroy();
   await sim.close();
   await dynamo.close();
+}
+
+// Package again with other params, each into its own directory. Every `sls package` clears
+// .serverless first, so it is put back afterwards for whoever runs `sls deploy --package .serverless`.
+const work = mkdtempSync(join(tmpdir(), 'hub-package-'));
+const saved = join(work, 'saved');
+const hadPackage = existsSync('.serverless');
+if (hadPackage) cpSync('.serverless', saved, { recursive: true });
+const slsPackage = (name: string, params: string[]) => {
+  const out = join(work, name);
+  const run = spawnSync('npx', ['sls', 'package', '--package', out, ...params.map((p) => `--param=${p}`)], { encoding: 'utf8', env: packagingEnv, timeout: 120_000 });
+  return { out, status: run.status, output: `${run.stdout}${run.stderr}` };
+};
+try {
+  const create = slsPackage('create', ['egress=create', 'authorizer=iam', 'alarmEmail=ops@example.com']);
+  check(create.status === 0, `packages with egress=create, authorizer=iam${create.status === 0 ? '' : `: ${create.output.slice(-2000)}`}`);
+  if (create.status === 0) {
+    const t = readTemplate(create.out);
+    checkEgress(t, 'egress=create', { vpcId: undefined, natSubnet: undefined, subnets: undefined, securityGroups: undefined });
+    checkAuthorization(t, 'AWS_IAM', 'authorizer=iam');
+    const sub = Object.values(created(t).resources).find((r) => r.Type === 'AWS::SNS::Subscription');
+    check(sub?.Properties.Endpoint === 'ops@example.com', 'alarmEmail=ops@example.com subscribes that address');
+  }
+  const existing = slsPackage('existing', ['egress=existing', 'vpcId=vpc-1', 'privateSubnetIds=subnet-a,subnet-b', 'securityGroupIds=sg-1', 'natPublicSubnetId=subnet-p']);
+  check(existing.status === 0, `packages with egress=existing${existing.status === 0 ? '' : `: ${existing.output.slice(-2000)}`}`);
+  if (existing.status === 0) {
+    checkEgress(readTemplate(existing.out), 'egress=existing', { vpcId: 'vpc-1', natSubnet: 'subnet-p', subnets: ['subnet-a', 'subnet-b'], securityGroups: ['sg-1'] });
+  }
+  const incomplete = slsPackage('incomplete', ['egress=existing', 'privateSubnetIds=subnet-a']);
+  check(incomplete.status !== 0 && /egress=existing needs these params/.test(incomplete.output) && /vpcId/.test(incomplete.output), 'egress=existing without all its params fails, naming them');
+  const many = JSON.stringify(
+    Array.from({ length: 40 }, (_, i) => ({ name: `app${i}`, appid: `wx${String(i).padStart(16, '0')}`, type: 'official_account', secret: { ssm: `/wechat-token-hub/dev/app${i}` } })),
+  );
+  const tooBig = slsPackage('too-big', [`apps=${many}`]);
+  check(
+    tooBig.status !== 0 && /Lambda environment too large/.test(tooBig.output) && /function "getToken": \d+ bytes/.test(tooBig.output) && tooBig.output.includes('/wechat-token-hub/dev/apps/'),
+    'packaging 40 apps in the apps param fails: names the function and its size, and says to move the apps to SSM',
+  );
+} finally {
+  rmSync('.serverless', { recursive: true, force: true });
+  if (hadPackage) cpSync(saved, '.serverless', { recursive: true });
+  rmSync(work, { recursive: true, force: true });
 }
 
 if (failures.length) {

@@ -19,8 +19,9 @@ beforeEach(async () => {
     broken: JSON.stringify({ appid: 42, type: 'official_account' }),
   };
   ssm.on(GetParametersByPathCommand).callsFake((input: { Path: string }) => {
+    expect(input.Path).toBe(PATH.slice(0, -1)); // the path the stack's IAM statement names exactly
     if (ssmDown) throw Object.assign(new Error('ThrottlingException'), { name: 'ThrottlingException' });
-    return { Parameters: Object.entries(params).map(([n, v]) => ({ Name: `${input.Path}${n}`, Type: 'String', Value: v })) };
+    return { Parameters: Object.entries(params).map(([n, v]) => ({ Name: `${input.Path}/${n}`, Type: 'String', Value: v })) };
   });
 });
 afterEach(async () => {
