@@ -168,8 +168,9 @@ export class LeaseProtocol {
   async #fetchAndWrite(req: RefreshRequest, key: CredentialKey, owner: string, old: CredentialItem | undefined, deadline: number): Promise<CredentialItem> {
     const { app, kind, forced } = req;
     const planned = { forced, old, forcedDailyBudget: this.#settings.forcedDailyBudget };
+    const charges = kind.charges(app, planned);
     try {
-      await this.#ledger.charge(kind.charges(app, planned), this.#clock.now());
+      await this.#ledger.charge(charges, this.#clock.now());
     } catch (error) {
       await this.#store.releaseLease(key, owner);
       if (error instanceof ForcedRefreshBudgetError) this.#count('ForcedRefreshRefused', app, kind);
@@ -183,6 +184,7 @@ export class LeaseProtocol {
         deadline,
         now: () => this.#clock.now(),
         nextDeadline: () => this.#clock.now() + Math.floor(this.#settings.upstreamDeadlineMs / 2),
+        onRetry: () => this.#ledger.recount(charges, this.#clock.now()),
         ...req.dependencies,
       });
     } catch (error) {

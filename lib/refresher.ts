@@ -216,7 +216,8 @@ export class Refresher {
       const item = await this.#store.read(credentialKey(app, kind));
       const prewarmed = kind.dependsOn === undefined || app.tickets.some((t) => ticketKindId(t) === kind.id);
       if (!item && !prewarmed) return { ...base, outcome: 'unused' };
-      const due = (it: CredentialItem | undefined) => !it || !servable(it, this.settings.refreshMarginMs, source, this.#clock.now());
+      const margin = kind.refreshMarginMs?.(app) ?? this.settings.refreshMarginMs;
+      const due = (it: CredentialItem | undefined) => !it || !servable(it, margin, source, this.#clock.now());
       const { item: current, wrote } = await this.#flights.run(`${app.name}#${kind.id}:due`, () =>
         this.#refresh(app, kind, { needed: due, forced: false, cause: 'tick', justRead: { item } }), notWritten);
       if (wrote) return { ...base, outcome: 'refreshed' };

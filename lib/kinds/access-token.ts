@@ -7,6 +7,8 @@ import type { CredentialKind } from './kind.js';
 /** stable_token's force mode: 20 a day, 30 s apart (WECHAT-API.md §2). */
 const STABLE_FORCE_DAILY_LIMIT = 20;
 const STABLE_FORCE_SPACING_MS = 30_000;
+/** stable_token issues a new token only in the last 5 minutes of the current one (WECHAT-API.md §2). */
+const STABLE_RENEW_WINDOW_MS = 5 * 60_000;
 /**
  * WeChat's daily limits (WECHAT-API.md §1, §2): 2000 token fetches for an Official Account (Mini
  * Programs: not documented; 2000 is the common figure, and openapi/quota/get tells the real one).
@@ -44,9 +46,12 @@ export function wechatAccessToken(client: WeChatClient, options: { probe: boolea
       const a = app as WeChatApp;
       const force = stableForce(a, ctx.forced, ctx.old?.value !== undefined);
       const secret = await a.getSecret();
-      const t = await client.fetchAccessToken({ appid: a.appid, secret, api: a.tokenApi, forceRefresh: force, deadline: ctx.deadline });
+      const t = await client.fetchAccessToken({ appid: a.appid, secret, api: a.tokenApi, forceRefresh: force, deadline: ctx.deadline, onRetry: ctx.onRetry });
       return { value: t.accessToken, expiresIn: t.expiresIn, sourceFingerprint: fingerprint(secret), forcedAt: force ? ctx.now() : undefined };
     },
+    // WeChat answers the same stable token until its last 5 minutes: the tick asks then, not before
+    // (one tick falls in every 5 minutes; a read with under MIN_SERVE left asks too).
+    refreshMarginMs: (app) => ((app as WeChatApp).tokenApi === 'stable' ? STABLE_RENEW_WINDOW_MS : undefined),
     sourceFingerprint: secretFingerprint,
     probe: options.probe ? (_app, value, deadline) => client.isTokenValid(value, deadline) : undefined,
   };
@@ -66,7 +71,7 @@ export function wecomAccessToken(client: WeChatClient): CredentialKind {
     async fetch(app, ctx) {
       const a = app as WeComApp;
       const secret = await a.getSecret();
-      const t = await client.fetchWeComToken({ corpid: a.corpid, secret, deadline: ctx.deadline });
+      const t = await client.fetchWeComToken({ corpid: a.corpid, secret, deadline: ctx.deadline, onRetry: ctx.onRetry });
       return { value: t.accessToken, expiresIn: t.expiresIn, sourceFingerprint: fingerprint(secret) };
     },
     sourceFingerprint: secretFingerprint,

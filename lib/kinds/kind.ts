@@ -32,6 +32,12 @@ export interface CredentialKind {
    */
   sourceFingerprint?(app: HubApp): Promise<string | undefined>;
 
+  /**
+   * How much life left makes the value due for the tick, when the kind knows better than
+   * REFRESH_MARGIN (stable_token renews only in its last 5 minutes: asking earlier returns the same).
+   */
+  refreshMarginMs?(app: HubApp): number | undefined;
+
   /** Whether WeChat still accepts `value`, by a call that spends no quota. Throws when WeChat cannot tell. */
   probe?(app: HubApp, value: string, deadline: number): Promise<boolean>;
 }
@@ -48,6 +54,8 @@ export interface FetchContext extends PlannedFetch {
   /** Epoch ms after which no further upstream attempt starts. */
   deadline: number;
   now(): number;
+  /** Count one more upstream call of this fetch in the ledger (retries, and a second call after a dependency was refreshed). */
+  onRetry(): Promise<void>;
   /** A fresh deadline for a second upstream call (after a dependency was refreshed). */
   nextDeadline(): number;
   /** The value of the kind this one depends on, as the hub serves it (read, or refreshed through the protocol). */

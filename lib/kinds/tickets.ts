@@ -19,7 +19,7 @@ export function wechatTicket(client: WeChatClient, type: 'jsapi' | 'wx_card'): C
     charges(app, { forced, forcedDailyBudget }) {
       return [{ scope: app.name, api: `ticket_${type}`, period: 'day', forcedBudget: forced ? forcedDailyBudget : undefined }];
     },
-    fetch: (_app, ctx) => withAccessToken(ctx, (accessToken, deadline) => client.fetchTicket({ path: '/cgi-bin/ticket/getticket', accessToken, type, deadline })),
+    fetch: (_app, ctx) => withAccessToken(ctx, (accessToken, deadline) => client.fetchTicket({ path: '/cgi-bin/ticket/getticket', accessToken, type, deadline, onRetry: ctx.onRetry })),
   };
 }
 
@@ -44,8 +44,8 @@ export function wecomTicket(client: WeChatClient, type: 'jsapi' | 'agent_config'
     fetch: (_app, ctx) =>
       withAccessToken(ctx, (accessToken, deadline) =>
         type === 'jsapi'
-          ? client.fetchTicket({ path: '/cgi-bin/get_jsapi_ticket', accessToken, deadline })
-          : client.fetchTicket({ path: '/cgi-bin/ticket/get', accessToken, type: 'agent_config', deadline }),
+          ? client.fetchTicket({ path: '/cgi-bin/get_jsapi_ticket', accessToken, deadline, onRetry: ctx.onRetry })
+          : client.fetchTicket({ path: '/cgi-bin/ticket/get', accessToken, type: 'agent_config', deadline, onRetry: ctx.onRetry }),
       ),
   };
 }
@@ -64,6 +64,7 @@ async function withAccessToken(ctx: FetchContext, call: (accessToken: string, de
     if (!(error instanceof TokenInvalidError)) throw error;
     const fresh = await ctx.dependencyRejected(token);
     if (fresh === token) throw error; // WeChat still accepts the token: trying again would be answered the same
+    await ctx.onRetry();
     ticket = await call(fresh, ctx.nextDeadline());
   }
   return { value: ticket.ticket, expiresIn: ticket.expiresIn };

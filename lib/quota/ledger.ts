@@ -56,6 +56,17 @@ export class Ledger {
     }
   }
 
+  /**
+   * Count one more call of a fetch already charged (a retry: WeChat counts every call). No budget or
+   * limit applies: the fetch was allowed, and a retry within its deadline is part of it.
+   */
+  async recount(charges: readonly QuotaCharge[], now: number): Promise<void> {
+    for (const c of charges) {
+      const { limit: _limit, forcedBudget: _budget, ...call } = await this.#call({ ...c, limit: undefined }, now);
+      await this.#store.countUpstreamCall(call);
+    }
+  }
+
   async #call(c: QuotaCharge, now: number): Promise<QuotaCall> {
     const hourly = c.period === 'hour';
     const period = hourly ? quotaHour(now) : quotaDay(now);

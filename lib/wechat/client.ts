@@ -20,6 +20,8 @@ export interface AccessTokenRequest {
   forceRefresh?: boolean;
   /** Epoch ms (by the client's clock) after which no further attempt starts. */
   deadline?: number;
+  /** Called before each retry (every attempt is a call WeChat counts). */
+  onRetry?: () => Promise<void>;
 }
 
 export interface WeComTokenRequest {
@@ -27,6 +29,7 @@ export interface WeComTokenRequest {
   /** The WeCom app's own secret. */
   secret: string;
   deadline?: number;
+  onRetry?: () => Promise<void>;
 }
 
 export interface TicketRequest {
@@ -36,6 +39,7 @@ export interface TicketRequest {
   /** `type` query parameter, when the API takes one. */
   type?: string;
   deadline?: number;
+  onRetry?: () => Promise<void>;
 }
 
 export interface Ticket {
@@ -129,7 +133,7 @@ export class WeChatClient {
   /** Fetch an access_token from /cgi-bin/token (classic) or /cgi-bin/stable_token (stable). */
   async fetchAccessToken(req: AccessTokenRequest): Promise<AccessToken> {
     const deadline = req.deadline ?? this.#clock.now() + this.#totalTimeoutMs;
-    return this.#withRetries(deadline, async (timeoutMs) => {
+    return this.#withRetries(deadline, req.onRetry, async (timeoutMs) => {
       const body =
         req.api === 'classic'
           ? await this.#call('GET', this.#url('/cgi-bin/token', {
@@ -152,7 +156,7 @@ export class WeChatClient {
   /** A WeCom app's access_token from /cgi-bin/gettoken (corpid + that app's secret). */
   async fetchWeComToken(req: WeComTokenRequest): Promise<AccessToken> {
     const deadline = req.deadline ?? this.#clock.now() + this.#totalTimeoutMs;
-    return this.#withRetries(deadline, async (timeoutMs) => {
+    return this.#withRetries(deadline, req.onRetry, async (timeoutMs) => {
       const body = await this.#call('GET', this.#url('/cgi-bin/gettoken', { corpid: req.corpid, corpsecret: req.secret }), undefined, timeoutMs);
       const ok = tokenResponse.safeParse(body);
       if (ok.success && !isError(body)) return { accessToken: ok.data.access_token, expiresIn: ok.data.expires_in };
@@ -165,7 +169,7 @@ export class WeChatClient {
     const deadline = req.deadline ?? this.#clock.now() + this.#totalTimeoutMs;
     const query: Record<string, string> = { access_token: req.accessToken };
     if (req.type !== undefined) query.type = req.type;
-    return this.#withRetries(deadline, async (timeoutMs) => {
+    return this.#withRetries(deadline, req.onRetry, async (timeoutMs) => {
       const body = await this.#call('GET', this.#url(req.path, query), undefined, timeoutMs);
       const ok = ticketResponse.safeParse(body);
       if (ok.success && !isError(body)) return { ticket: ok.data.ticket, expiresIn: ok.data.expires_in };
@@ -181,7 +185,7 @@ export class WeChatClient {
   async isTokenValid(accessToken: string, deadline?: number): Promise<boolean> {
     const until = deadline ?? this.#clock.now() + this.#totalTimeoutMs;
     try {
-      return await this.#withRetries(until, async (timeoutMs) => {
+      return await this.#withRetries(until, undefined, async (timeoutMs) => {
         const body = await this.#call('GET', this.#url('/cgi-bin/getcallbackip', { access_token: accessToken }), undefined, timeoutMs);
         if (ipListResponse.safeParse(body).success && !isError(body)) return true;
         throw this.#errorFrom(body, false);
@@ -198,7 +202,7 @@ export class WeChatClient {
    */
   async getApiQuota(accessToken: string, cgiPath: string, deadline?: number): Promise<ApiQuota> {
     const until = deadline ?? this.#clock.now() + this.#totalTimeoutMs;
-    return this.#withRetries(until, async (timeoutMs) => {
+    return this.#withRetries(until, undefined, async (timeoutMs) => {
       const body = await this.#call('POST', this.#url('/cgi-bin/openapi/quota/get', { access_token: accessToken }), JSON.stringify({ cgi_path: cgiPath }), timeoutMs);
       const ok = quotaResponse.safeParse(body);
       if (ok.success && !isError(body)) return { dailyLimit: ok.data.quota.daily_limit, used: ok.data.quota.used, remain: ok.data.quota.remain };
@@ -216,8 +220,9 @@ export class WeChatClient {
     return url;
   }
 
-  async #withRetries<T>(deadline: number, attempt: (timeoutMs: number) => Promise<T>): Promise<T> {
+  async #withRetries<T>(deadline: number, onRetry: (() => Promise<void>) | undefined, attempt: (timeoutMs: number) => Promise<T>): Promise<T> {
     for (let n = 1; ; n++) {
+      if (n > 1) await onRetry?.();
       const remaining = deadline - this.#clock.now();
       try {
         return await attempt(Math.max(1, Math.min(this.#attemptTimeoutMs, remaining)));
