@@ -15,6 +15,7 @@ import { Hub } from '../lib/hub.js';
 import { startDynalite } from '../lib/local/dynalite.js';
 import { WeChatSimulator } from '../lib/simulator/wechat-simulator.js';
 import { ensureTable } from '../lib/store/dynamodb.js';
+import { simulatedDaySection } from './simulated-day.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const KEY = 'bench_key_0123456789abcdef';
@@ -120,6 +121,8 @@ for (const size of [10, 100, 500]) {
   ticketBursts.push(`| ${size} | 5 | ${(performance.now() - t).toFixed(1)} | ${sim.calls('wx_bench', 'ticket_jsapi') - f0} | ${ddbRequests - d0} |`);
 }
 
+const daySection = await simulatedDaySection();
+
 const md = `# Benchmarks
 
 Produced by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString().slice(0, 10)}, Node ${process.version},
@@ -154,7 +157,8 @@ The same over 5 containers, for the ticket (no probe exists for tickets: the sto
 | callers | containers | wall ms | WeChat ticket fetches | DynamoDB requests |
 |---|---|---|---|---|
 ${ticketBursts.join('\n')}
-`;
+
+${daySection}`;
 writeFileSync('BENCHMARKS.md', md);
 console.log(md);
 clients.forEach((c) => c.destroy());
