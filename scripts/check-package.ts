@@ -292,7 +292,7 @@ checkNoEgress(template, 'egress=none (default)');
 
 // The bundles: unzip each, load it, and serve through it.
 const dir = mkdtempSync(join(tmpdir(), 'hub-bundle-'));
-for (const f of ['getToken', 'forceRefresh', 'refreshTick', 'tickets', 'compat', 'proxy']) execFileSync('unzip', ['-q', '-o', `.serverless/${f}.zip`, '-d', join(dir, f)]);
+for (const f of ['getToken', 'forceRefresh', 'refreshTick', 'tickets', 'compat', 'proxy', 'status']) execFileSync('unzip', ['-q', '-o', `.serverless/${f}.zip`, '-d', join(dir, f)]);
 
 const dynamo = await startDynalite();
 const sim = new WeChatSimulator({
@@ -308,7 +308,7 @@ Object.assign(process.env, {
   ]),
   BUNDLE_SECRET: 'bundle-secret-000',
   BUNDLE_WECOM_SECRET: 'bundle-wecom-secret',
-  HUB_API_KEYS: JSON.stringify([{ name: 'k', sha256: hashApiKey(key), apps: ['*'], scopes: ['read', 'refresh', 'proxy'] }]),
+  HUB_API_KEYS: JSON.stringify([{ name: 'k', sha256: hashApiKey(key), apps: ['*'], scopes: ['read', 'refresh', 'proxy', 'admin'] }]),
   WECHAT_API_BASE: base,
   WECOM_API_BASE: base,
   TABLE_NAME: 'bundle-check',
@@ -385,6 +385,16 @@ try {
   const proxyEvent = ticketsEvent('ANY /v1/apps/{app}/wechat/{path+}', '/v1/apps/b/wechat/cgi-bin/getcallbackip', { app: 'b', path: 'cgi-bin/getcallbackip' });
   const proxied = await proxy.handler({ ...proxyEvent, requestContext: { http: { method: 'GET' } } });
   check(proxied.statusCode === 200 && Array.isArray(JSON.parse(proxied.body).ip_list), 'bundled proxy calls WeChat with the hub\'s token');
+
+  const status = await load('status', 'status.mjs');
+  const health = await status.handler({ ...ticketsEvent('GET /v1/health', '/v1/health', {}), headers: {} });
+  check(health.statusCode === 200 && health.body === '{"status":"ok"}', 'bundled status answers /v1/health without a key or details');
+  const view = await status.handler(ticketsEvent('GET /v1/status', '/v1/status', {}));
+  const apps = view.statusCode === 200 ? (JSON.parse(view.body).apps as { app: string; credentials: { kind: string; state: string }[] }[]) : [];
+  check(
+    apps.find((a) => a.app === 'b')?.credentials.find((c) => c.kind === 'access_token')?.state === 'ok' && !view.body.includes(sim.currentToken('wx_bundle')!),
+    'bundled status lists the apps and their credentials, without a token',
+  );
 } catch (error) {
   check(false, `bundles load and run (${error instanceof Error ? error.message : String(error)})`);
 } finally {
