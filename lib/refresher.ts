@@ -216,7 +216,8 @@ export class Refresher {
       const item = await this.#store.read(credentialKey(app, kind));
       const prewarmed = kind.dependsOn === undefined || app.tickets.some((t) => ticketKindId(t) === kind.id);
       if (!item && !prewarmed) return { ...base, outcome: 'unused' };
-      const margin = kind.refreshMarginMs?.(app) ?? this.settings.refreshMarginMs;
+      // A kind may know a shorter margin (stable_token: its last 5 minutes), never a longer one.
+      const margin = Math.min(kind.refreshMarginMs?.(app) ?? Infinity, this.settings.refreshMarginMs);
       const due = (it: CredentialItem | undefined) => !it || !servable(it, margin, source, this.#clock.now());
       const { item: current, wrote } = await this.#flights.run(`${app.name}#${kind.id}:due`, () =>
         this.#refresh(app, kind, { needed: due, forced: false, cause: 'tick', justRead: { item } }), notWritten);
