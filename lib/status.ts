@@ -82,7 +82,13 @@ export class StatusView {
 
 function credentialStatus(kind: string, onDemand: boolean, item: CredentialItem | undefined, now: number): CredentialStatus {
   if (!item || item.value === undefined) {
-    return { kind, state: onDemand && !item ? 'unused' : item?.blockedUntil && item.blockedUntil > now ? 'blocked' : item?.lastError ? 'failing' : 'missing', version: item?.version ?? 0, failures: item?.failures ?? 0, ...errorFields(item, now) };
+    const state: CredentialStatus['state'] =
+      onDemand && !item ? 'unused'
+      : item?.blockedUntil !== undefined && item.blockedUntil > now ? 'blocked'
+      : item?.backoffUntil !== undefined && item.backoffUntil > now ? 'backoff'
+      : item?.lastError ? 'failing'
+      : 'missing';
+    return { kind, state, version: item?.version ?? 0, failures: item?.failures ?? 0, ...errorFields(item, now) };
   }
   const valid = servable(item, 0, undefined, now);
   const state: CredentialStatus['state'] =

@@ -15,6 +15,7 @@ import { runLocal, type LocalHub } from '../../lib/local/run-local.js';
 const OA_SECRET = 'other-oa-secret-123';
 const WECOM_SECRET = 'other-wecom-secret-456';
 const KEY = 'local_hub_tickets_key_0123456789';
+const ADMIN = 'local_hub_admin_key_0123456789';
 const count: Record<string, number> = {};
 const valid = new Set<string>();
 const issued: Record<string, string> = {};
@@ -38,6 +39,8 @@ beforeAll(async () => {
     bump(`call:${url.pathname}`);
     switch (url.pathname) {
       case '/cgi-bin/token': {
+        if (q.get('appid') === 'wx_spent') return reply({ errcode: 45009, errmsg: 'reach max api daily quota limit' });
+        if (q.get('appid') === 'wx_walled') return reply({ errcode: 40164, errmsg: 'invalid ip 203.0.113.9, not in whitelist' });
         if (q.get('secret') !== OA_SECRET) return reply({ errcode: 40001, errmsg: 'invalid credential' });
         const t = issue('oa_token', 'oa');
         valid.add(t);
@@ -77,8 +80,13 @@ beforeAll(async () => {
       HUB_APPS: JSON.stringify([
         { name: 'shop', appid: 'wx_shop_01', type: 'official_account', secret: { env: 'SHOP_SECRET' }, compat: true },
         { name: 'crm', type: 'wecom', corpid: 'ww_other', agentid: 1000002, secret: { env: 'CRM_SECRET' }, compat: true },
+        { name: 'spent', appid: 'wx_spent', type: 'official_account', secret: { env: 'SHOP_SECRET' } },
+        { name: 'walled', appid: 'wx_walled', type: 'official_account', secret: { env: 'SHOP_SECRET' } },
       ]),
-      HUB_API_KEYS: JSON.stringify([{ name: 'svc', sha256: hashApiKey(KEY), apps: ['shop', 'crm'], scopes: ['read', 'refresh', 'proxy'] }]),
+      HUB_API_KEYS: JSON.stringify([
+        { name: 'svc', sha256: hashApiKey(KEY), apps: ['shop', 'crm'], scopes: ['read', 'refresh', 'proxy'] },
+        { name: 'ops', sha256: hashApiKey(ADMIN), apps: ['*'], scopes: ['admin'] },
+      ]),
       LOG_LEVEL: 'SILENT',
     },
     () => {},
@@ -170,5 +178,22 @@ describe('npm start for services that are not rewritten, against the same non-si
     const healed = await call('GET', '/v1/apps/shop/wechat/cgi-bin/getcallbackip');
     expect(healed.body).toEqual({ ip_list: ['1.2.3.4'] });
     expect(count.oa_token).toBe(tokens + 1);
+  });
+});
+
+describe('npm start for an operator, against the same non-simulator server', () => {
+  it('/v1/status lists every app with its failures (45009, 40164 recorded as such) and no token; 403 without the admin scope', async () => {
+    const res = await request(`${hub.url}/v1/status`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(res.statusCode).toBe(200);
+    const text = await res.body.text();
+    const body = JSON.parse(text);
+    const token = (app: string) => body.apps.find((a: any) => a.app === app).credentials.find((c: any) => c.kind === 'access_token');
+    expect(body.apps.map((a: any) => a.app).sort()).toEqual(['crm', 'shop', 'spent', 'walled']);
+    expect(token('spent')).toMatchObject({ state: 'blocked', failures: 1, lastError: { code: 'quota:45009' } });
+    expect(token('walled')).toMatchObject({ state: 'backoff', failures: 1, lastError: { code: 'configuration:40164' } });
+    expect(token('shop')).toMatchObject({ state: 'ok' });
+    for (const v of Object.values(issued)) expect(text).not.toContain(v);
+    expect(text).not.toContain(OA_SECRET);
+    expect((await call('GET', '/v1/status')).status).toBe(403);
   });
 });
