@@ -31,7 +31,11 @@ export function permit(grant: Grant, app: string, scope: Scope): Caller {
   return { keyName: grant.name };
 }
 
-const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{16,256})$/;
+/** `<scheme> <credentials>` (RFC 9110, section 11.4): the scheme is a token, compared without case. */
+const CREDENTIALS = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) +(\S(?:.*\S)?)$/;
+/** RFC 9110's token68, the form of a bearer token (RFC 6750). */
+const TOKEN68 = /^[A-Za-z0-9._~+/-]+=*$/;
+const FORMAT = 'the Authorization header must be "Bearer <key>"';
 
 /** API keys held as SHA-256 hashes, each with the apps and scopes it may use. */
 export class ApiKeyring implements Authenticator {
@@ -63,12 +67,21 @@ export class ApiKeyring implements Authenticator {
     return found;
   }
 
-  /** The key's entry, or 401. */
+  /**
+   * The key's entry, or 401: "is required" without a header; the format message for a header that
+   * is not `<scheme> <credentials>` or names another scheme; "is not valid" for any bearer token
+   * (`Bearer`, in any case) that is not a configured key, whatever its length or form.
+   */
   authenticate(authorization: string | undefined): ApiKeyConfig {
-    if (!authorization) throw new HttpError(401, 'unauthorized', 'an API key is required: Authorization: Bearer <key>', { 'www-authenticate': 'Bearer' });
-    const match = BEARER.exec(authorization.trim());
-    if (!match) throw new HttpError(401, 'unauthorized', 'the Authorization header must be "Bearer <key>"', { 'www-authenticate': 'Bearer' });
-    const found = this.lookup(match[1]!);
+    if (!authorization?.trim()) throw new HttpError(401, 'unauthorized', 'an API key is required: Authorization: Bearer <key>', { 'www-authenticate': 'Bearer' });
+    const match = CREDENTIALS.exec(authorization.trim());
+    if (!match) throw new HttpError(401, 'unauthorized', FORMAT, { 'www-authenticate': 'Bearer' });
+    if (match[1]!.toLowerCase() !== 'bearer') {
+      throw new HttpError(401, 'unauthorized', 'the Authorization header must use the Bearer scheme: "Bearer <key>"', { 'www-authenticate': 'Bearer' });
+    }
+    const token = match[2]!;
+    // A token that is not a token68 cannot be a key; it is refused as any unknown key is.
+    const found = TOKEN68.test(token) ? this.lookup(token) : undefined;
     if (!found) throw new HttpError(401, 'unauthorized', 'the API key is not valid', { 'www-authenticate': 'Bearer error="invalid_token"' });
     return found;
   }

@@ -26,10 +26,10 @@ export const MAX_BODY_BYTES = 4096;
 const appParam = z.string().regex(APP_NAME);
 const refreshBody = z.strictObject({
   stale_token: z
-    .string({ error: 'stale_token must be a string' })
-    .min(1, 'stale_token must not be empty')
-    .max(1024, 'stale_token is longer than any access_token')
-    .regex(/^[\x21-\x7e]+$/, 'stale_token contains characters an access_token never has'),
+    .string({ error: 'must be a string' })
+    .min(1, 'must not be empty')
+    .max(1024, 'is longer than any access_token')
+    .regex(/^[\x21-\x7e]+$/, 'contains characters an access_token never has'),
 });
 
 /** GET /v1/apps/{app}/access-token */
@@ -63,6 +63,8 @@ export function notRouted(event: HttpEvent, allowed: string[] | undefined): Http
 
 /** The app of the path, once the caller is known and may use `scope` on it: 400, 401, 403 or 404 otherwise. */
 export async function appFrom(event: HttpEvent, deps: EdgeDeps, scope: Scope): Promise<string> {
+  // The route template (never the path or query), for respond()'s access line and every line until then.
+  deps.logger.appendKeys({ route: event.routeKey });
   const raw = event.pathParameters?.app;
   const authenticator = await deps.keyring();
   const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } } | undefined)?.authorizer?.iam?.userArn;
@@ -87,7 +89,7 @@ export function jsonBody<T extends z.ZodObject>(event: HttpEvent, schema: T): z.
   }
   const raw = event.body ?? '';
   const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new HttpError(413, 'body_too_large', `the body may be at most ${MAX_BODY_BYTES} bytes`);
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new HttpError(413, 'body_too_large', `the body is larger than ${MAX_BODY_BYTES} bytes`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -100,9 +102,12 @@ export function jsonBody<T extends z.ZodObject>(event: HttpEvent, schema: T): z.
     const issue = result.error.issues.find((i) => i.code === 'unrecognized_keys') ?? result.error.issues[0]!;
     const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
     const fields = Object.keys(schema.shape);
+    // Zod does not report the input it refused: a field is missing when the body has no such key
+    // (a field of the wrong type, null included, is there and gets the schema's own message).
+    const missing = issue.code === 'invalid_type' && issue.path.length === 1 && !Object.hasOwn(parsed as object, issue.path[0]!);
     const message = issue.code === 'unrecognized_keys' ? `the body may only contain ${fields.map((f) => `"${f}"`).join(', ')}`
       : issue.code === 'invalid_type' && issue.path.length === 0 ? `the body must be a JSON object {${fields.map((f) => `"${f}": "..."`).join(', ')}}`
-      : issue.code === 'invalid_type' && issue.input === undefined ? `${where}is required`
+      : missing ? `${where}is required`
       : `${where}${issue.message}`;
     throw new HttpError(400, 'invalid_body', message);
   }
@@ -127,17 +132,26 @@ export function ok(body: unknown): HttpResult {
   return { statusCode: 200, headers: baseHeaders(), body: JSON.stringify(body) };
 }
 
-/** Run a route: its errors become the documented JSON errors, never a stack trace. */
+/**
+ * Run a route: its errors become the documented JSON errors, never a stack trace. Each request
+ * logs one line with its status and latency (`ms`), plus the `route`, `app` and `caller` (key or
+ * principal name) known by then: at DEBUG when served, at INFO when refused, at ERROR on a 5xx.
+ * Never a token, a key or a query string.
+ */
 export async function respond(deps: EdgeDeps, run: () => Promise<HttpResult>): Promise<HttpResult> {
+  const started = deps.clock.now();
   try {
-    return await run();
+    const result = await run();
+    deps.logger.debug('request served', { status: result.statusCode ?? 200, ms: deps.clock.now() - started });
+    return result;
   } catch (error) {
     const http = toHttpError(error);
-    if (http.status >= 500) deps.logger.error('request failed', { status: http.status, code: http.code, error: error instanceof Error ? error.name : 'unknown' });
-    else deps.logger.info('request refused', { status: http.status, code: http.code });
+    const ms = deps.clock.now() - started;
+    if (http.status >= 500) deps.logger.error('request failed', { status: http.status, code: http.code, error: error instanceof Error ? error.name : 'unknown', ms });
+    else deps.logger.info('request refused', { status: http.status, code: http.code, ms });
     return errorResult(http);
   } finally {
-    deps.logger.removeKeys(['app', 'caller']);
+    deps.logger.removeKeys(['route', 'app', 'caller']);
   }
 }
 

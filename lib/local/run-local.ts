@@ -105,7 +105,7 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
 function iamLines(config: HubConfig): string[] {
   return [
     `HUB_AUTH=iam: requests must be SigV4-signed by a principal in HUB_IAM_PRINCIPALS (${config.iamPrincipals.map((p) => p.name).join(', ')}).`,
-    'The IAM authorizer is API Gateway\'s and is not emulated locally, so this server cannot authenticate any request: every API call is refused (401).',
+    'The IAM authorizer is API Gateway\'s and is not emulated locally, so this server cannot authenticate any request: every route that needs a caller answers 401 (only GET /v1/health answers), and the WeChat-compatible paths, which take API keys, refuse every caller.',
     'The tick still keeps the apps\' tokens fresh in the local store. To try the API locally, start without HUB_AUTH=iam (API keys).',
   ];
 }

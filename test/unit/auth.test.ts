@@ -29,6 +29,60 @@ describe('ApiKeyring', () => {
     expect(status(header, 'a', 'read')).toBe(expected);
   });
 
+  function refusal(header: string | undefined): { status: number; message: string; challenge: string | undefined } {
+    try {
+      ring.authenticate(header);
+    } catch (e) {
+      const http = e as HttpError;
+      return { status: http.status, message: http.message, challenge: http.headers['www-authenticate'] };
+    }
+    throw new Error('the header was accepted');
+  }
+
+  it.each([
+    ['a short well-formed key', 'Bearer hub_wrong'],
+    ['a one-character key', 'Bearer x'],
+    ['a long unknown key', `Bearer ${'k'.repeat(400)}`],
+    ['a token68 with padding', 'Bearer aGVsbG8=='],
+    ['a lowercase scheme and an unknown key', 'bearer key_that_nobody_has_000000'],
+    ['an uppercase scheme and an unknown key', 'BEARER key_that_nobody_has_000000'],
+    ['more than one space', 'Bearer   key_that_nobody_has_000000'],
+    ['a token that is not a token68', 'Bearer not a key'],
+  ])('%s is parsed, and is "not valid"', (_label, header) => {
+    expect(refusal(header)).toEqual({ status: 401, message: 'the API key is not valid', challenge: 'Bearer error="invalid_token"' });
+  });
+
+  it.each([
+    ['a lowercase scheme', `bearer ${A}`],
+    ['an uppercase scheme', `BEARER ${A}`],
+    ['a mixed-case scheme', `bEaReR ${A}`],
+    ['surrounding spaces', `  Bearer ${A}  `],
+  ])('%s with the right key is accepted (RFC 9110: the scheme is case-insensitive)', (_label, header) => {
+    expect(ring.authenticate(header).name).toBe('a');
+  });
+
+  it.each([
+    ['no scheme', A],
+    ['a scheme alone', 'Bearer'],
+    ['a scheme and spaces', 'Bearer   '],
+    ['a colon after the scheme', `Bearer: ${A}`],
+  ])('%s gets the format message', (_label, header) => {
+    expect(refusal(header)).toEqual({ status: 401, message: 'the Authorization header must be "Bearer <key>"', challenge: 'Bearer' });
+  });
+
+  it.each([
+    ['Basic', `Basic ${Buffer.from(`x:${A}`).toString('base64')}`],
+    ['Token', `Token ${A}`],
+    ['Digest', 'Digest username="a", realm="hub"'],
+  ])('another scheme (%s) is told which scheme is expected', (_label, header) => {
+    expect(refusal(header)).toEqual({ status: 401, message: 'the Authorization header must use the Bearer scheme: "Bearer <key>"', challenge: 'Bearer' });
+  });
+
+  it('no header, or an empty one, says a key is required', () => {
+    expect(refusal(undefined).message).toBe('an API key is required: Authorization: Bearer <key>');
+    expect(refusal('').message).toBe('an API key is required: Authorization: Bearer <key>');
+  });
+
   it('a key for app a can neither read nor refresh app b', () => {
     expect(status(`Bearer ${A}`, 'b', 'read')).toBe(403);
     expect(status(`Bearer ${A}`, 'b', 'refresh')).toBe(403);

@@ -20,6 +20,30 @@ describe('loadConfig', () => {
     expect(c.wechatApiBase).toBe('https://api.weixin.qq.com');
     expect(c.timings).toMatchObject({ refreshMarginMs: 1_200_000, minServeMs: 60_000, leaseMs: 15_000, cacheTtlMs: 30_000 });
     expect(c.apps[0]).toMatchObject({ name: 'oa', tokenApi: 'classic' });
+    expect(c.port).toBe(3000);
+    expect(c.logLevel).toBe('INFO');
+  });
+
+  it.each([
+    ['0', 0],
+    ['8080', 8080],
+    ['65535', 65535],
+  ])('takes PORT=%s (0: a free port)', (port, expected) => {
+    expect(loadConfig({ ...base, PORT: port }).port).toBe(expected);
+  });
+
+  it.each([
+    ['debug', 'DEBUG'],
+    ['Warn', 'WARN'],
+    ['SILENT', 'SILENT'],
+    ['error', 'ERROR'],
+  ])('takes LOG_LEVEL=%s in any case', (level, expected) => {
+    expect(loadConfig({ ...base, LOG_LEVEL: level }).logLevel).toBe(expected);
+  });
+
+  it('takes a REFRESH_MARGIN between MIN_SERVE and a token\'s life', () => {
+    expect(loadConfig({ ...base, REFRESH_MARGIN: '7199', MIN_SERVE: '60' }).timings.refreshMarginMs).toBe(7_199_000);
+    expect(loadConfig({ ...base, REFRESH_MARGIN: '61', MIN_SERVE: '60' }).timings.refreshMarginMs).toBe(61_000);
   });
 
   it('names an app by its appid when no name is given', () => {
@@ -43,6 +67,18 @@ describe('loadConfig', () => {
     [{ WECHAT_API_BASE: 'ftp://x' }, /WECHAT_API_BASE/],
     [{ LEASE: '5' }, /LEASE: must be longer than UPSTREAM_DEADLINE/],
     [{ REFRESH_MARGIN: '-3' }, /REFRESH_MARGIN/],
+    [{ PORT: 'abc' }, /^Invalid configuration: PORT: must be a port number 0-65535$/],
+    [{ PORT: '-1' }, /^Invalid configuration: PORT: must be a port number 0-65535$/],
+    [{ PORT: '70000' }, /^Invalid configuration: PORT: must be a port number 0-65535$/],
+    [{ PORT: '65536' }, /^Invalid configuration: PORT: must be a port number 0-65535$/],
+    [{ PORT: '' }, /^Invalid configuration: PORT: must be a port number 0-65535$/],
+    [{ PORT: '80.5' }, /^Invalid configuration: PORT: must be a port number 0-65535$/],
+    [{ LOG_LEVEL: 'VERBOSE' }, /^Invalid configuration: LOG_LEVEL: must be one of DEBUG, INFO, WARN, ERROR, SILENT$/],
+    [{ LOG_LEVEL: '' }, /^Invalid configuration: LOG_LEVEL: must be one of DEBUG, INFO, WARN, ERROR, SILENT$/],
+    [{ REFRESH_MARGIN: '7200' }, /^Invalid configuration: REFRESH_MARGIN: must be less than 7200 \(a token lives at most 7200 s\)$/],
+    [{ REFRESH_MARGIN: '86400' }, /^Invalid configuration: REFRESH_MARGIN: must be less than 7200/],
+    [{ REFRESH_MARGIN: '60' }, /^Invalid configuration: REFRESH_MARGIN: must be more than MIN_SERVE$/],
+    [{ REFRESH_MARGIN: '300', MIN_SERVE: '600' }, /^Invalid configuration: REFRESH_MARGIN: must be more than MIN_SERVE$/],
     [{ HUB_AUTH: 'iam' }, /HUB_IAM_PRINCIPALS: must list at least one principal/],
     [{ HUB_AUTH: 'oauth' }, /HUB_AUTH/],
     [{ HUB_AUTH: 'iam', HUB_IAM_PRINCIPALS: JSON.stringify([{ name: 'x', arn: 'arn:aws:iam::1:role/x', apps: ['*'], scopes: ['read'] }]) }, /HUB_IAM_PRINCIPALS\[0\]\.arn/],
