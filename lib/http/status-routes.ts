@@ -64,6 +64,6 @@ async function admin(event: HttpEvent, deps: EdgeDeps): Promise<Grant> {
   const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } } | undefined)?.authorizer?.iam?.userArn;
   const grant = authenticator.identify({ authorization: header(event, 'authorization'), iamUserArn: typeof iam === 'string' ? iam : undefined });
   if (!grant.scopes.includes('admin')) throw new HttpError(403, 'forbidden', 'this caller lacks the "admin" scope');
-  deps.logger.appendKeys({ caller: grant.name });
+  deps.logger.appendKeys({ route: event.routeKey, caller: grant.name });
   return grant;
 }

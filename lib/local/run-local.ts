@@ -47,7 +47,7 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
   // With IAM auth there are no API keys to hand out: callers are IAM principals.
   if (!settings.HUB_API_KEYS && settings.HUB_AUTH !== 'iam') {
     demoKey = `hub_${randomBytes(24).toString('base64url')}`;
-    settings.HUB_API_KEYS = JSON.stringify([{ name: 'local-demo', sha256: hashApiKey(demoKey), apps: ['*'], scopes: ['read', 'refresh', 'proxy'] }]);
+    settings.HUB_API_KEYS = JSON.stringify([{ name: 'local-demo', sha256: hashApiKey(demoKey), apps: ['*'], scopes: ['read', 'refresh', 'proxy', 'admin'] }]);
   }
   const dynamo = await startDynalite();
   closers.push(() => dynamo.close());
@@ -115,7 +115,7 @@ function tryLines(config: HubConfig, url: string, demoKey: string | undefined): 
   const lines: string[] = [];
   const app = config.apps[0]!.name;
   const jssdk = config.apps.find((a) => a.type !== 'mini_program')?.name;
-  if (demoKey) lines.push(`Demo API key (read, refresh, proxy on every app; shown once): ${demoKey}`);
+  if (demoKey) lines.push(`Demo API key (read, refresh, proxy, admin on every app; shown once): ${demoKey}`);
   lines.push('Try:');
   const auth = `-H "Authorization: Bearer ${demoKey ?? '<your key>'}"`;
   lines.push(`  curl -s ${auth} ${url}/v1/apps/${app}/access-token`);
@@ -129,6 +129,7 @@ function tryLines(config: HubConfig, url: string, demoKey: string | undefined): 
     lines.push(`An unmodified SDK: API base ${url}, appid ${compat.appid}, and a hub key as its secret:`);
     lines.push(`  curl -s '${url}/cgi-bin/token?grant_type=client_credential&appid=${compat.appid}&secret=${demoKey ?? '<your key>'}'`);
   }
+  lines.push(`The hub's state: npm run status -- --url ${url} --key ${demoKey ?? '<a key with the admin scope>'}`);
   return lines;
 }
 
