@@ -70,7 +70,7 @@ export class Hub {
         : { ...common, type: a.type, appid: a.appid, tokenApi: a.tokenApi };
     };
     const apps = config.apps.map(toApp);
-    this.#appsFromSsm = config.appsSsmPath ? appsReader(config, ssmProvider, this.#log, toApp) : undefined;
+    this.#appsFromSsm = config.appsSsmPath ? appsReader(config, ssmProvider, this.#log, toApp, () => clock.now()) : undefined;
     const kinds = new KindCatalog({ wechat, wecom });
     const store = new DynamoCredentialStore({ client: dynamodb, tableName: config.tableName });
     this.statusView = new StatusView(store, kinds, config.timings.forcedDailyBudget);

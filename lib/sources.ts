@@ -50,19 +50,31 @@ export function keyringReader(config: HubConfig, ssm: () => SSMProvider, log: Lo
  * for SECRET_CACHE_TTL), so that adding, changing or removing an app needs no deploy. An invalid
  * entry is logged and left out; the others stand. Undefined when SSM cannot be read now.
  */
-export function appsReader(config: HubConfig, ssm: () => SSMProvider, log: Logger, toApp: (a: AppConfig) => HubApp): () => Promise<HubApp[] | undefined> {
+export function appsReader(
+  config: HubConfig,
+  ssm: () => SSMProvider,
+  log: Logger,
+  toApp: (a: AppConfig) => HubApp,
+  now: () => number = Date.now,
+): () => Promise<HubApp[] | undefined> {
   const path = config.appsSsmPath!;
+  const retryMs = Math.max(5, config.timings.secretCacheTtlSeconds) * 1000;
   let last: { raw: string; apps: HubApp[] } | undefined;
+  let failedAt: number | undefined;
   return async () => {
+    // After a failure, SSM is not asked again for a while: every request would otherwise wait on it.
+    if (failedAt !== undefined && now() - failedAt < retryMs) return last?.apps;
     let values: Record<string, unknown> | undefined;
     try {
       // Asked without the trailing slash: IAM authorizes GetParametersByPath against the path as sent,
       // and the stack grants exactly /wechat-token-hub/<stage>/apps.
       values = (await ssm().getMultiple(path.replace(/\/$/, ''), { decrypt: true, recursive: false, maxAge: config.timings.secretCacheTtlSeconds })) as Record<string, unknown> | undefined;
     } catch (error) {
-      log.error('could not read the apps from SSM; keeping the list in use', { path, error: error instanceof Error ? error.name : 'unknown' });
+      failedAt = now();
+      log.error('could not read the apps from SSM; keeping the list in use', { path, error: error instanceof Error ? error.name : 'unknown', retryInSeconds: retryMs / 1000 });
       return last?.apps;
     }
+    failedAt = undefined;
     const entries = Object.entries(values ?? {}).sort(([a], [b]) => a.localeCompare(b));
     const raw = JSON.stringify(entries);
     if (last?.raw === raw) return last.apps;

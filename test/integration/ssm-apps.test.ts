@@ -54,10 +54,17 @@ describe('apps in SSM', () => {
     expect((await hub.tick()).map((o) => o.app)).toEqual(['mp']);
   });
 
-  it('when SSM cannot be read, the list in use stays', async () => {
+  it('when SSM cannot be read, the list in use stays, and SSM is not asked again on every request', async () => {
     const hub = container();
     expect((await hub.getToken(httpEvent({ key: READ_KEY, app: 'oa' }))).statusCode).toBe(200);
     ssmDown = true;
     expect((await hub.getToken(httpEvent({ key: READ_KEY, app: 'oa' }))).statusCode).toBe(200);
+    const asked = ssm.commandCalls(GetParametersByPathCommand).length;
+    expect((await hub.getToken(httpEvent({ key: READ_KEY, app: 'oa' }))).statusCode).toBe(200);
+    expect(ssm.commandCalls(GetParametersByPathCommand).length).toBe(asked);
+    ssmDown = false;
+    world.clock.advance(5_000);
+    params.mp = JSON.stringify({ appid: 'wx_mp_0002', type: 'mini_program', tokenApi: 'stable', secret: { env: 'SECRET_MP' } });
+    expect((await hub.getToken(httpEvent({ key: READ_KEY, app: 'mp' }))).statusCode).toBe(200);
   });
 });
