@@ -2,7 +2,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
-import type { Dispatcher } from 'undici';
 import type { HubApp } from './apps.js';
 import { systemClock, type Clock } from './clock.js';
 import { loadConfig, type AppConfig, type HubConfig } from './config.js';
@@ -25,12 +24,10 @@ export interface HubDeps {
   /** CloudWatch metrics (EMF to stdout); in Lambda only. */
   metrics?: Metrics;
   dynamodb?: DynamoDBClient;
-  /** undici dispatcher for WeChat calls (tests use short timeouts). */
-  dispatcher?: Dispatcher;
   ssm?: SSMProvider;
   /** Where `{"env": "VAR"}` secrets are read; defaults to process.env. */
   secretEnv?: Record<string, string | undefined>;
-  wechatTimeouts?: { connectTimeoutMs?: number; attemptTimeoutMs?: number };
+  wechatTimeouts?: { attemptTimeoutMs?: number };
   pollIntervalMs?: number;
 }
 
@@ -56,8 +53,8 @@ export class Hub {
     this.#deps = deps;
     this.#log = deps.logger ?? new Logger({ serviceName: 'wechat-token-hub' });
     const dynamodb = deps.dynamodb ?? new DynamoDBClient(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {});
-    const wechat = new WeChatClient({ baseUrl: config.wechatApiBase, clock, dispatcher: deps.dispatcher, ...deps.wechatTimeouts });
-    const wecom = new WeChatClient({ baseUrl: config.wecomApiBase, platform: 'wecom', clock, dispatcher: deps.dispatcher, ...deps.wechatTimeouts });
+    const wechat = new WeChatClient({ baseUrl: config.wechatApiBase, clock, ...deps.wechatTimeouts });
+    const wecom = new WeChatClient({ baseUrl: config.wecomApiBase, platform: 'wecom', clock, ...deps.wechatTimeouts });
     this.#clients = [wechat, wecom];
     let ssm = deps.ssm;
     const secretEnv = deps.secretEnv ?? process.env;
@@ -137,8 +134,8 @@ export class Hub {
 
   #proxyUpstreams(): ProxyUpstreams {
     this.#upstreams ??= {
-      wechat: new WeChatPassthrough({ baseUrl: this.config.wechatApiBase, dispatcher: this.#deps.dispatcher }),
-      wecom: new WeChatPassthrough({ baseUrl: this.config.wecomApiBase, dispatcher: this.#deps.dispatcher }),
+      wechat: new WeChatPassthrough({ baseUrl: this.config.wechatApiBase }),
+      wecom: new WeChatPassthrough({ baseUrl: this.config.wecomApiBase }),
     };
     return this.#upstreams;
   }

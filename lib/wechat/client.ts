@@ -1,6 +1,6 @@
-import { Agent, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
+import { exchange, ExchangeError, type Exchange } from './http.js';
 import {
   classifyErrcode,
   RetryLaterError,
@@ -66,7 +66,6 @@ export interface WeChatClientOptions {
   /** Default `wechat`. */
   platform?: Platform;
   clock: Clock;
-  connectTimeoutMs?: number;
   /** One attempt, headers and body. */
   attemptTimeoutMs?: number;
   /** Upper bound of one call with its retries, when the caller gives no deadline. */
@@ -75,7 +74,6 @@ export interface WeChatClientOptions {
   backoffBaseMs?: number;
   backoffCapMs?: number;
   random?: () => number;
-  dispatcher?: Dispatcher;
 }
 
 const tokenResponse = z.object({
@@ -93,7 +91,7 @@ const errorResponse = z.object({ errcode: z.number().int(), errmsg: z.string().o
 const ipListResponse = z.object({ ip_list: z.array(z.string()) });
 
 /**
- * WeChat's (or WeCom's) token and ticket APIs over undici. Retries -1, 45011, 5xx and network failures with jittered
+ * WeChat's (or WeCom's) token and ticket APIs over Node's fetch. Retries -1, 45011, 5xx and network failures with jittered
  * backoff inside the deadline; never retries anything else. Never logs: the classic request URL
  * carries the AppSecret, so it is built here and never leaves this function.
  */
@@ -107,7 +105,6 @@ export class WeChatClient {
   readonly #backoffBaseMs: number;
   readonly #backoffCapMs: number;
   readonly #random: () => number;
-  readonly #dispatcher: Dispatcher;
 
   constructor(options: WeChatClientOptions) {
     this.#base = new URL(options.baseUrl);
@@ -119,15 +116,6 @@ export class WeChatClient {
     this.#backoffBaseMs = options.backoffBaseMs ?? 200;
     this.#backoffCapMs = options.backoffCapMs ?? 2_000;
     this.#random = options.random ?? Math.random;
-    const connectTimeout = options.connectTimeoutMs ?? 2_000;
-    this.#dispatcher =
-      options.dispatcher ??
-      new Agent({
-        connect: { timeout: connectTimeout },
-        headersTimeout: this.#attemptTimeoutMs,
-        bodyTimeout: this.#attemptTimeoutMs,
-        keepAliveTimeout: 4_000,
-      });
   }
 
   /** Fetch an access_token from /cgi-bin/token (classic) or /cgi-bin/stable_token (stable). */
@@ -210,9 +198,8 @@ export class WeChatClient {
     });
   }
 
-  async close(): Promise<void> {
-    await this.#dispatcher.close();
-  }
+  /** Nothing to release: connections belong to Node's fetch, which closes idle ones itself. */
+  async close(): Promise<void> {}
 
   #url(path: string, query: Record<string, string>): URL {
     const url = new URL(path.replace(/^\//, ''), this.#base.href.endsWith('/') ? this.#base : `${this.#base.href}/`);
@@ -236,29 +223,16 @@ export class WeChatClient {
   }
 
   async #call(method: 'GET' | 'POST', url: URL, body: string | undefined, timeoutMs: number): Promise<unknown> {
-    let res: Dispatcher.ResponseData;
+    let res: Exchange;
     try {
-      res = await request(url, {
-        method,
-        body,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        dispatcher: this.#dispatcher,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      res = await exchange(url, { method, body, headers: body === undefined ? {} : { 'content-type': 'application/json' }, timeoutMs });
     } catch (error) {
-      // undici's errors may quote the request; say only what kind of failure it was.
-      throw new RetryLaterError(undefined, `network error (${networkCode(error)})`);
+      throw new RetryLaterError(undefined, error instanceof ExchangeError ? error.message : 'network error');
     }
-    let text: string;
+    if (res.status >= 500) throw new RetryLaterError(undefined, `HTTP ${res.status} from WeChat`);
+    if (res.status !== 200) throw new UpstreamError(undefined, `HTTP ${res.status} from WeChat`);
     try {
-      text = await res.body.text();
-    } catch (error) {
-      throw new RetryLaterError(undefined, `network error while reading the answer (${networkCode(error)})`);
-    }
-    if (res.statusCode >= 500) throw new RetryLaterError(undefined, `HTTP ${res.statusCode} from WeChat`);
-    if (res.statusCode !== 200) throw new UpstreamError(undefined, `HTTP ${res.statusCode} from WeChat`);
-    try {
-      return JSON.parse(text) as unknown;
+      return JSON.parse(res.body.toString('utf8')) as unknown;
     } catch {
       throw new UpstreamError(undefined, 'WeChat answered with something that is not JSON');
     }
@@ -274,13 +248,4 @@ export class WeChatClient {
 function isError(body: unknown): boolean {
   const err = errorResponse.safeParse(body);
   return err.success && err.data.errcode !== 0;
-}
-
-function networkCode(error: unknown): string {
-  if (error && typeof error === 'object') {
-    const e = error as { code?: unknown; name?: unknown };
-    if (typeof e.code === 'string' && /^[A-Z0-9_]{1,40}$/.test(e.code)) return e.code;
-    if (typeof e.name === 'string' && /^[A-Za-z]{1,40}$/.test(e.name)) return e.name;
-  }
-  return 'unknown';
 }

@@ -1,4 +1,4 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { exchange } from './http.js';
 
 export interface PassRequest {
   method: string;
@@ -31,42 +31,30 @@ const PASSED_HEADERS = ['content-type', 'content-disposition'];
  */
 export class WeChatPassthrough {
   readonly #base: URL;
-  readonly #dispatcher: Dispatcher;
   readonly #timeoutMs: number;
 
-  constructor(options: { baseUrl: string; timeoutMs?: number; dispatcher?: Dispatcher }) {
+  constructor(options: { baseUrl: string; timeoutMs?: number }) {
     this.#base = new URL(options.baseUrl);
     this.#timeoutMs = options.timeoutMs ?? 20_000;
-    this.#dispatcher = options.dispatcher ?? new Agent({ connect: { timeout: 3_000 }, headersTimeout: this.#timeoutMs, bodyTimeout: this.#timeoutMs });
   }
 
   async send(req: PassRequest): Promise<PassResponse> {
     const url = new URL(this.#base.origin);
     url.pathname = `${this.#base.pathname.replace(/\/$/, '')}${req.path}`;
     url.search = req.query.toString();
-    let res: Dispatcher.ResponseData;
-    let body: Buffer;
+    let res;
     try {
-      res = await request(url, {
-        method: req.method as Dispatcher.HttpMethod,
-        body: req.body,
-        headers: req.contentType ? { 'content-type': req.contentType } : {},
-        dispatcher: this.#dispatcher,
-        signal: AbortSignal.timeout(this.#timeoutMs),
-      });
-      body = Buffer.from(await res.body.arrayBuffer());
+      res = await exchange(url, { method: req.method, body: req.body, headers: req.contentType ? { 'content-type': req.contentType } : {}, timeoutMs: this.#timeoutMs });
     } catch {
       throw new PassthroughError('WeChat could not be reached');
     }
     const headers: Record<string, string> = {};
     for (const h of PASSED_HEADERS) {
-      const v = res.headers[h];
-      if (typeof v === 'string') headers[h] = v;
+      const v = res.headers.get(h);
+      if (v !== null) headers[h] = v;
     }
-    return { status: res.statusCode, headers, body };
+    return { status: res.status, headers, body: res.body };
   }
 
-  async close(): Promise<void> {
-    await this.#dispatcher.close();
-  }
+  async close(): Promise<void> {}
 }

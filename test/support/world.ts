@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { Agent } from 'undici';
 import { loadConfig } from '../../lib/config.js';
 import { hashApiKey } from '../../lib/http/auth.js';
 import { Hub, type HubDeps } from '../../lib/hub.js';
@@ -118,7 +117,6 @@ export async function startWorld(options: { env?: Record<string, string>; clock?
         logger,
         dynamodb: newClient(),
         secretEnv,
-        dispatcher: new Agent({ connect: { timeout: 500 }, headersTimeout: 300, bodyTimeout: 300 }),
         wechatTimeouts: { attemptTimeoutMs: 300 },
         pollIntervalMs: 100,
         ...deps,

@@ -1,4 +1,3 @@
-import { Agent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WeChatSimulator } from '../../lib/simulator/wechat-simulator.js';
 import { WeChatClient } from '../../lib/wechat/client.js';
@@ -27,7 +26,6 @@ beforeEach(async () => {
     baseUrl: base,
     clock,
     attemptTimeoutMs: 200,
-    dispatcher: new Agent({ connect: { timeout: 200 }, headersTimeout: 200, bodyTimeout: 200 }),
   });
 });
 afterEach(async () => {
