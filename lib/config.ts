@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { TicketType } from './apps.js';
 
 /**
@@ -10,9 +10,15 @@ export const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 export const SCOPES = ['read', 'refresh', 'proxy', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
+// zod/mini: the same zod, functional, so that a bundle carries only what it uses (27 KB, not 444).
+z.config(z.locales.en());
+
+/** A string matching `re`, with a message that says what it must be. */
+const matching = (re: RegExp, message?: string) => z.string().check(z.regex(re, message));
+
 const secretRef = z.union([
-  z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name') }),
-  z.strictObject({ ssm: z.string().regex(/^\/[A-Za-z0-9_.\-/]{1,1010}$/, 'must be an SSM parameter name starting with /') }),
+  z.strictObject({ env: matching(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name') }),
+  z.strictObject({ ssm: matching(/^\/[A-Za-z0-9_.\-/]{1,1010}$/, 'must be an SSM parameter name starting with /') }),
 ], { error: 'must be {"env":"VAR"} or {"ssm":"/parameter/name"}' });
 
 /** Path prefixes the token-injecting proxy forwards by default (WeChat's business API families). */
@@ -21,57 +27,65 @@ export const DEFAULT_PROXY_PATHS = {
   wecom: ['/cgi-bin/'],
 } as const;
 
-const proxyPathsSchema = z
-  .array(z.string().regex(/^\/[A-Za-z0-9_\-/.]{0,200}$/, 'must be a path prefix such as /cgi-bin/').refine((p) => !p.split('/').includes('..'), 'must not contain ..'))
-  .min(1, 'must list at least one path prefix')
-  .optional();
+const proxyPathsSchema = z.optional(
+  z
+    .array(z.string().check(z.regex(/^\/[A-Za-z0-9_\-/.]{0,200}$/, 'must be a path prefix such as /cgi-bin/'), z.refine((p) => !p.split('/').includes('..'), 'must not contain ..')))
+    .check(z.minLength(1, 'must list at least one path prefix')),
+);
 
 const ticketsSchema = <const T extends readonly [TicketType, ...TicketType[]]>(allowed: T) =>
-  z.array(z.enum(allowed, { error: `must be one of ${allowed.join(', ')}` })).default([]);
+  z._default(z.array(z.enum(allowed, { error: `must be one of ${allowed.join(', ')}` })), []);
+
+const appName = z.optional(matching(APP_NAME, 'must be 1-64 letters, digits, _ or -'));
 
 const wechatAppSchema = z
-  .strictObject({
-    name: z.string().regex(APP_NAME, 'must be 1-64 letters, digits, _ or -').optional(),
-    appid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -'),
-    type: z.enum(['official_account', 'mini_program'], { error: 'must be official_account, mini_program or wecom' }),
-    tokenApi: z.enum(['classic', 'stable']).default('classic'),
-    secret: secretRef,
-    /** JS-SDK tickets the tick keeps fresh from the start (Official Accounts: jsapi, wx_card). */
-    tickets: ticketsSchema(['jsapi', 'wx_card']),
-    /** Answer on WeChat's own paths (/cgi-bin/token, …) so that an unmodified SDK can use the hub. */
-    compat: z.boolean().default(false),
-    /** Path prefixes the token-injecting proxy may forward to. */
-    proxyPaths: proxyPathsSchema,
-  })
-  .transform((a) => ({ ...a, name: a.name ?? a.appid, proxyPaths: a.proxyPaths ?? [...DEFAULT_PROXY_PATHS.wechat] }))
-  .refine((a) => a.type === 'official_account' || a.tickets.length === 0, { path: ['tickets'], message: 'a Mini Program has no JS-SDK tickets' });
+  .pipe(
+    z.strictObject({
+      name: appName,
+      appid: matching(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -'),
+      type: z.enum(['official_account', 'mini_program'], { error: 'must be official_account, mini_program or wecom' }),
+      tokenApi: z._default(z.enum(['classic', 'stable']), 'classic'),
+      secret: secretRef,
+      /** JS-SDK tickets the tick keeps fresh from the start (Official Accounts: jsapi, wx_card). */
+      tickets: ticketsSchema(['jsapi', 'wx_card']),
+      /** Answer on WeChat's own paths (/cgi-bin/token, …) so that an unmodified SDK can use the hub. */
+      compat: z._default(z.boolean(), false),
+      /** Path prefixes the token-injecting proxy may forward to. */
+      proxyPaths: proxyPathsSchema,
+    }),
+    z.transform((a) => ({ ...a, name: a.name ?? a.appid, proxyPaths: a.proxyPaths ?? [...DEFAULT_PROXY_PATHS.wechat] })),
+  )
+  .check(z.refine((a) => a.type === 'official_account' || a.tickets.length === 0, { path: ['tickets'], message: 'a Mini Program has no JS-SDK tickets' }));
 
-const wecomAppSchema = z
-  .strictObject({
-    name: z.string().regex(APP_NAME, 'must be 1-64 letters, digits, _ or -').optional(),
+const wecomAppSchema = z.pipe(
+  z.strictObject({
+    name: appName,
     type: z.literal('wecom'),
-    corpid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be the corp ID (1-64 letters, digits, _ or -)'),
-    agentid: z.number({ error: 'must be the app\'s AgentId (a number)' }).int().nonnegative(),
+    corpid: matching(/^[A-Za-z0-9_-]{1,64}$/, 'must be the corp ID (1-64 letters, digits, _ or -)'),
+    agentid: z.number({ error: 'must be the app\'s AgentId (a number)' }).check(z.int(), z.nonnegative()),
     secret: secretRef,
     /** JS-SDK tickets the tick keeps fresh from the start (WeCom: jsapi, the corp ticket; agent_config, the app ticket). */
     tickets: ticketsSchema(['jsapi', 'agent_config']),
-    compat: z.boolean().default(false),
+    compat: z._default(z.boolean(), false),
     proxyPaths: proxyPathsSchema,
-  })
-  .transform((a) => ({ ...a, name: a.name ?? `${a.corpid}-${a.agentid}`, proxyPaths: a.proxyPaths ?? [...DEFAULT_PROXY_PATHS.wecom] }));
+  }),
+  z.transform((a) => ({ ...a, name: a.name ?? `${a.corpid}-${a.agentid}`, proxyPaths: a.proxyPaths ?? [...DEFAULT_PROXY_PATHS.wecom] })),
+);
 
 /** An app entry, checked by the schema of its type, so that a message names the field that is wrong. */
-const appSchema = z.unknown().transform((value, ctx): z.output<typeof wechatAppSchema> | z.output<typeof wecomAppSchema> => {
-  const wecom = typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'wecom';
-  const result = (wecom ? wecomAppSchema : wechatAppSchema).safeParse(value);
-  if (result.success) return result.data;
-  for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
-  return z.NEVER;
-});
+const appSchema = z.pipe(
+  z.unknown(),
+  z.transform((value, ctx): z.output<typeof wechatAppSchema> | z.output<typeof wecomAppSchema> => {
+    const wecom = typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'wecom';
+    const result = (wecom ? wecomAppSchema : wechatAppSchema).safeParse(value);
+    if (result.success) return result.data;
+    for (const issue of result.error.issues) ctx.issues.push({ code: 'custom', message: issue.message, path: issue.path, input: value });
+    return z.NEVER;
+  }),
+);
 
-const appsSchema = z
-  .array(appSchema)
-  .superRefine((apps, ctx) => {
+const appsSchema = z.array(appSchema).check(
+  z.superRefine((apps, ctx) => {
     const seen = new Set<string>();
     const compatIds = new Set<string>();
     apps.forEach((a, i) => {
@@ -83,23 +97,30 @@ const appsSchema = z
         compatIds.add(id);
       }
     });
-  });
+  }),
+);
+
+const label = z.string().check(z.minLength(1), z.maxLength(64));
+const appList = z.array(z.union([z.literal('*'), matching(APP_NAME)])).check(z.minLength(1));
+const scopeList = z.array(z.enum(SCOPES)).check(z.minLength(1));
 
 const apiKeySchema = z.strictObject({
-  name: z.string().min(1).max(64),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the lowercase hex SHA-256 of the key'),
-  apps: z.array(z.union([z.literal('*'), z.string().regex(APP_NAME)])).min(1),
-  scopes: z.array(z.enum(SCOPES)).min(1),
+  name: label,
+  sha256: matching(/^[0-9a-f]{64}$/, 'must be the lowercase hex SHA-256 of the key'),
+  apps: appList,
+  scopes: scopeList,
 });
 
 const iamPrincipalSchema = z.strictObject({
-  name: z.string().min(1).max(64),
-  arn: z.string().regex(/^arn:[\w-]+:iam::\d{12}:(role|user)\/[\w+=,.@-]{1,64}$/, 'must be an IAM role or user ARN without a path, e.g. arn:aws:iam::123456789012:role/orders'),
-  apps: z.array(z.union([z.literal('*'), z.string().regex(APP_NAME)])).min(1),
-  scopes: z.array(z.enum(SCOPES)).min(1),
+  name: label,
+  arn: matching(/^arn:[\w-]+:iam::\d{12}:(role|user)\/[\w+=,.@-]{1,64}$/, 'must be an IAM role or user ARN without a path, e.g. arn:aws:iam::123456789012:role/orders'),
+  apps: appList,
+  scopes: scopeList,
 });
 
-const seconds = (def: number) => z.coerce.number().int().positive().default(def);
+const seconds = (def: number) => z._default(z.coerce.number().check(z.int(), z.positive()), def);
+const wholeSeconds = (def: number) => z._default(z.coerce.number().check(z.int(), z.nonnegative()), def);
+const sshPath = (message: string, re: RegExp) => z.optional(matching(re, message));
 
 /** The longest life WeChat gives an access token or a ticket (expires_in), in seconds. */
 export const MAX_TOKEN_LIFE_SECONDS = 7200;
@@ -110,43 +131,43 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 const PORT_MESSAGE = 'must be a port number 0-65535';
 
 const envSchema = z.object({
-  HUB_APPS: z.string().optional(),
+  HUB_APPS: z.optional(z.string()),
   /** In AWS: one SSM parameter per app under this path (e.g. /wechat-token-hub/prod/apps/), read at run time. */
-  HUB_APPS_SSM_PATH: z.string().regex(/^\/[A-Za-z0-9_.\-/]{1,1000}\/$/, 'must be an SSM path starting and ending with /').optional(),
-  HUB_API_KEYS: z.string().default('[]'),
-  HUB_AUTH: z.enum(['key', 'iam']).default('key'),
-  HUB_IAM_PRINCIPALS: z.string().default('[]'),
-  HUB_API_KEYS_SSM: z.string().regex(/^\/[A-Za-z0-9_.\-/]{1,1010}$/, 'must be an SSM parameter name starting with /').optional(),
-  WECHAT_API_BASE: z.url({ protocol: /^https?$/ }).default('https://api.weixin.qq.com'),
-  WECOM_API_BASE: z.url({ protocol: /^https?$/ }).default('https://qyapi.weixin.qq.com'),
-  TABLE_NAME: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/).default('wechat-token-hub'),
-  DYNAMODB_ENDPOINT: z.url().optional(),
-  REFRESH_MARGIN: seconds(1200).refine((s) => s < MAX_TOKEN_LIFE_SECONDS, `must be less than ${MAX_TOKEN_LIFE_SECONDS} (a token lives at most ${MAX_TOKEN_LIFE_SECONDS} s)`),
+  HUB_APPS_SSM_PATH: sshPath('must be an SSM path starting and ending with /', /^\/[A-Za-z0-9_.\-/]{1,1000}\/$/),
+  HUB_API_KEYS: z._default(z.string(), '[]'),
+  HUB_AUTH: z._default(z.enum(['key', 'iam']), 'key'),
+  HUB_IAM_PRINCIPALS: z._default(z.string(), '[]'),
+  HUB_API_KEYS_SSM: sshPath('must be an SSM parameter name starting with /', /^\/[A-Za-z0-9_.\-/]{1,1010}$/),
+  WECHAT_API_BASE: z._default(z.url({ protocol: /^https?$/ }), 'https://api.weixin.qq.com'),
+  WECOM_API_BASE: z._default(z.url({ protocol: /^https?$/ }), 'https://qyapi.weixin.qq.com'),
+  TABLE_NAME: z._default(matching(/^[A-Za-z0-9_.-]{3,255}$/), 'wechat-token-hub'),
+  DYNAMODB_ENDPOINT: z.optional(z.url()),
+  REFRESH_MARGIN: seconds(1200).check(z.refine((s) => s < MAX_TOKEN_LIFE_SECONDS, `must be less than ${MAX_TOKEN_LIFE_SECONDS} (a token lives at most ${MAX_TOKEN_LIFE_SECONDS} s)`)),
   MIN_SERVE: seconds(60),
   LEASE: seconds(15),
   UPSTREAM_DEADLINE: seconds(10),
-  CACHE_TTL: z.coerce.number().int().nonnegative().default(30),
+  CACHE_TTL: wholeSeconds(30),
   FORCED_DAILY_BUDGET: seconds(200),
   TICK_CONCURRENCY: seconds(4),
-  PROBE_TTL: z.coerce.number().int().nonnegative().default(10),
-  SECRET_CACHE_TTL: z.coerce.number().int().nonnegative().default(60),
+  PROBE_TTL: wholeSeconds(10),
+  SECRET_CACHE_TTL: wholeSeconds(60),
   /** The tick asks WeChat (with a call that spends no quota) whether each current token is still good. */
-  SELF_HEAL: z.enum(['on', 'off'], { error: 'must be on or off' }).default('on'),
+  SELF_HEAL: z._default(z.enum(['on', 'off'], { error: 'must be on or off' }), 'on'),
   /** After a configuration error from WeChat, reads wait this long (doubling while it persists) before asking again. */
   CONFIG_ERROR_BACKOFF: seconds(60),
   /** The local HTTP port of `npm start`; 0 picks a free one. Set but empty is an error, not a random port. */
-  PORT: z
-    .string()
-    .regex(/^\d{1,5}$/, PORT_MESSAGE)
-    .transform(Number)
-    .refine((p) => p <= 65535, PORT_MESSAGE)
-    .default(3000),
+  PORT: z._default(
+    z.pipe(matching(/^\d{1,5}$/, PORT_MESSAGE), z.transform(Number)).check(z.refine((p) => p <= 65535, PORT_MESSAGE)),
+    3000,
+  ),
   /** The log level of `npm start` (in AWS, Powertools reads POWERTOOLS_LOG_LEVEL). Any case. */
-  LOG_LEVEL: z
-    .string()
-    .transform((l) => l.toUpperCase())
-    .pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }))
-    .default('INFO'),
+  LOG_LEVEL: z._default(
+    z.pipe(
+      z.pipe(z.string(), z.transform((l) => l.toUpperCase())),
+      z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }),
+    ),
+    'INFO',
+  ),
 });
 
 export type AppConfig = z.output<typeof appSchema>;
@@ -279,7 +300,7 @@ function parseJson(text: string, field: string): unknown {
   }
 }
 
-function parse<T extends z.ZodType>(schema: T, value: unknown, field: string): z.output<T> {
+function parse<T extends z.ZodMiniType>(schema: T, value: unknown, field: string): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;

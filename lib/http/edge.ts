@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { Clock } from '../clock.js';
 import { APP_NAME, type Scope } from '../config.js';
 import { ForcedRefreshBudgetError, NoTokenAvailableError, RefreshInProgressError, UnknownAppError, UnknownKindError, UpstreamLimitError } from '../errors.js';
@@ -23,13 +23,15 @@ export interface EdgeDeps {
 
 export const MAX_BODY_BYTES = 4096;
 
-const appParam = z.string().regex(APP_NAME);
+const appParam = z.string().check(z.regex(APP_NAME));
 const refreshBody = z.strictObject({
   stale_token: z
     .string({ error: 'must be a string' })
-    .min(1, 'must not be empty')
-    .max(1024, 'is longer than any access_token')
-    .regex(/^[\x21-\x7e]+$/, 'contains characters an access_token never has'),
+    .check(
+      z.minLength(1, 'must not be empty'),
+      z.maxLength(1024, 'is longer than any access_token'),
+      z.regex(/^[\x21-\x7e]+$/, 'contains characters an access_token never has'),
+    ),
 });
 
 /** GET /v1/apps/{app}/access-token */
@@ -82,7 +84,7 @@ export function noQuery(event: HttpEvent): void {
 }
 
 /** The JSON body, checked by `schema` (a strict object): 413, 415 or 400 with a message naming the field. */
-export function jsonBody<T extends z.ZodObject>(event: HttpEvent, schema: T): z.output<T> {
+export function jsonBody<T extends z.ZodMiniObject>(event: HttpEvent, schema: T): z.output<T> {
   const type = header(event, 'content-type') ?? '';
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     throw new HttpError(415, 'unsupported_media_type', 'send the body as Content-Type: application/json');

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { TICKET_TYPES, type HubApp, type TicketType } from '../apps.js';
 import { UnknownKindError } from '../errors.js';
 import { jsapiSignature, nonceStr, withoutFragment } from '../jssdk.js';
@@ -13,16 +13,20 @@ export const MAX_URL_BYTES = 2048;
 const refreshBody = z.strictObject({
   stale_ticket: z
     .string({ error: 'must be a string' })
-    .min(1, 'must not be empty')
-    .max(1024, 'is longer than any ticket')
-    .regex(/^[\x21-\x7e]+$/, 'contains characters a ticket never has'),
+    .check(
+      z.minLength(1, 'must not be empty'),
+      z.maxLength(1024, 'is longer than any ticket'),
+      z.regex(/^[\x21-\x7e]+$/, 'contains characters a ticket never has'),
+    ),
 });
 
 const signatureBody = z.strictObject({
   url: z
     .string({ error: 'must be a string' })
-    .refine((u) => Buffer.byteLength(u) <= MAX_URL_BYTES, `must be at most ${MAX_URL_BYTES} bytes`)
-    .refine((u) => /^https?:\/\/[^\s]+$/i.test(u) && !/[\x00-\x1f\x7f]/.test(u) && URL.canParse(u), 'must be an absolute http(s) URL (the page\'s location.href)'),
+    .check(
+      z.refine((u) => Buffer.byteLength(u) <= MAX_URL_BYTES, `must be at most ${MAX_URL_BYTES} bytes`),
+      z.refine((u) => /^https?:\/\/[^\s]+$/i.test(u) && !/[\x00-\x1f\x7f]/.test(u) && URL.canParse(u), 'must be an absolute http(s) URL (the page\'s location.href)'),
+    ),
 });
 
 /** GET /v1/apps/{app}/tickets/{type} */

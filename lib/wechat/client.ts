@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { Clock } from '../clock.js';
 import { exchange, ExchangeError, type Exchange } from './http.js';
 import {
@@ -77,17 +77,17 @@ export interface WeChatClientOptions {
 }
 
 const tokenResponse = z.object({
-  access_token: z.string().min(1).max(2048),
-  expires_in: z.number().int().positive(),
+  access_token: z.string().check(z.minLength(1), z.maxLength(2048)),
+  expires_in: z.number().check(z.int(), z.positive()),
 });
 const ticketResponse = z.object({
-  ticket: z.string().min(1).max(2048),
-  expires_in: z.number().int().positive(),
+  ticket: z.string().check(z.minLength(1), z.maxLength(2048)),
+  expires_in: z.number().check(z.int(), z.positive()),
 });
 const quotaResponse = z.object({
-  quota: z.object({ daily_limit: z.number().int(), used: z.number().int(), remain: z.number().int() }),
+  quota: z.object({ daily_limit: z.number().check(z.int()), used: z.number().check(z.int()), remain: z.number().check(z.int()) }),
 });
-const errorResponse = z.object({ errcode: z.number().int(), errmsg: z.string().optional() });
+const errorResponse = z.object({ errcode: z.number().check(z.int()), errmsg: z.optional(z.string()) });
 const ipListResponse = z.object({ ip_list: z.array(z.string()) });
 
 /**
