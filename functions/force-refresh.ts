@@ -1,6 +1,9 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { hubFromEnvironment } from '../lib/hub.js';
+import { forceRefreshRoute } from '../lib/http/edge.js';
+import { hubFromEnvironment } from '../lib/hub-core.js';
 
 /** POST /v1/apps/{app}/access-token/refresh, body {"stale_token": "..."} */
-export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> =>
-  (await hubFromEnvironment()).forceRefresh(event);
+export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  const hub = await hubFromEnvironment();
+  return hub.serve(event, forceRefreshRoute);
+};

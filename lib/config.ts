@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
 import type { TicketType } from './apps.js';
 
 /**
@@ -11,7 +12,7 @@ export const SCOPES = ['read', 'refresh', 'proxy', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 // zod/mini: the same zod, functional, so that a bundle carries only what it uses (27 KB, not 444).
-z.config(z.locales.en());
+z.config(en());
 
 /** A string matching `re`, with a message that says what it must be. */
 const matching = (re: RegExp, message?: string) => z.string().check(z.regex(re, message));
