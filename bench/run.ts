@@ -3,8 +3,10 @@
  * requests (the hub's bill) and WeChat token fetches (its quota), and how long they take here,
  * with dynalite and the simulator on loopback. Writes BENCHMARKS.md.
  */
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -15,6 +17,7 @@ import { Hub } from '../lib/hub.js';
 import { startDynalite } from '../lib/local/dynalite.js';
 import { WeChatSimulator } from '../lib/simulator/wechat-simulator.js';
 import { ensureTable } from '../lib/store/dynamodb.js';
+import { bundlesSection } from './bundles.js';
 import { simulatedDaySection } from './simulated-day.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -51,7 +54,10 @@ function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
-async function measure(n: number, run: () => Promise<unknown>) {
+/** `npm run bench -- --tiny` (CI): every benchmark once at a tiny size, written to a temporary file. */
+const TINY = process.argv.includes('--tiny');
+async function measure(requested: number, run: () => Promise<unknown>) {
+  const n = TINY ? Math.min(requested, 3) : requested;
   const d0 = ddbRequests;
   const f0 = fetches();
   const times: number[] = [];
@@ -101,7 +107,7 @@ row('scheduled tick, token and jsapi_ticket not due', 200, await measure(200, ()
 
 const containers = Array.from({ length: 5 }, () => container({ CACHE_TTL: '0', FORCED_DAILY_BUDGET: '1000', PROBE_TTL: '0' }));
 const bursts: string[] = [];
-for (const size of [10, 100, 500]) {
+for (const size of TINY ? [10] : [10, 100, 500]) {
   const cur = JSON.parse((await cold.getToken(event())).body!).access_token as string;
   sim.revokeTokens('wx_bench');
   const d0 = ddbRequests;
@@ -112,7 +118,7 @@ for (const size of [10, 100, 500]) {
 }
 
 const ticketBursts: string[] = [];
-for (const size of [10, 100, 500]) {
+for (const size of TINY ? [10] : [10, 100, 500]) {
   const cur = JSON.parse((await cold.tickets(ticketEvent(GET_TICKET))).body!).ticket as string;
   const d0 = ddbRequests;
   const f0 = sim.calls('wx_bench', 'ticket_jsapi');
@@ -121,7 +127,9 @@ for (const size of [10, 100, 500]) {
   ticketBursts.push(`| ${size} | 5 | ${(performance.now() - t).toFixed(1)} | ${sim.calls('wx_bench', 'ticket_jsapi') - f0} | ${ddbRequests - d0} |`);
 }
 
-const daySection = await simulatedDaySection();
+const daySection = await simulatedDaySection(TINY);
+execFileSync('npx', ['sls', 'package'], { stdio: 'ignore' });
+const bundleSection = await bundlesSection(TINY ? 1 : 9);
 
 const md = `# Benchmarks
 
@@ -158,8 +166,11 @@ The same over 5 containers, for the ticket (no probe exists for tickets: the sto
 |---|---|---|---|---|
 ${ticketBursts.join('\n')}
 
-${daySection}`;
-writeFileSync('BENCHMARKS.md', md);
+${daySection}
+${bundleSection}`;
+const target = TINY ? join(tmpdir(), 'BENCHMARKS.tiny.md') : 'BENCHMARKS.md';
+writeFileSync(target, md);
+if (TINY) console.error(`bench --tiny: every benchmark ran; wrote ${target} (BENCHMARKS.md untouched)`);
 console.log(md);
 clients.forEach((c) => c.destroy());
 await sim.close();

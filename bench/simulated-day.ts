@@ -9,19 +9,21 @@ import { startWorld } from '../test/support/world.js';
 
 const DAY_START = Date.UTC(2026, 10, 23, 16, 0); // a China quota day
 
-async function day(faults: boolean): Promise<DayReport> {
+async function day(faults: boolean, tiny: boolean): Promise<DayReport> {
   const world = await startWorld({ clock: new ManualClock(DAY_START) });
   try {
-    return await simulateDay(world, { containers: 5, readsPerApp: 10, readEveryMinutes: 1, faults, outsideFetchAtMinute: faults ? 777 : undefined });
+    return tiny
+      ? await simulateDay(world, { containers: 2, readsPerApp: 1, readEveryMinutes: 5, faults, outsideFetchAtMinute: faults ? 97 : undefined, minutes: 120 })
+      : await simulateDay(world, { containers: 5, readsPerApp: 10, readEveryMinutes: 1, faults, outsideFetchAtMinute: faults ? 777 : undefined });
   } finally {
     await world.close();
   }
 }
 
-export async function simulatedDaySection(): Promise<string> {
+export async function simulatedDaySection(tiny = false): Promise<string> {
   const rows: string[] = [];
   for (const faults of [false, true]) {
-    const r = await day(faults);
+    const r = await day(faults, tiny);
     for (const { app } of DAY_APPS) {
       rows.push(
         `| ${faults ? 'faults + outside fetch' : 'fault-free'} | ${app} | ${r.wechatCalls[app]} | ${r.ledger[app]} | ${app === 'oa' ? r.outsideCalls : 0} | ${r.rejected.filter((x) => x.app === app).length} | ${r.rejected.filter((x) => x.app === app && !x.healed).length} | ${r.failedReads.filter((x) => x.app === app).length} |`,
