@@ -18,6 +18,10 @@ import { startDynalite } from '../lib/local/dynalite.js';
 import { WeChatSimulator } from '../lib/simulator/wechat-simulator.js';
 import { ensureTable } from '../lib/store/dynamodb.js';
 import { bundlesSection } from './bundles.js';
+import { costSection } from './cost.js';
+import { quotaDaySection } from './quota-day.js';
+import { scaleSection } from './scale.js';
+import { stampedeSection } from './stampede.js';
 import { simulatedDaySection } from './simulated-day.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -83,7 +87,8 @@ const row = (what: string, n: number, r: { p50: number; p99: number; ddb: number
   rows.push(`| ${what} | ${n} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.ddb.toFixed(2)} | ${r.fetches.toFixed(3)} |`);
 
 const warm = container();
-row('first read (lazy fetch)', 1, await measure(1, () => warm.getToken(event())));
+const firstRead = await measure(1, () => warm.getToken(event()));
+row('first read (lazy fetch)', 1, firstRead);
 row('read, container cache warm', 2000, await measure(2000, () => warm.getToken(event())));
 const cold = container({ CACHE_TTL: '0' });
 row('read, no container cache (consistent GetItem)', 500, await measure(500, () => cold.getToken(event())));
@@ -103,7 +108,8 @@ const ticketCold = container({ CACHE_TTL: '0' });
 row('first jsapi_ticket read (lazy fetch, token stored)', 1, await measure(1, () => ticketCold.tickets(ticketEvent(GET_TICKET))));
 row('jsapi_ticket read, no container cache', 500, await measure(500, () => ticketCold.tickets(ticketEvent(GET_TICKET))));
 row('JS-SDK signature, container cache warm', 2000, await measure(2000, () => warm.tickets(ticketEvent(SIGN, { url: 'https://shop.example/p?x=1' }))));
-row('scheduled tick, token and jsapi_ticket not due', 200, await measure(200, () => cold.tick()));
+const tickNotDue = await measure(200, () => cold.tick());
+row('scheduled tick, token and jsapi_ticket not due', 200, tickNotDue);
 
 const containers = Array.from({ length: 5 }, () => container({ CACHE_TTL: '0', FORCED_DAILY_BUDGET: '1000', PROBE_TTL: '0' }));
 const bursts: string[] = [];
@@ -128,6 +134,11 @@ for (const size of TINY ? [10] : [10, 100, 500]) {
 }
 
 const daySection = await simulatedDaySection(TINY);
+const quotaSection = await quotaDaySection(TINY);
+const stampede = await stampedeSection(TINY);
+const scale = await scaleSection(TINY);
+// In Lambda the tick also reads each app's status for its gauges: 3 items and 3 ledger rows for an Official Account.
+const cost = costSection({ tickReadsPerApp: tickNotDue.ddb + 6, refreshReads: 1, refreshWrites: firstRead.ddb - 1, refreshesPerDay: 15 });
 execFileSync('npx', ['sls', 'package'], { stdio: 'ignore' });
 const bundleSection = await bundlesSection(TINY ? 1 : 9);
 
@@ -166,8 +177,12 @@ The same over 5 containers, for the ticket (no probe exists for tickets: the sto
 |---|---|---|---|---|
 ${ticketBursts.join('\n')}
 
+${quotaSection}
+${stampede}
 ${daySection}
-${bundleSection}`;
+${scale}
+${bundleSection}
+${cost}`;
 const target = TINY ? join(tmpdir(), 'BENCHMARKS.tiny.md') : 'BENCHMARKS.md';
 writeFileSync(target, md);
 if (TINY) console.error(`bench --tiny: every benchmark ran; wrote ${target} (BENCHMARKS.md untouched)`);

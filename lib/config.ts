@@ -149,7 +149,7 @@ const envSchema = z.object({
   UPSTREAM_DEADLINE: seconds(10),
   CACHE_TTL: wholeSeconds(30),
   FORCED_DAILY_BUDGET: seconds(200),
-  TICK_CONCURRENCY: seconds(4),
+  TICK_CONCURRENCY: seconds(16),
   PROBE_TTL: wholeSeconds(10),
   SECRET_CACHE_TTL: wholeSeconds(60),
   /** The tick asks WeChat (with a call that spends no quota) whether each current token is still good. */

@@ -51,4 +51,6 @@ export interface SimulatorOptions {
   wecomTicketHourlyPerApp?: number;
   /** WeCom ticket issues (both kinds, all apps) per corp in any sliding 60 minutes before 45009. Default 400. */
   wecomTicketHourlyPerCorp?: number;
+  /** Real milliseconds every answer waits (WeChat's latency, for benchmarks); default none. */
+  latencyMs?: number;
 }

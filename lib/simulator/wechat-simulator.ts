@@ -38,10 +38,12 @@ const DEFAULT_FAULT_ENDPOINTS: readonly SimulatedEndpoint[] = ['token', 'stable_
 export class WeChatSimulator {
   readonly #sim: SimState;
   readonly #sockets = new Set<Socket>();
+  readonly #latencyMs: number;
   #server?: Server;
 
   constructor(options: SimulatorOptions = {}) {
     this.#sim = new SimState(options.now ?? Date.now, settingsFrom(options));
+    this.#latencyMs = options.latencyMs ?? 0;
     for (const app of options.apps ?? []) this.addApp(app);
     for (const app of options.wecomApps ?? []) this.addWeComApp(app);
   }
@@ -151,6 +153,7 @@ export class WeChatSimulator {
     const sim = this.#sim;
     const url = new URL(req.url ?? '/', 'http://sim');
     const body = await readBody(req);
+    if (this.#latencyMs && !url.pathname.startsWith('/__sim/')) await new Promise((r) => setTimeout(r, this.#latencyMs));
     switch (url.pathname) {
       case '/cgi-bin/token':
         return classicToken(sim, req, res, url);

@@ -1,8 +1,9 @@
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { DynamoDBClient, InternalServerError, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MINUTE } from '../support/manual-clock.js';
-import { closeSharedDynalite, httpEvent, json, OTHER_APP_KEY, READ_KEY, REFRESH_KEY, sharedDynalite, startWorld, type World } from '../support/world.js';
+import { httpEvent, json, OTHER_APP_KEY, READ_KEY, REFRESH_KEY, sharedDynalite, type World } from '../support/world.js';
+import { useWorld } from '../support/use-world.js';
 
 /**
  * Faults, each with: which token is served, what is recorded, when it recovers. Virtual clock,
@@ -10,14 +11,7 @@ import { closeSharedDynalite, httpEvent, json, OTHER_APP_KEY, READ_KEY, REFRESH_
  */
 const OA = 'wx_oa_0001';
 const key = { app: 'oa', kind: 'access_token' } as const;
-let world: World;
-beforeEach(async () => {
-  world = await startWorld();
-});
-afterEach(async () => {
-  await world.close();
-});
-afterAll(closeSharedDynalite);
+const world = useWorld();
 
 const read = (hub: ReturnType<World['container']>, app = 'oa') => hub.getToken(httpEvent({ key: app === 'other' ? OTHER_APP_KEY : READ_KEY, app }));
 

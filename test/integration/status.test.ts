@@ -2,20 +2,14 @@ import { execFile } from 'node:child_process';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLocalServer } from '../../lib/http/local-server.js';
 import { MINUTE } from '../support/manual-clock.js';
-import { ADMIN_KEY, closeSharedDynalite, httpEvent, json, PROXY_KEY, READ_KEY, REFRESH_KEY, startWorld, ticketEvent, type World } from '../support/world.js';
+import { ADMIN_KEY, httpEvent, json, PROXY_KEY, READ_KEY, REFRESH_KEY, ticketEvent } from '../support/world.js';
+import { useWorld } from '../support/use-world.js';
 
 const OA = 'wx_oa_0001';
-let world: World;
-beforeEach(async () => {
-  world = await startWorld();
-});
-afterEach(async () => {
-  await world.close();
-});
-afterAll(closeSharedDynalite);
+const world = useWorld();
 
 const statusEvent = (path: string, key?: string, app?: string) =>
   httpEvent({ method: 'GET', key, path, routeKey: `GET ${app ? '/v1/status/{app}/quota' : path}`, pathParameters: app ? { app } : {} });

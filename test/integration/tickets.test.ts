@@ -1,19 +1,13 @@
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { jsapiSignature } from '../../lib/jssdk.js';
 import { MINUTE } from '../support/manual-clock.js';
-import { closeSharedDynalite, CRM, httpEvent, json, READ_KEY, REFRESH_KEY, startWorld, ticketEvent, type World } from '../support/world.js';
+import { CRM, httpEvent, json, READ_KEY, REFRESH_KEY, ticketEvent } from '../support/world.js';
+import { useWorld } from '../support/use-world.js';
 
 const OA = 'wx_oa_0001';
 
-let world: World;
-beforeEach(async () => {
-  world = await startWorld();
-});
-afterEach(async () => {
-  await world.close();
-});
-afterAll(closeSharedDynalite);
+const world = useWorld();
 
 describe('Official Account tickets', () => {
   it('are fetched lazily with the hub\'s token, then served from the store', async () => {
