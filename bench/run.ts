@@ -20,6 +20,7 @@ import { ensureTable } from '../lib/store/dynamodb.js';
 import { bundlesSection } from './bundles.js';
 import { costSection } from './cost.js';
 import { quotaDaySection } from './quota-day.js';
+import { readPathSection } from './read-path.js';
 import { scaleSection } from './scale.js';
 import { stampedeSection } from './stampede.js';
 import { simulatedDaySection } from './simulated-day.js';
@@ -137,6 +138,7 @@ const daySection = await simulatedDaySection(TINY);
 const quotaSection = await quotaDaySection(TINY);
 const stampede = await stampedeSection(TINY);
 const scale = await scaleSection(TINY);
+const readPath = await readPathSection(TINY);
 // In Lambda the tick also reads each app's status for its gauges: 3 items and 3 ledger rows for an Official Account.
 const cost = costSection({ tickReadsPerApp: tickNotDue.ddb + 6, refreshReads: 1, refreshWrites: firstRead.ddb - 1, refreshesPerDay: 15 });
 execFileSync('npx', ['sls', 'package'], { stdio: 'ignore' });
@@ -177,6 +179,7 @@ The same over 5 containers, for the ticket (no probe exists for tickets: the sto
 |---|---|---|---|---|
 ${ticketBursts.join('\n')}
 
+${readPath}
 ${quotaSection}
 ${stampede}
 ${daySection}
