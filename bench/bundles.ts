@@ -52,6 +52,18 @@ export const handler = async () => [
   } finally {
     execFileSync('rm', ['-f', entry]);
   }
+  // The same two clients through their CommonJS builds (esbuild's default resolution): the larger floor.
+  const cjsFloor = join(dir, 'floor-cjs.mjs');
+  writeFileSync(entry, `import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+export const handler = async () => [await new DynamoDBClient({}).send(new GetItemCommand({ TableName: 't', Key: { pk: { S: 'x' } } })), await new SSMClient({}).send(new GetParameterCommand({ Name: '/x' }))];
+`);
+  try {
+    await build({ entryPoints: [entry], outfile: cjsFloor, bundle: true, minify: true, keepNames: true, platform: 'node', format: 'esm', target: 'node22', banner: { js: BANNER }, logLevel: 'error' });
+  } finally {
+    execFileSync('rm', ['-f', entry]);
+  }
+  const cjsFloorCode = statSync(cjsFloor).size;
   execFileSync('zip', ['-q', '-j', join(dir, 'floor.zip'), floor]);
   const floorCode = statSync(floor).size;
   const floorZip = statSync(join(dir, 'floor.zip')).size;
@@ -74,7 +86,7 @@ export const handler = async () => [
     rows.push(`| ${fn} | ${(zip / 1024).toFixed(0)} KB | ${(size / 1024).toFixed(0)} KB | ${ratioCode.toFixed(2)} | ${median(times).toFixed(1)} ms | ${median(floorTimes).toFixed(1)} ms | ${ratioLoad.toFixed(2)} |`);
     if (fn === 'getToken') {
       goals.push(`- zip under 400 KB: ${(zip / 1024).toFixed(0)} KB, ${zip < 400 * 1024 ? 'met' : 'missed'}`);
-      goals.push(`- code under 1.2× the floor's: ${ratioCode.toFixed(2)}×, ${ratioCode < 1.2 ? 'met' : `missed by ${((ratioCode / 1.2 - 1) * 100).toFixed(0)} %`}`);
+      goals.push(`- code under 1.2× the floor's: ${ratioCode.toFixed(2)}×, ${ratioCode < 1.2 ? 'met' : `missed by ${((ratioCode / 1.2 - 1) * 100).toFixed(0)} %`} (against the clients' CommonJS builds, ${(cjsFloorCode / 1024).toFixed(0)} KB, the floor as first measured: ${(size / cjsFloorCode).toFixed(2)}×)`);
       goals.push(`- module load under 1.1× the floor's: ${ratioLoad.toFixed(2)}×, ${ratioLoad < 1.1 ? 'met' : `missed by ${((ratioLoad / 1.1 - 1) * 100).toFixed(0)} %`}`);
     }
   }
@@ -92,9 +104,13 @@ ${rows.join('\n')}
 get-token's goals:
 ${goals.join('\n')}
 
-What the functions carry beyond the floor (get-token, from esbuild's metafile): the hub's own code
-(about 47 KB: configuration, the protocol, the store, the WeChat client, the edge), Powertools
-(logger, metrics, parameters: about 41 KB) and zod/mini with its English messages (about 32 KB).
+What the functions carry beyond the floor (get-token, from esbuild's metafile), and so what
+dominates the misses: the hub's own code (about 47 KB: configuration, the protocol, the store, the
+WeChat client, the edge), Powertools (logger, metrics, parameters: about 41 KB) and zod/mini with
+its English messages (about 32 KB); the load time follows the code (evaluating those modules and
+building the schemas). The floor here takes the SDK's ES module builds, which are smaller than the
+CommonJS ones, so these fixed costs weigh more in the ratio; reaching 1.2× would mean leaving out
+Powertools or zod, which the project chose on purpose.
 Before this round each function was 3 MB of unminified code with a 5.5 MB source map in its 2 MB
 zip; undici (526 KB) gave way to Node's built-in fetch and zod's chained API (444 KB) to zod/mini.
 `;
