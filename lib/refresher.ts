@@ -163,6 +163,11 @@ export class Refresher {
     return app;
   }
 
+  /** Whether WeChat can be asked (a probe, no quota) whether this kind's value of the app is still good. */
+  canProbe(appName: string, kindId = 'access_token'): boolean {
+    return this.#kinds.kind(this.app(appName), kindId)?.probe !== undefined;
+  }
+
   /** Whether an app of this name has a kind of this id (a Mini Program has no tickets). */
   hasKind(appName: string, kindId: string): boolean {
     return this.#kinds.kind(this.app(appName), kindId) !== undefined;

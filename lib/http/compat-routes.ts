@@ -120,9 +120,11 @@ async function route(method: string, path: string, q: URLSearchParams, event: Ht
 async function passOn(method: string, path: string, q: URLSearchParams, event: HttpEvent, deps: EdgeDeps, upstreams: () => ProxyUpstreams): Promise<HttpResult> {
   const token = q.get('access_token');
   if (!token) throw new WeChatAnswer(41001, 'access_token missing');
-  let app: HubApp | undefined;
-  for (const a of compatApps(deps)) if (await deps.refresher.recognizes(a.name, token)) app = a;
+  const app = await appOf(deps, token);
   if (!app) throw new WeChatAnswer(40001, TOKEN_INVALID_MSG);
+  // The one token checked is the one sent: a second access_token in the query would ride along unchecked.
+  q.delete('access_token');
+  q.set('access_token', token);
   const refusal = pathRefusal(path, app);
   if (refusal) throw new WeChatAnswer(48001, `api unauthorized: the hub does not pass on ${refusal === 'credential' ? 'credential APIs' : 'this path'} (allowed: ${app.proxyPaths.join(', ')})`);
   if (method !== 'GET' && method !== 'POST') throw new WeChatAnswer(43002, 'require POST method');
@@ -135,7 +137,7 @@ async function passOn(method: string, path: string, q: URLSearchParams, event: H
     if (error instanceof PassthroughError) throw new WeChatAnswer(-1, 'system error: WeChat could not be reached');
     throw error;
   }
-  if (TOKEN_INVALID.has(errcodeOf(res) ?? 0)) {
+  if (TOKEN_INVALID.has(errcodeOf(res) ?? 0) && deps.refresher.canProbe(app.name)) {
     // WeChat says the hub's token is dead: heal it now (probe first, budgeted), so the SDK's retry gets a good one.
     await deps.refresher.forceRefresh(app.name, token).catch((error: unknown) => {
       deps.logger.warn('compat: could not refresh a token WeChat rejected', { app: app.name, error: error instanceof Error ? error.name : 'unknown' });
@@ -180,10 +182,8 @@ async function wecomApp(deps: EdgeDeps, corpid: string | null, key: string | nul
 /** The compat app whose current (or overlapping previous) token this is. */
 async function appOfToken(deps: EdgeDeps, token: string | null, platform: 'wechat' | 'wecom'): Promise<HubApp> {
   if (!token) throw new WeChatAnswer(41001, 'access_token missing');
-  for (const app of compatApps(deps)) {
-    if ((app.type === 'wecom') !== (platform === 'wecom')) continue;
-    if (await deps.refresher.recognizes(app.name, token)) return app;
-  }
+  const app = await appOf(deps, token, platform);
+  if (app) return app;
   throw platform === 'wecom' ? new WeChatAnswer(40014, 'invalid access_token') : new WeChatAnswer(40001, TOKEN_INVALID_MSG);
 }
 
@@ -196,6 +196,27 @@ async function forced(deps: EdgeDeps, app: WeChatApp, current: Served): Promise<
     if (error instanceof ForcedRefreshBudgetError && error.message.includes('30 s')) return current;
     throw error;
   }
+}
+
+/** Per hub: tokens recently found to be no app's, so that junk costs no store reads for a while. */
+const unknownByHub = new WeakMap<object, Map<string, number>>();
+const UNKNOWN_FOR_MS = 5_000;
+
+/** The compat app whose current (or overlapping previous) token this is: first match; junk refused without a read. */
+async function appOf(deps: EdgeDeps, token: string, platform?: 'wechat' | 'wecom'): Promise<HubApp | undefined> {
+  if (token.length > 1024 || !/^[\x21-\x7e]+$/.test(token)) return undefined;
+  const now = deps.clock.now();
+  let unknownTokens = unknownByHub.get(deps.refresher);
+  if (!unknownTokens) unknownByHub.set(deps.refresher, (unknownTokens = new Map()));
+  const knownBad = unknownTokens.get(token);
+  if (knownBad !== undefined && knownBad > now) return undefined;
+  for (const app of compatApps(deps)) {
+    if (platform && (app.type === 'wecom') !== (platform === 'wecom')) continue;
+    if (await deps.refresher.recognizes(app.name, token)) return app;
+  }
+  if (unknownTokens.size >= 1000) unknownTokens.clear();
+  unknownTokens.set(token, now + UNKNOWN_FOR_MS);
+  return undefined;
 }
 
 function compatApps(deps: EdgeDeps): HubApp[] {

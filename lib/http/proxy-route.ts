@@ -14,7 +14,17 @@ export interface ProxyUpstreams {
  * Credential APIs the proxy never forwards: they would mint or rotate what the hub keeps (a ticket
  * fetched behind the hub's back invalidates the hub's), or spend the month's quota resets.
  */
-const NEVER = ['/cgi-bin/token', '/cgi-bin/stable_token', '/cgi-bin/gettoken', '/cgi-bin/ticket/getticket', '/cgi-bin/get_jsapi_ticket', '/cgi-bin/ticket/get', '/cgi-bin/clear_quota', '/cgi-bin/component/'];
+const NEVER = [
+  '/cgi-bin/token',
+  '/cgi-bin/stable_token',
+  '/cgi-bin/gettoken',
+  '/cgi-bin/ticket/getticket',
+  '/cgi-bin/get_jsapi_ticket',
+  '/cgi-bin/ticket/get',
+  '/cgi-bin/clear_quota',
+  '/cgi-bin/openapi/quota/clear',
+  '/cgi-bin/component/',
+];
 const PATH = /^\/v1\/apps\/[^/]+\/wechat(\/.*)$/;
 const SAFE_PATH = /^(\/[A-Za-z0-9_.-]+)+\/?$/;
 export const TOKEN_INVALID = new Set([40001, 40014, 42001]);
@@ -54,7 +64,9 @@ export function proxyRoute(event: HttpEvent, deps: EdgeDeps, upstreams: ProxyUps
     const token = (await deps.refresher.get(name)).value;
     let res = await call(token);
     let retried = false;
-    if (TOKEN_INVALID.has(errcodeOf(res) ?? 0)) {
+    // Only where WeChat can be asked whether the token is really dead (a probe): a Mini Program's is
+    // not rotated on the word of an answer alone (the caller uses the forced refresh, scope refresh).
+    if (TOKEN_INVALID.has(errcodeOf(res) ?? 0) && deps.refresher.canProbe(name)) {
       const fresh = await deps.refresher.forceRefresh(name, token);
       if (fresh.value !== token) {
         res = await call(fresh.value);
@@ -79,13 +91,16 @@ function upstreamPath(event: HttpEvent, app: HubApp): string {
 /** Why a path may not be forwarded for this app, if it may not. */
 export function pathRefusal(path: string | undefined, app: HubApp): 'invalid' | 'credential' | 'not_allowed' | undefined {
   if (!path || !SAFE_PATH.test(path) || path.split('/').some((s) => s === '.' || s === '..')) return 'invalid';
-  if (NEVER.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`))) return 'credential';
+  const lower = path.toLowerCase(); // whatever case WeChat's router accepts, these stay refused
+  if (NEVER.some((p) => lower === p || lower.startsWith(p.endsWith('/') ? p : `${p}/`))) return 'credential';
   if (!app.proxyPaths.some((p) => path.startsWith(p))) return 'not_allowed';
   return undefined;
 }
 
-/** WeChat's errcode in an answer, when it is a JSON object that has one. */
+/** WeChat's errcode in an answer, when it is a JSON (or text) object that has one; never read from a file's bytes. */
 export function errcodeOf(res: PassResponse): number | undefined {
+  const type = res.headers['content-type'] ?? '';
+  if (type !== '' && !/json|text\/plain/i.test(type)) return undefined;
   if (res.body.length > 65_536 || res.body[0] !== 0x7b /* { */) return undefined;
   try {
     const v = (JSON.parse(res.body.toString('utf8')) as { errcode?: unknown }).errcode;

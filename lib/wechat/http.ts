@@ -17,17 +17,34 @@ export class ExchangeError extends Error {
   }
 }
 
+/** The largest answer kept: base64 of it still fits Lambda's 6 MB response. */
+export const MAX_ANSWER_BYTES = 4.5 * 1024 * 1024;
+
 export async function exchange(url: URL, init: { method: string; body?: string | Buffer; headers?: Record<string, string>; timeoutMs: number }): Promise<Exchange> {
+  let res: Response;
   try {
-    const res = await fetch(url, {
+    res = await fetch(url, {
       method: init.method,
-      body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : new Uint8Array(init.body),
+      // A GET carries no body (fetch refuses one): what a caller sent with it is dropped.
+      body: init.body === undefined || init.method === 'GET' || init.method === 'HEAD' ? undefined : typeof init.body === 'string' ? init.body : new Uint8Array(init.body),
       headers: init.headers,
       signal: AbortSignal.timeout(init.timeoutMs),
       redirect: 'manual',
     });
-    return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
   } catch (error) {
+    throw new ExchangeError(networkCode(error));
+  }
+  const declared = Number(res.headers.get('content-length'));
+  if (declared > MAX_ANSWER_BYTES) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new ExchangeError('answer_too_large');
+  }
+  try {
+    const body = Buffer.from(await res.arrayBuffer());
+    if (body.length > MAX_ANSWER_BYTES) throw new ExchangeError('answer_too_large');
+    return { status: res.status, headers: res.headers, body };
+  } catch (error) {
+    if (error instanceof ExchangeError) throw error;
     throw new ExchangeError(networkCode(error));
   }
 }

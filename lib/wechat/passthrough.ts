@@ -1,4 +1,4 @@
-import { exchange } from './http.js';
+import { exchange, ExchangeError } from './http.js';
 
 export interface PassRequest {
   method: string;
@@ -35,7 +35,8 @@ export class WeChatPassthrough {
 
   constructor(options: { baseUrl: string; timeoutMs?: number }) {
     this.#base = new URL(options.baseUrl);
-    this.#timeoutMs = options.timeoutMs ?? 20_000;
+    // Two calls and a forced refresh must fit in the proxy's 29 s Lambda (the compat function's 20 s).
+    this.#timeoutMs = options.timeoutMs ?? 8_000;
   }
 
   async send(req: PassRequest): Promise<PassResponse> {
@@ -45,8 +46,8 @@ export class WeChatPassthrough {
     let res;
     try {
       res = await exchange(url, { method: req.method, body: req.body, headers: req.contentType ? { 'content-type': req.contentType } : {}, timeoutMs: this.#timeoutMs });
-    } catch {
-      throw new PassthroughError('WeChat could not be reached');
+    } catch (error) {
+      throw new PassthroughError(error instanceof ExchangeError && error.code === 'answer_too_large' ? 'WeChat\'s answer is larger than the 4.5 MB the hub can pass back' : 'WeChat could not be reached');
     }
     const headers: Record<string, string> = {};
     for (const h of PASSED_HEADERS) {

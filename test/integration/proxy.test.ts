@@ -13,6 +13,7 @@ const OA = 'wx_oa_0001';
 let world: World;
 let echo: Server;
 let echoBase: string;
+let stableCalls = 0;
 let received: { method?: string; path: string; query: Record<string, string>; contentType?: string; sha256: string; length: number }[];
 
 beforeEach(async () => {
@@ -25,7 +26,17 @@ beforeEach(async () => {
     const url = new URL(req.url ?? '/', 'http://x');
     res.setHeader('content-type', 'application/json; encoding=utf-8');
     if (url.pathname === '/cgi-bin/token') return res.end(JSON.stringify({ access_token: 'echo_token_0000000000', expires_in: 7200 }));
+    if (url.pathname === '/cgi-bin/stable_token') return (stableCalls++, res.end(JSON.stringify({ access_token: `echo_stable_${stableCalls}_00000000`, expires_in: 7200 })));
     received.push({ method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams), contentType: req.headers['content-type'], sha256: createHash('sha256').update(body).digest('hex'), length: body.length });
+    if (url.pathname === '/wxa/fake40001') return res.end(JSON.stringify({ errcode: 40001, errmsg: 'invalid credential' }));
+    if (url.pathname === '/cgi-bin/media/fake40001') {
+      res.setHeader('content-type', 'image/jpeg');
+      return res.end('{"errcode":40001}');
+    }
+    if (url.pathname === '/cgi-bin/media/huge') {
+      res.setHeader('content-type', 'application/octet-stream');
+      return res.end(Buffer.alloc(5 * 1024 * 1024));
+    }
     if (url.pathname === '/cgi-bin/media/get') {
       res.setHeader('content-type', 'image/jpeg');
       res.setHeader('content-disposition', 'attachment; filename="a.jpg"');
@@ -142,5 +153,43 @@ describe('the token-injecting proxy', () => {
     expect(typeof proxied.ms).toBe('number');
     const text = lines.join('');
     for (const v of ['SECRET_OPENID_VALUE', 'BODY_SECRET', 'echo_token_0000000000', PROXY_KEY]) expect(text).not.toContain(v);
+  });
+});
+
+describe('what the review found (proxy and compat pass-through)', () => {
+  it('a 40001 inside a file, or for an app WeChat cannot be asked about, rotates nothing', async () => {
+    const hub = world.container({ WECHAT_API_BASE: echoBase });
+    // mp is a Mini Program: no probe, so the proxy does not rotate its token on an answer's word.
+    const res = await hub.proxy(proxyEvent({ app: 'mp', path: '/wxa/fake40001' }));
+    expect(res.statusCode).toBe(200);
+    expect(json(res).errcode).toBe(40001); // WeChat's answer, as it came
+    expect(stableCalls).toBe(1); // the first fetch only: no forced rotation
+    // A file whose bytes happen to read {"errcode":40001} is not an answer about the token.
+    const oa = await hub.proxy(proxyEvent({ path: '/cgi-bin/media/fake40001' }));
+    expect(oa.statusCode).toBe(200);
+    expect(received.filter((r) => r.path === '/cgi-bin/media/fake40001')).toHaveLength(1); // not retried
+  });
+
+  it('never forwards quota resets, whatever the case; drops a GET body; refuses an answer too large to pass back', async () => {
+    const hub = world.container({ WECHAT_API_BASE: echoBase });
+    for (const path of ['/cgi-bin/openapi/quota/clear', '/cgi-bin/Ticket/GetTicket', '/cgi-bin/CLEAR_QUOTA']) {
+      expect(json(await hub.proxy(proxyEvent({ method: 'POST', path, body: '{}', contentType: 'application/json' }))).error.code, path).toBe('path_not_allowed');
+    }
+    const withBody = await hub.proxy(proxyEvent({ method: 'GET', path: '/cgi-bin/user/get', body: 'x=1', contentType: 'text/plain' }));
+    expect(withBody.statusCode).toBe(200);
+    expect(received.at(-1)).toMatchObject({ method: 'GET', length: 0 });
+    const big = await hub.proxy(proxyEvent({ path: '/cgi-bin/media/huge' }));
+    expect(big.statusCode).toBe(502);
+    expect(json(big).error.message).toContain('larger than');
+  });
+
+  it('the compat pass-through sends only the token it checked', async () => {
+    const apps = (await import('../support/world.js')).APPS.map((a) => (a.name === 'oa' ? { ...a, compat: true } : a));
+    const hub = world.container({ WECHAT_API_BASE: echoBase, HUB_APPS: JSON.stringify(apps) });
+    const token = json(await hub.getToken(httpEvent({ key: (await import('../support/world.js')).READ_KEY }))).access_token;
+    const res = await hub.compat(httpEvent({ method: 'GET', path: '/cgi-bin/user/get', routeKey: 'ANY /{path+}', pathParameters: { path: 'cgi-bin/user/get' }, query: `access_token=${token}&access_token=someone_elses_token` }));
+    expect(res.statusCode).toBe(200);
+    expect(received.at(-1)?.query.access_token).toBe(token);
+    expect(JSON.stringify(received.at(-1)?.query)).not.toContain('someone_elses_token');
   });
 });
