@@ -4,7 +4,6 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { HubApp } from './apps.js';
 import type { Clock } from './clock.js';
 import {
-  AppBlockedError,
   ForcedRefreshBudgetError,
   NoTokenAvailableError,
   RefreshInProgressError,
@@ -13,10 +12,11 @@ import {
   UpstreamLimitError,
 } from './errors.js';
 import { fingerprint } from './fingerprint.js';
-import { ticketKindId, type KindCatalog } from './kinds/catalog.js';
+import type { KindCatalog } from './kinds/catalog.js';
 import type { CredentialKind } from './kinds/kind.js';
-import { describe, errorCode, recentlyValidated, retryAfterFor, servable } from './policy.js';
+import { describe, recentlyValidated, retryAfterFor, servable } from './policy.js';
 import { credentialKey, LeaseProtocol, type HubMetric, type RefreshRequest, type RefreshResult } from './protocol.js';
+import { refreshIfDue, type Scheduled, type TickOutcome } from './tick.js';
 import { Ledger } from './quota/ledger.js';
 import { ReadCache, SingleFlight } from './read-cache.js';
 import { StoreUnavailableError } from './store/errors.js';
@@ -80,13 +80,7 @@ export interface ForcedResult extends Served {
   reason?: string;
 }
 
-export type TickOutcome =
-  | { app: string; kind: string; outcome: 'fresh' | 'refreshed' }
-  /** The tick's probe found the stored value rejected by WeChat and replaced it. */
-  | { app: string; kind: string; outcome: 'healed' }
-  /** A ticket nobody has asked for yet (and not listed in the app's `tickets`): not fetched. */
-  | { app: string; kind: string; outcome: 'unused' }
-  | { app: string; kind: string; outcome: 'failed' | 'blocked'; code: string };
+export type { TickOutcome } from './tick.js';
 
 export interface RefresherOptions {
   apps: readonly HubApp[];
@@ -212,50 +206,9 @@ export class Refresher {
     }
   }
 
-  /** The scheduled refresh of one kind: fetch a new value when the stored one is due (or missing, or of an old secret). */
-  async refreshIfDue(appName: string, kindId = 'access_token'): Promise<TickOutcome> {
-    const { app, kind } = this.#resolve(appName, kindId);
-    const base = { app: app.name, kind: kind.id };
-    try {
-      const source = await kind.sourceFingerprint?.(app);
-      const item = await this.#store.read(credentialKey(app, kind));
-      const prewarmed = kind.dependsOn === undefined || app.tickets.some((t) => ticketKindId(t) === kind.id);
-      if (!item && !prewarmed) return { ...base, outcome: 'unused' };
-      // A kind may know a shorter margin (stable_token: its last 5 minutes), never a longer one.
-      const margin = Math.min(kind.refreshMarginMs?.(app) ?? Infinity, this.settings.refreshMarginMs);
-      const due = (it: CredentialItem | undefined) => !it || !servable(it, margin, source, this.#clock.now());
-      const { item: current, wrote } = await this.#flights.run(`${app.name}#${kind.id}:due`, () =>
-        this.#refresh(app, kind, { needed: due, forced: false, cause: 'tick', justRead: { item } }), notWritten);
-      if (wrote) return { ...base, outcome: 'refreshed' };
-      return (await this.#selfHeal(app, kind, current)) ? { ...base, outcome: 'healed' } : { ...base, outcome: 'fresh' };
-    } catch (error) {
-      if (error instanceof AppBlockedError) {
-        const upstream = error.upstream;
-        return { ...base, outcome: 'blocked', code: upstream && !(upstream instanceof WeChatError) ? upstream.code : 'blocked' };
-      }
-      return { ...base, outcome: 'failed', code: errorCode(error) };
-    }
-  }
-
-  /**
-   * Self-healing: ask WeChat (with the kind's probe, which spends no quota) whether the stored value
-   * is still accepted, and refresh at once when it is not (someone outside the hub fetched with the
-   * same secret). True when it healed.
-   */
-  async #selfHeal(app: HubApp, kind: CredentialKind, item: CredentialItem): Promise<boolean> {
-    const now = this.#clock.now();
-    if (!this.settings.selfHeal || !kind.probe || !servable(item, 0, undefined, now) || recentlyValidated(item, now, this.settings.probeTtlMs)) return false;
-    const value = item.value!;
-    try {
-      if (await kind.probe(app, value, now + Math.floor(this.settings.upstreamDeadlineMs / 3))) return false;
-    } catch (error) {
-      this.#log.warn('tick: could not probe the current value', { app: app.name, kind: kind.id, code: errorCode(error) });
-      return false;
-    }
-    this.#log.warn('tick: WeChat no longer accepts the current value; refreshing now', { app: app.name, kind: kind.id, fingerprint: fingerprint(value) });
-    const { wrote } = await this.#refresh(app, kind, { needed: (it) => it?.value === value, forced: false, cause: 'self_heal' });
-    if (wrote) this.#count('SelfHealed', app, kind);
-    return wrote;
+  /** The scheduled refresh of one kind (lib/tick.ts). */
+  refreshIfDue(appName: string, kindId = 'access_token'): Promise<TickOutcome> {
+    return refreshIfDue(this.#scheduled, appName, kindId);
   }
 
   /** Every kind of an app, in the catalog's order (a ticket after the token it is fetched with); one failing stops no other. */
@@ -264,6 +217,20 @@ export class Refresher {
     for (const kind of this.#kinds.kindsOf(this.app(appName))) outcomes.push(await this.refreshIfDue(appName, kind.id));
     return outcomes;
   }
+
+  /** What the scheduled refresh needs of the refresher (lib/tick.ts), and nothing more. */
+  readonly #scheduled: Scheduled = {
+    resolve: (appName, kindId) => this.#resolve(appName, kindId),
+    read: (app, kind) => this.#store.read(credentialKey(app, kind)),
+    refresh: (app, kind, req) =>
+      req.cause === 'tick'
+        ? this.#flights.run(`${app.name}#${kind.id}:due`, () => this.#refresh(app, kind, { ...req, forced: false }), notWritten)
+        : this.#refresh(app, kind, { ...req, forced: false }),
+    count: (metric, app, kind) => this.#count(metric, app, kind),
+    settings: () => this.settings,
+    now: () => this.#clock.now(),
+    log: () => this.#log,
+  };
 
   /**
    * The passive refresh: a caller was told by WeChat that `stale` is invalid. Only if it is still
