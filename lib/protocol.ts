@@ -11,14 +11,19 @@ import { nextQuotaDayStart } from './quota/periods.js';
 import type { CredentialItem, CredentialKey, CredentialStore, LastError, RefreshCause } from './store/store.js';
 import { ConfigurationError, IpBlockedError, QuotaExceededError } from './wechat/errors.js';
 
-/** The longest wait after repeated configuration errors. */
-const MAX_BACKOFF_MS = 60 * 60_000;
+/**
+ * The longest wait after repeated configuration errors: the tick's interval. The backoff is shared
+ * through the store, so even at this cap the hub asks WeChat about once a minute or less per app
+ * (WeCom blocks an IP after about 2000 failed gettoken calls an hour), and a fixed whitelist is
+ * noticed by reads within 5 minutes even if no tick came in between.
+ */
+const MAX_BACKOFF_MS = 5 * 60_000;
 
 /** WeChat keeps the previous value valid this long after a new one is fetched. */
 const OVERLAP_MS = 5 * 60_000;
 
 export interface ProtocolSettings {
-  /** First wait after a configuration error; doubles while it persists, up to an hour. */
+  /** First wait after a configuration error; doubles while it persists, up to 5 minutes. */
   configErrorBackoffMs: number;
   leaseMs: number;
   upstreamDeadlineMs: number;
@@ -197,7 +202,9 @@ export class LeaseProtocol {
         : undefined;
       const configuration = error instanceof ConfigurationError || (error instanceof IpBlockedError && error.blockedForMs === 0);
       // 60 s, then doubling while the error persists (failures counts every failure since the last success).
-      const backoffUntil = configuration ? at + Math.min(MAX_BACKOFF_MS, this.#settings.configErrorBackoffMs * 2 ** Math.min(20, old?.failures ?? 0)) : undefined;
+      const backoffUntil = configuration
+        ? at + Math.min(Math.max(MAX_BACKOFF_MS, this.#settings.configErrorBackoffMs), this.#settings.configErrorBackoffMs * 2 ** Math.min(20, old?.failures ?? 0))
+        : undefined;
       const backoffSource = configuration ? await kind.sourceFingerprint?.(app) : undefined;
       await this.#store.recordFailure(key, { owner, error: lastError, blockedUntil, backoffUntil, backoffSource });
       this.#count('TokenRefreshFailed', app, kind);
