@@ -85,7 +85,7 @@ export class HubCore {
       metrics: deps.metrics,
       settings: { ...config.timings, selfHeal: config.selfHeal, ...(deps.pollIntervalMs ? { pollIntervalMs: deps.pollIntervalMs } : {}) },
     });
-    this.edge = { refresher: this.refresher, keyring: keyringReader(config, () => (ssm ??= new SSMProvider()), this.#log), clock, logger: this.#log };
+    this.edge = { refresher: this.refresher, keyring: keyringReader(config, ssmProvider, this.#log), clock, logger: this.#log };
   }
 
   /** Serve one request with a route of lib/http: the apps brought up to date first. */

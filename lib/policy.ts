@@ -42,6 +42,11 @@ export function describe(error: unknown): string {
   return error instanceof Error ? error.message : 'unknown error';
 }
 
+/** Whole seconds a value has left to live (never negative): `expires_in` in every answer. */
+export function secondsLeft(expiresAt: number, now: number): number {
+  return Math.max(0, Math.floor((expiresAt - now) / 1000));
+}
+
 export function seconds(ms: number): number {
   return Math.max(1, Math.ceil(ms / 1000));
 }

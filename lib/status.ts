@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { HubApp } from './apps.js';
 import type { KindCatalog } from './kinds/catalog.js';
-import { servable } from './policy.js';
+import { secondsLeft, servable } from './policy.js';
 import { credentialKey } from './protocol.js';
 import { quotaDay, quotaHour } from './quota/periods.js';
 import type { CredentialItem, CredentialStore, RefreshCause } from './store/store.js';
@@ -100,7 +100,7 @@ function credentialStatus(kind: string, onDemand: boolean, item: CredentialItem 
   return {
     kind,
     state,
-    secondsLeft: Math.max(0, Math.floor(((item.expiresAt ?? now) - now) / 1000)),
+    secondsLeft: secondsLeft(item.expiresAt ?? now, now),
     ageSeconds: item.obtainedAt !== undefined ? Math.floor((now - item.obtainedAt) / 1000) : undefined,
     version: item.version,
     refreshedAt: item.obtainedAt !== undefined ? new Date(item.obtainedAt).toISOString() : undefined,

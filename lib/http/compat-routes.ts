@@ -1,10 +1,11 @@
 import type { HubApp, WeChatApp, WeComApp } from '../apps.js';
 import { ForcedRefreshBudgetError, NoTokenAvailableError, UpstreamLimitError } from '../errors.js';
+import { secondsLeft } from '../policy.js';
 import type { Served } from '../refresher.js';
 import { WeChatError } from '../wechat/errors.js';
 import { PassthroughError } from '../wechat/passthrough.js';
 import type { Grant } from './auth.js';
-import { notRouted, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
+import { header, notRouted, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
 import { asResult, errcodeOf, pathRefusal, TOKEN_INVALID, type ProxyUpstreams } from './proxy-route.js';
 
 /**
@@ -132,7 +133,7 @@ async function passOn(method: string, path: string, q: URLSearchParams, event: H
   const upstream = app.type === 'wecom' ? upstreams().wecom : upstreams().wechat;
   let res;
   try {
-    res = await upstream.send({ method, path, query: q, body: raw?.length ? raw : undefined, contentType: contentType(event) });
+    res = await upstream.send({ method, path, query: q, body: raw?.length ? raw : undefined, contentType: header(event, 'content-type') });
   } catch (error) {
     if (error instanceof PassthroughError) throw new WeChatAnswer(-1, 'system error: WeChat could not be reached');
     throw error;
@@ -146,10 +147,6 @@ async function passOn(method: string, path: string, q: URLSearchParams, event: H
   return asResult(res);
 }
 
-function contentType(event: HttpEvent): string | undefined {
-  for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === 'content-type') return v;
-  return undefined;
-}
 
 /**
  * The compat Official Account or Mini Program of `appid`, if `key` may read it. A wrong key is
@@ -250,17 +247,14 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-function secondsLeft(s: Served, deps: EdgeDeps): number {
-  return Math.max(0, Math.floor((s.expiresAt - deps.clock.now()) / 1000));
-}
 
 function tokenAnswer(s: Served, deps: EdgeDeps, wecom = false): HttpResult {
-  const token = { access_token: s.value, expires_in: secondsLeft(s, deps) };
+  const token = { access_token: s.value, expires_in: secondsLeft(s.expiresAt, deps.clock.now()) };
   return json(wecom ? { errcode: 0, errmsg: 'ok', ...token } : token);
 }
 
 function ticketAnswer(s: Served, deps: EdgeDeps): HttpResult {
-  return json({ errcode: 0, errmsg: 'ok', ticket: s.value, expires_in: secondsLeft(s, deps) });
+  return json({ errcode: 0, errmsg: 'ok', ticket: s.value, expires_in: secondsLeft(s.expiresAt, deps.clock.now()) });
 }
 
 /** What the hub's own failures look like to an SDK: WeChat's codes, with the hub's reason. */

@@ -4,10 +4,11 @@ import * as z from 'zod/mini';
 import type { Clock } from '../clock.js';
 import { APP_NAME, type Scope } from '../config.js';
 import { ForcedRefreshBudgetError, NoTokenAvailableError, RefreshInProgressError, UnknownAppError, UnknownKindError, UpstreamLimitError } from '../errors.js';
+import { secondsLeft } from '../policy.js';
 import type { Refresher, Served } from '../refresher.js';
 import { StoreUnavailableError } from '../store/errors.js';
 import { WeChatError } from '../wechat/errors.js';
-import { permit, type Authenticator } from './auth.js';
+import { permit, type Authenticator, type Grant } from './auth.js';
 import { HttpError, KeysUnavailableError } from './errors.js';
 
 export type HttpEvent = APIGatewayProxyEventV2;
@@ -65,18 +66,25 @@ export function notRouted(event: HttpEvent, allowed: string[] | undefined): Http
 
 /** The app of the path, once the caller is known and may use `scope` on it: 400, 401, 403 or 404 otherwise. */
 export async function appFrom(event: HttpEvent, deps: EdgeDeps, scope: Scope): Promise<string> {
-  // The route template (never the path or query), for respond()'s access line and every line until then.
-  deps.logger.appendKeys({ route: event.routeKey });
   const raw = event.pathParameters?.app;
-  const authenticator = await deps.keyring();
-  const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } } | undefined)?.authorizer?.iam?.userArn;
-  const grant = authenticator.identify({ authorization: header(event, 'authorization'), iamUserArn: typeof iam === 'string' ? iam : undefined });
+  const grant = await callerOf(event, deps);
   const app = appParam.safeParse(raw);
   if (!app.success) throw new HttpError(400, 'invalid_app', 'the app name must be 1-64 letters, digits, _ or -');
   const caller = permit(grant, app.data, scope);
   if (!deps.refresher.hasApp(app.data)) throw new HttpError(404, 'unknown_app', 'no such app is configured');
   deps.logger.appendKeys({ app: app.data, caller: caller.keyName });
   return app.data;
+}
+
+/**
+ * Who is calling (a bearer key, or the IAM principal API Gateway checked): 401 otherwise. Also puts
+ * the route template (never the path or query) on respond()'s access line and every line until then.
+ */
+export async function callerOf(event: HttpEvent, deps: EdgeDeps): Promise<Grant> {
+  deps.logger.appendKeys({ route: event.routeKey });
+  const authenticator = await deps.keyring();
+  const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } } | undefined)?.authorizer?.iam?.userArn;
+  return authenticator.identify({ authorization: header(event, 'authorization'), iamUserArn: typeof iam === 'string' ? iam : undefined });
 }
 
 export function noQuery(event: HttpEvent): void {
@@ -123,11 +131,12 @@ export function header(event: HttpEvent, name: string): string | undefined {
 }
 
 function tokenBody(t: Served, now: number) {
-  return {
-    access_token: t.value,
-    expires_in: Math.max(0, Math.floor((t.expiresAt - now) / 1000)),
-    expires_at: new Date(t.expiresAt).toISOString(),
-  };
+  return { access_token: t.value, ...lifetime(t, now) };
+}
+
+/** `expires_in` (seconds left) and `expires_at` of a served token or ticket. */
+export function lifetime(t: Served, now: number) {
+  return { expires_in: secondsLeft(t.expiresAt, now), expires_at: new Date(t.expiresAt).toISOString() };
 }
 
 export function ok(body: unknown): HttpResult {

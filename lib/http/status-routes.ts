@@ -4,7 +4,7 @@ import { errorCode } from '../policy.js';
 import { WeChatError } from '../wechat/errors.js';
 import type { WeChatClient } from '../wechat/client.js';
 import { permit, type Grant } from './auth.js';
-import { header, notRouted, ok, respond, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
+import { callerOf, notRouted, ok, respond, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
 import { HttpError } from './errors.js';
 
 export interface StatusDeps {
@@ -60,10 +60,8 @@ async function wechatCount(deps: EdgeDeps, status: StatusDeps, app: HubApp) {
 }
 
 async function admin(event: HttpEvent, deps: EdgeDeps): Promise<Grant> {
-  const authenticator = await deps.keyring();
-  const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } } | undefined)?.authorizer?.iam?.userArn;
-  const grant = authenticator.identify({ authorization: header(event, 'authorization'), iamUserArn: typeof iam === 'string' ? iam : undefined });
+  const grant = await callerOf(event, deps);
   if (!grant.scopes.includes('admin')) throw new HttpError(403, 'forbidden', 'this caller lacks the "admin" scope');
-  deps.logger.appendKeys({ route: event.routeKey, caller: grant.name });
+  deps.logger.appendKeys({ caller: grant.name });
   return grant;
 }

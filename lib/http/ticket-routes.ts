@@ -4,7 +4,7 @@ import { UnknownKindError } from '../errors.js';
 import { jsapiSignature, nonceStr, withoutFragment } from '../jssdk.js';
 import { ticketKindId } from '../kinds/catalog.js';
 import type { Served } from '../refresher.js';
-import { appFrom, jsonBody, noQuery, notRouted, ok, respond, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
+import { appFrom, jsonBody, lifetime, noQuery, notRouted, ok, respond, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
 import { HttpError } from './errors.js';
 
 /** The longest page URL the signature route signs. */
@@ -98,11 +98,7 @@ const TICKETS_OF: Record<HubApp['type'], string> = {
 };
 
 function ticketBody(t: Served, now: number) {
-  return {
-    ticket: t.value,
-    expires_in: Math.max(0, Math.floor((t.expiresAt - now) / 1000)),
-    expires_at: new Date(t.expiresAt).toISOString(),
-  };
+  return { ticket: t.value, ...lifetime(t, now) };
 }
 
 /**
