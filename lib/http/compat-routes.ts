@@ -5,7 +5,7 @@ import type { Served } from '../refresher.js';
 import { WeChatError } from '../wechat/errors.js';
 import { PassthroughError } from '../wechat/passthrough.js';
 import type { Grant } from './auth.js';
-import { header, notRouted, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
+import { CREDENTIAL_SHAPE, header, notRouted, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
 import { asResult, errcodeOf, pathRefusal, TOKEN_INVALID, type ProxyUpstreams } from './proxy-route.js';
 
 /**
@@ -201,7 +201,7 @@ const UNKNOWN_FOR_MS = 5_000;
 
 /** The compat app whose current (or overlapping previous) token this is: first match; junk refused without a read. */
 async function appOf(deps: EdgeDeps, token: string, platform?: 'wechat' | 'wecom'): Promise<HubApp | undefined> {
-  if (token.length > 1024 || !/^[\x21-\x7e]+$/.test(token)) return undefined;
+  if (!CREDENTIAL_SHAPE.test(token)) return undefined;
   const now = deps.clock.now();
   let unknownTokens = unknownByHub.get(deps.refresher);
   if (!unknownTokens) unknownByHub.set(deps.refresher, (unknownTokens = new Map()));

@@ -25,15 +25,21 @@ export interface EdgeDeps {
 export const MAX_BODY_BYTES = 4096;
 
 const appParam = z.string().check(z.regex(APP_NAME));
-const refreshBody = z.strictObject({
-  stale_token: z
+/** A token or ticket as WeChat issues them: printable ASCII, at most 1024 characters. */
+export const CREDENTIAL_SHAPE = /^[\x21-\x7e]{1,1024}$/;
+
+/** The stale value a forced refresh reports (`what`: access_token, ticket), refused with a message that says why. */
+export function staleValue(what: string, article: 'a' | 'an') {
+  return z
     .string({ error: 'must be a string' })
     .check(
       z.minLength(1, 'must not be empty'),
-      z.maxLength(1024, 'is longer than any access_token'),
-      z.regex(/^[\x21-\x7e]+$/, 'contains characters an access_token never has'),
-    ),
-});
+      z.maxLength(1024, `is longer than any ${what}`),
+      z.regex(/^[\x21-\x7e]+$/, `contains characters ${article} ${what} never has`),
+    );
+}
+
+const refreshBody = z.strictObject({ stale_token: staleValue('access_token', 'an') });
 
 /** GET /v1/apps/{app}/access-token */
 export async function getTokenRoute(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
