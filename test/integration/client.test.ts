@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTokenHubClient, TokenHubError, TokenHubTimeoutError } from 'wechat-token-hub/client';
 import { createLocalServer } from '../../lib/http/local-server.js';
+import { listen, type Listening } from '../support/listen.js';
 import { jsapiSignature } from '../../lib/jssdk.js';
 import { MINUTE } from '../support/manual-clock.js';
 import { closeSharedDynalite, CRM, READ_KEY, REFRESH_KEY, startWorld, type World } from '../support/world.js';
@@ -13,7 +12,7 @@ import { closeSharedDynalite, CRM, READ_KEY, REFRESH_KEY, startWorld, type World
 /** The client library against the real handlers over HTTP (the local API Gateway server), not a mock of them. */
 const OA = 'wx_oa_0001';
 let world: World;
-let server: Server;
+let server: Listening;
 let url: string;
 let hubRequests: string[];
 
@@ -21,20 +20,18 @@ beforeEach(async () => {
   world = await startWorld();
   const hub = world.container();
   hubRequests = [];
-  server = createLocalServer({
+  server = await listen(createLocalServer({
     getToken: (e) => (hubRequests.push(e.rawPath), hub.getToken(e)),
     forceRefresh: (e) => (hubRequests.push(e.rawPath), hub.forceRefresh(e)),
     tickets: (e) => (hubRequests.push(e.rawPath), hub.tickets(e)),
     compat: (e) => hub.compat(e),
     proxy: (e) => hub.proxy(e),
     status: (e) => hub.status(e),
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }));
+  url = server.url;
 });
 afterEach(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
+  await server.close();
   await world.close();
 });
 afterAll(closeSharedDynalite);

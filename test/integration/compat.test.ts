@@ -1,10 +1,9 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import API from 'co-wechat-api';
 import fc from 'fast-check';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalServer } from '../../lib/http/local-server.js';
+import { listen, type Listening } from '../support/listen.js';
 import type { Hub } from '../../lib/hub.js';
 import { closeSharedDynalite, COMPAT_APPS, CRM, OTHER_APP_KEY, PROXY_KEY, READ_KEY, REFRESH_KEY, startWorld, type World } from '../support/world.js';
 
@@ -16,20 +15,18 @@ const OA = 'wx_oa_0001';
 const MP = 'wx_mp_0002';
 let world: World;
 let hub: Hub;
-let server: Server;
+let server: Listening;
 let base: string;
 
 beforeEach(async () => {
   world = await startWorld();
   hub = world.container({ HUB_APPS: JSON.stringify(COMPAT_APPS) });
   await hub.tick(); // tokens, and the tickets the apps list, as a running hub has them
-  server = createLocalServer(hub);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await listen(createLocalServer(hub));
+  base = server.url;
 });
 afterEach(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
+  await server.close();
   await world.close();
 });
 afterAll(closeSharedDynalite);

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage } from 'node:http';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { listen, type Listening } from '../support/listen.js';
 import { closeSharedDynalite, httpEvent, json, PROXY_KEY, READ_KEY, startWorld, type World } from '../support/world.js';
 
 /**
@@ -11,7 +11,7 @@ import { closeSharedDynalite, httpEvent, json, PROXY_KEY, READ_KEY, startWorld, 
  */
 const OA = 'wx_oa_0001';
 let world: World;
-let echo: Server;
+let echo: Listening;
 let echoBase: string;
 let stableCalls = 0;
 let received: { method?: string; path: string; query: Record<string, string>; contentType?: string; sha256: string; length: number }[];
@@ -19,7 +19,7 @@ let received: { method?: string; path: string; query: Record<string, string>; co
 beforeEach(async () => {
   world = await startWorld();
   received = [];
-  echo = createServer(async (req: IncomingMessage, res) => {
+  echo = await listen(createServer(async (req: IncomingMessage, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
@@ -43,13 +43,11 @@ beforeEach(async () => {
       return res.end(Buffer.from([0xff, 0xd8, 0xff, 0x00, 0x01, 0x02]));
     }
     res.end(JSON.stringify({ errcode: 0, errmsg: 'ok', media_id: 'm1' }));
-  });
-  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
-  echoBase = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
+  }));
+  echoBase = echo.url;
 });
 afterEach(async () => {
-  echo.closeAllConnections();
-  await new Promise<void>((r) => echo.close(() => r()));
+  await echo.close();
   await world.close();
 });
 afterAll(closeSharedDynalite);

@@ -1,8 +1,7 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { OfficialAccount, Work } from 'node-easywechat';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalServer } from '../../lib/http/local-server.js';
+import { listen, type Listening } from '../support/listen.js';
 import { jsapiSignature } from '../../lib/jssdk.js';
 import { closeSharedDynalite, COMPAT_APPS, CRM, READ_KEY, startWorld, type World } from '../support/world.js';
 
@@ -13,20 +12,18 @@ import { closeSharedDynalite, COMPAT_APPS, CRM, READ_KEY, startWorld, type World
  */
 const OA = 'wx_oa_0001';
 let world: World;
-let server: Server;
+let server: Listening;
 let base: string;
 
 beforeEach(async () => {
   world = await startWorld();
   const hub = world.container({ HUB_APPS: JSON.stringify(COMPAT_APPS) });
   await hub.tick();
-  server = createLocalServer(hub);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  server = await listen(createLocalServer(hub));
+  base = `${server.url}/`;
 });
 afterEach(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
+  await server.close();
   await world.close();
 });
 afterAll(closeSharedDynalite);

@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createLocalServer } from '../../lib/http/local-server.js';
+import { listen } from '../support/listen.js';
 import { MINUTE } from '../support/manual-clock.js';
 import { ADMIN_KEY, httpEvent, json, PROXY_KEY, READ_KEY, REFRESH_KEY, ticketEvent } from '../support/world.js';
 import { useWorld } from '../support/use-world.js';
@@ -76,10 +75,9 @@ describe('the status view', () => {
     world.sim.failNext({ kind: 'errcode', errcode: 45009 }, 1, 'wx_other_03');
     world.clock.advance(101 * MINUTE);
     await hub.tick();
-    const server: Server = createLocalServer(hub);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const server = await listen(createLocalServer(hub));
     try {
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const url = server.url;
       const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/status.ts', '--url', url, '--key', ADMIN_KEY], { env: { ...process.env, NO_COLOR: '1' } });
       const lines = stdout.split('\n');
       expect(lines.find((l) => /^\s+APP\s+KIND\s+STATE\s+LEFT/.test(l))).toBeDefined();
@@ -88,8 +86,7 @@ describe('the status view', () => {
       expect(stdout).toMatch(/need attention \(marked !\)/);
       for (const v of world.sim.issuedTokens()) expect(stdout).not.toContain(v);
     } finally {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      await server.close();
     }
   });
 });
