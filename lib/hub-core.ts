@@ -145,9 +145,12 @@ export class HubCore {
     return outcomes;
   }
 
-  async close(): Promise<void> {
-    await Promise.all([this.wechat, this.wecom, ...Object.values(this.#upstreams ?? {})].map((c) => c.close()));
-  }
+  /**
+   * Nothing to release today: WeChat is called with Node's fetch, whose idle connections Node closes
+   * itself, and the DynamoDB client belongs to whoever passed it (or lives as long as the container).
+   * Kept so that callers (npm start, the tests) need not change when a resource comes back.
+   */
+  async close(): Promise<void> {}
 }
 
 /** The hub of this Lambda container, configured from its environment on first use. */

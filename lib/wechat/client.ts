@@ -198,9 +198,6 @@ export class WeChatClient {
     });
   }
 
-  /** Nothing to release: connections belong to Node's fetch, which closes idle ones itself. */
-  async close(): Promise<void> {}
-
   #url(path: string, query: Record<string, string>): URL {
     const url = new URL(path.replace(/^\//, ''), this.#base.href.endsWith('/') ? this.#base : `${this.#base.href}/`);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);

@@ -56,6 +56,4 @@ export class WeChatPassthrough {
     }
     return { status: res.status, headers, body: res.body };
   }
-
-  async close(): Promise<void> {}
 }

@@ -29,7 +29,6 @@ beforeEach(async () => {
   });
 });
 afterEach(async () => {
-  await client.close();
   await sim.close();
 });
 
@@ -75,7 +74,6 @@ describe('WeChatClient', () => {
     await expect(c.fetchAccessToken({ appid: APPID, secret: SECRET, api: 'classic', deadline: slowClock.now() + 2500 })).rejects.toBeInstanceOf(RetryLaterError);
     // attempts at 0 s and 1 s; the next backoff (2 s) would pass the deadline
     expect(sim.calls(APPID)).toBe(2);
-    await c.close();
   });
 
   it('treats a reset connection and a hang as retry-later network failures', async () => {
