@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { hashApiKey } from '../lib/http/auth.js';
+import { apiGatewayEvent, tokenEvent } from './api-event.js';
 import { jsapiSignature } from '../lib/jssdk.js';
 import { startDynalite } from '../lib/local/dynalite.js';
 import { WeChatSimulator } from '../lib/simulator/wechat-simulator.js';
@@ -320,43 +321,22 @@ Object.assign(process.env, {
 });
 const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'local', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
 await ensureTable(client, 'bundle-check');
-/** An API Gateway v2 event for app "b": a read, or a forced refresh when a stale token is given. */
-const apiEvent = (staleToken?: string) => ({
-  version: '2.0',
-  rawPath: staleToken === undefined ? '/v1/apps/b/access-token' : '/v1/apps/b/access-token/refresh',
-  rawQueryString: '',
-  headers: { authorization: `Bearer ${key}`, ...(staleToken === undefined ? {} : { 'content-type': 'application/json' }) },
-  pathParameters: { app: 'b' },
-  body: staleToken === undefined ? undefined : JSON.stringify({ stale_token: staleToken }),
-  isBase64Encoded: false,
-  requestContext: { http: { method: staleToken === undefined ? 'GET' : 'POST' } },
-});
-/** An API Gateway v2 event for the ticket family. */
-const ticketsEvent = (routeKey: string, path: string, pathParameters: Record<string, string>, body?: unknown) => ({
-  version: '2.0',
-  routeKey,
-  rawPath: path,
-  rawQueryString: '',
-  headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-  pathParameters,
-  body: body === undefined ? undefined : JSON.stringify(body),
-  isBase64Encoded: false,
-  requestContext: { http: { method: routeKey.split(' ')[0] } },
-});
+/** An API Gateway v2 event of one of the stack's routes, with the check's key. */
+const ticketsEvent = (routeKey: string, path: string, pathParameters: Record<string, string>, body?: unknown) => apiGatewayEvent(key, routeKey, path, pathParameters, body);
 try {
   const load = async (f: string, file: string) => (await import(pathToFileURL(join(dir, f, 'functions', file)).href)) as { handler: (e: unknown) => Promise<any> };
   const tick = await load('refreshTick', 'refresh-tick.mjs');
   const out = await tick.handler({});
   check(out.outcomes?.[0]?.outcome === 'refreshed', 'bundled refresh-tick refreshes');
   const get = await load('getToken', 'get-token.mjs');
-  const res = await get.handler(apiEvent());
+  const res = await get.handler(tokenEvent(key, 'b'));
   check(res.statusCode === 200 && JSON.parse(res.body).access_token === sim.currentToken('wx_bundle'), 'bundled get-token serves the token');
   const force = await load('forceRefresh', 'force-refresh.mjs');
   const stale = JSON.parse(res.body).access_token;
   sim.revokeTokens('wx_bundle'); // WeChat no longer accepts it, so the probe lets the refresh go ahead
-  const fr = await force.handler(apiEvent(stale));
+  const fr = await force.handler(tokenEvent(key, 'b', stale));
   check(fr.statusCode === 200 && JSON.parse(fr.body).refreshed === true, 'bundled force-refresh rotates a token WeChat rejects');
-  const still = await force.handler(apiEvent(JSON.parse(fr.body).access_token));
+  const still = await force.handler(tokenEvent(key, 'b', JSON.parse(fr.body).access_token));
   check(still.statusCode === 200 && JSON.parse(still.body).refreshed === false, 'bundled force-refresh refuses to rotate a token WeChat accepts');
 
   const tickets = await load('tickets', 'tickets.mjs');

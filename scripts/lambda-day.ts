@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { request } from 'undici';
 import { hashApiKey } from '../lib/http/auth.js';
+import { tokenEvent } from './api-event.js';
 import { startDynalite } from '../lib/local/dynalite.js';
 import { WeChatSimulator } from '../lib/simulator/wechat-simulator.js';
 import { DynamoCredentialStore, ensureTable } from '../lib/store/dynamodb.js';
@@ -98,17 +99,6 @@ const forcer = await container('forceRefresh', 'force-refresh.mjs');
 const ticker = await container('refreshTick', 'refresh-tick.mjs');
 
 const invoke = async (url: string, event: unknown) => JSON.parse(await (await request(url, { method: 'POST', body: JSON.stringify(event) })).body.text());
-const apiEvent = (stale?: string) => ({
-  version: '2.0',
-  rawPath: stale === undefined ? '/v1/apps/oa/access-token' : '/v1/apps/oa/access-token/refresh',
-  routeKey: stale === undefined ? 'GET /v1/apps/{app}/access-token' : 'POST /v1/apps/{app}/access-token/refresh',
-  rawQueryString: '',
-  headers: { authorization: `Bearer ${KEY}`, ...(stale === undefined ? {} : { 'content-type': 'application/json' }) },
-  pathParameters: { app: 'oa' },
-  body: stale === undefined ? undefined : JSON.stringify({ stale_token: stale }),
-  isBase64Encoded: false,
-  requestContext: { http: { method: stale === undefined ? 'GET' : 'POST' } },
-});
 
 const started = Date.now();
 const at = () => (Date.now() - started) / 1000;
@@ -134,14 +124,14 @@ await invoke(ticker, {});
 while (at() < SECONDS) {
   while (plan.length && at() >= plan[0]![0]) await plan.shift()![1]();
   const reader = readers[reads % readers.length]!;
-  const res = await invoke(reader, apiEvent());
+  const res = await invoke(reader, tokenEvent(KEY, 'oa'));
   reads++;
   if (res.statusCode !== 200) {
     failed.push({ t: at(), status: res.statusCode });
   } else {
     const token = JSON.parse(res.body).access_token as string;
     if (!sim.isValid(token)) {
-      const healed = await invoke(forcer, apiEvent(token));
+      const healed = await invoke(forcer, tokenEvent(KEY, 'oa', token));
       rejected.push({ t: at(), healed: healed.statusCode === 200 && sim.isValid(JSON.parse(healed.body).access_token) });
     }
   }
