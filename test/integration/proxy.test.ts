@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { captureOutput } from '../support/capture.js';
 import { listen, type Listening } from '../support/listen.js';
 import { closeSharedDynalite, httpEvent, json, PROXY_KEY, READ_KEY, startWorld, type World } from '../support/world.js';
 
@@ -137,15 +138,11 @@ describe('the token-injecting proxy', () => {
   });
 
   it('logs method, path, errcode and latency, never a query value, a body or a token', async () => {
-    const lines: string[] = [];
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation((c: unknown) => (lines.push(String(c)), true));
-    try {
+    const { lines } = await captureOutput(async () => {
       const logger = new Logger({ serviceName: 'proxy', logLevel: 'DEBUG' });
       const hub = world.container({ WECHAT_API_BASE: echoBase }, { logger });
       await hub.proxy(proxyEvent({ method: 'POST', path: '/cgi-bin/message/custom/send', query: 'openid=SECRET_OPENID_VALUE', body: '{"text":"BODY_SECRET"}', contentType: 'application/json' }));
-    } finally {
-      out.mockRestore();
-    }
+    });
     const proxied = lines.map((l) => JSON.parse(l)).find((l) => l.message === 'proxied');
     expect(proxied).toMatchObject({ method: 'POST', path: '/cgi-bin/message/custom/send', status: 200, errcode: 0, retried: false });
     expect(typeof proxied.ms).toBe('number');

@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { captureOutput } from '../support/capture.js';
 import { MINUTE } from '../support/manual-clock.js';
 import { closeSharedDynalite, httpEvent, json, OTHER_APP_KEY, READ_KEY, REFRESH_KEY, startWorld } from '../support/world.js';
 
@@ -7,53 +8,46 @@ afterAll(closeSharedDynalite);
 
 describe('redaction', () => {
   it('no log line of a whole flow holds a secret or a token WeChat issued', async () => {
-    const lines: string[] = [];
-    const capture = (chunk: unknown) => {
-      lines.push(String(chunk));
-      return true;
-    };
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
     const logger = new Logger({ serviceName: 'redaction', logLevel: 'DEBUG' });
     const world = await startWorld({ logger });
-    try {
-      const hub = world.container();
-      const OA = 'wx_oa_0001';
-      // fetch, read, tick
-      const t1 = json(await hub.getToken(httpEvent({ key: READ_KEY }))).access_token;
-      await hub.getToken(httpEvent({ key: READ_KEY, app: 'mp' }));
-      await hub.tick();
-      // forced refresh of a valid token (probe), of a revoked one (fetch), of a rotated one
-      await hub.forceRefresh(httpEvent({ key: REFRESH_KEY, body: { stale_token: t1 } }));
-      world.sim.revokeTokens(OA);
-      await hub.forceRefresh(httpEvent({ key: REFRESH_KEY, body: { stale_token: t1 } }));
-      await hub.forceRefresh(httpEvent({ key: REFRESH_KEY, body: { stale_token: t1 } }));
-      // failures upstream
-      world.clock.advance(101 * MINUTE);
-      world.sim.failNext({ kind: 'errcode', errcode: -1 }, 2, OA);
-      await hub.tick();
-      world.clock.advance(101 * MINUTE);
-      world.sim.failNext({ kind: 'errcode', errcode: 40164 }, 5);
-      await hub.tick();
-      world.sim.failNext({ kind: 'reset' }, 20);
-      await hub.tick();
-      world.sim.clearFaults();
-      // a wrong secret: WeChat refuses and its answer is logged
-      world.setSecret('SECRET_OA', 'wrong-secret-that-must-not-leak');
-      world.clock.advance(MINUTE);
-      await world.container().getToken(httpEvent({ key: READ_KEY }));
-      world.setSecret('SECRET_OA', world.secrets.SECRET_OA!);
-      // bad input, including a secret and a token sent where they do not belong
-      await hub.getToken(httpEvent({ key: `${READ_KEY}x` }));
-      await hub.getToken(httpEvent({ key: OTHER_APP_KEY }));
-      await hub.forceRefresh(httpEvent({ key: REFRESH_KEY, body: { stale_token: world.secrets.SECRET_OA, x: t1 } }));
-      await hub.forceRefresh(httpEvent({ key: REFRESH_KEY, body: `{"stale_token": "${t1}` }));
-      await hub.getToken(httpEvent({ key: READ_KEY, query: `secret=${world.secrets.SECRET_MP}` }));
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-      await world.close();
-    }
+    const { lines } = await captureOutput(async () => {
+      try {
+        const hub = world.container();
+        const OA = 'wx_oa_0001';
+        // fetch, read, tick
+        const t1 = json(await hub.getToken(httpEvent({ key: READ_KEY }))).access_token;
+        await hub.getToken(httpEvent({ key: READ_KEY, app: 'mp' }));
+        await hub.tick();
+        // forced refresh of a valid token (probe), of a revoked one (fetch), of a rotated one
+        await hub.forceRefresh(httpEvent({ key: REFRESH_KEY, body: { stale_token: t1 } }));
+        world.sim.revokeTokens(OA);
+        await hub.forceRefresh(httpEvent({ key: REFRESH_KEY, body: { stale_token: t1 } }));
+        await hub.forceRefresh(httpEvent({ key: REFRESH_KEY, body: { stale_token: t1 } }));
+        // failures upstream
+        world.clock.advance(101 * MINUTE);
+        world.sim.failNext({ kind: 'errcode', errcode: -1 }, 2, OA);
+        await hub.tick();
+        world.clock.advance(101 * MINUTE);
+        world.sim.failNext({ kind: 'errcode', errcode: 40164 }, 5);
+        await hub.tick();
+        world.sim.failNext({ kind: 'reset' }, 20);
+        await hub.tick();
+        world.sim.clearFaults();
+        // a wrong secret: WeChat refuses and its answer is logged
+        world.setSecret('SECRET_OA', 'wrong-secret-that-must-not-leak');
+        world.clock.advance(MINUTE);
+        await world.container().getToken(httpEvent({ key: READ_KEY }));
+        world.setSecret('SECRET_OA', world.secrets.SECRET_OA!);
+        // bad input, including a secret and a token sent where they do not belong
+        await hub.getToken(httpEvent({ key: `${READ_KEY}x` }));
+        await hub.getToken(httpEvent({ key: OTHER_APP_KEY }));
+        await hub.forceRefresh(httpEvent({ key: REFRESH_KEY, body: { stale_token: world.secrets.SECRET_OA, x: t1 } }));
+        await hub.forceRefresh(httpEvent({ key: REFRESH_KEY, body: `{"stale_token": "${t1}` }));
+        await hub.getToken(httpEvent({ key: READ_KEY, query: `secret=${world.secrets.SECRET_MP}` }));
+      } finally {
+        await world.close();
+      }
+    });
     const logged = lines.join('');
     expect(lines.length).toBeGreaterThan(10); // the flow did log
     expect(logged).toContain('token refreshed');

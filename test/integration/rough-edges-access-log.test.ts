@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Clock } from '../../lib/clock.js';
+import { captureOutput } from '../support/capture.js';
 import { closeSharedDynalite, COMPAT_APPS, httpEvent, json, READ_KEY, startWorld, ticketEvent, type World } from '../support/world.js';
 
 let world: World;
@@ -14,17 +15,7 @@ afterAll(async () => {
 
 /** Every log line written while `run` runs, parsed (Powertools: DEBUG and INFO to stdout, WARN and ERROR to stderr). */
 async function logged(run: () => Promise<unknown>): Promise<{ records: Record<string, any>[]; text: string }> {
-  const lines: string[] = [];
-  const capture = (chunk: unknown) => (lines.push(String(chunk)), true);
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
-  try {
-    await run();
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  const text = lines.join('');
+  const { text } = await captureOutput(run);
   return { text, records: text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, any>) };
 }
 

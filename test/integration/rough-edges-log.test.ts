@@ -1,30 +1,24 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { captureOutput } from '../support/capture.js';
 import { closeSharedDynalite, httpEvent, READ_KEY, startWorld } from '../support/world.js';
 
 afterAll(closeSharedDynalite);
 
 describe('refresh failure logging', () => {
   it('a refresh WeChat refuses logs an ERROR line with the errcode and a reason, and no reserved-key warning', async () => {
-    const lines: string[] = [];
-    const capture = (chunk: unknown) => {
-      lines.push(String(chunk));
-      return true;
-    };
-    // Powertools writes INFO and DEBUG to stdout, WARN and ERROR (its reserved-key warning too) to stderr.
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+    // Powertools writes INFO and DEBUG to stdout, WARN and ERROR (its reserved-key warning too) to stderr: both are captured.
     const logger = new Logger({ serviceName: 'rough-edges', logLevel: 'INFO' });
     const world = await startWorld({ logger });
     let status: number | undefined;
-    try {
-      world.sim.failNext({ kind: 'errcode', errcode: 40164 }, 1, 'wx_oa_0001');
-      status = (await world.container().getToken(httpEvent({ key: READ_KEY }))).statusCode;
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-      await world.close();
-    }
+    const { lines } = await captureOutput(async () => {
+      try {
+        world.sim.failNext({ kind: 'errcode', errcode: 40164 }, 1, 'wx_oa_0001');
+        status = (await world.container().getToken(httpEvent({ key: READ_KEY }))).statusCode;
+      } finally {
+        await world.close();
+      }
+    });
     expect(status).toBe(502);
     const records = lines.join('').split('\n').filter((l) => l.trim().startsWith('{'));
     expect(records.length).toBeGreaterThan(0);
