@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalServer } from '../../lib/http/local-server.js';
-import { closeSharedDynalite, OTHER_APP_KEY, READ_KEY, REFRESH_KEY, startWorld, type World } from '../support/world.js';
+import { ADMIN_KEY, closeSharedDynalite, OTHER_APP_KEY, PROXY_KEY, READ_KEY, REFRESH_KEY, startWorld, type World } from '../support/world.js';
 
 let world: World;
 let url: string;
@@ -94,12 +94,12 @@ describe('HTTP API over a real socket', () => {
 
   it('arbitrary requests never get a 5xx, a stack trace, a secret or a token', async () => {
     const secrets = Object.values(world.secrets);
-    const segment = fc.oneof(fc.constantFrom('v1', 'apps', 'oa', 'mp', 'access-token', 'refresh', '..', '%00', '%2F'), fc.string({ maxLength: 12 }).map(encodeURIComponent));
+    const segment = fc.oneof(fc.constantFrom('v1', 'apps', 'oa', 'mp', 'crm', 'access-token', 'refresh', 'tickets', 'jsapi', 'agent_config', 'jsapi-signature', 'status', 'quota', 'health', 'wechat', 'cgi-bin', 'token', '..', '%00', '%2F'), fc.string({ maxLength: 12 }).map(encodeURIComponent));
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'),
         fc.array(segment, { maxLength: 6 }),
-        fc.option(fc.constantFrom(READ_KEY, REFRESH_KEY, 'x', `${READ_KEY}x`), { nil: undefined }),
+        fc.option(fc.constantFrom(READ_KEY, REFRESH_KEY, PROXY_KEY, ADMIN_KEY, 'x', `${READ_KEY}x`), { nil: undefined }),
         fc.option(fc.oneof(fc.string({ maxLength: 200 }), fc.json().map(String), fc.constant('{"stale_token":"abc"}')), { nil: undefined }),
         fc.constantFrom('application/json', 'text/plain', 'application/json; charset=utf-8', ''),
         fc.dictionary(
