@@ -3,33 +3,25 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { HubApp } from './apps.js';
 import type { Clock } from './clock.js';
 import { AppBlockedError, ForcedRefreshBudgetError, NoTokenAvailableError, RefreshInProgressError } from './errors.js';
+import { failureDecision, type FailureSettings } from './failure.js';
 import { fingerprint } from './fingerprint.js';
-import type { CredentialKind, FetchContext } from './kinds/kind.js';
-import { describe, errorCode, recentlyValidated, retryAfterFor, seconds } from './policy.js';
-import type { Ledger } from './quota/ledger.js';
-import { nextQuotaDayStart } from './quota/periods.js';
-import type { CredentialItem, CredentialKey, CredentialStore, LastError, RefreshCause } from './store/store.js';
-import { ConfigurationError, IpBlockedError, QuotaExceededError } from './wechat/errors.js';
+import { DependencyRejectedError, type CredentialKind, type PlannedFetch } from './kinds/kind.js';
+import { errorCode, OVERLAP_MS, recentlyValidated, retryAfterFor, seconds } from './policy.js';
+import type { Ledger, QuotaCharge } from './quota/ledger.js';
+import { StoreUnavailableError } from './store/errors.js';
+import type { CredentialItem, CredentialKey, CredentialStore, QuotaCall, RefreshCause, TokenWrite } from './store/store.js';
 
-/**
- * The longest wait after repeated configuration errors: the tick's interval. The backoff is shared
- * through the store, so even at this cap the hub asks WeChat about once a minute or less per app
- * (WeCom blocks an IP after about 2000 failed gettoken calls an hour), and a fixed whitelist is
- * noticed by reads within 5 minutes even if no tick came in between.
- */
-const MAX_BACKOFF_MS = 5 * 60_000;
-
-/** WeChat keeps the previous value valid this long after a new one is fetched. */
-const OVERLAP_MS = 5 * 60_000;
-
-export interface ProtocolSettings {
-  /** First wait after a configuration error; doubles while it persists, up to 5 minutes. */
-  configErrorBackoffMs: number;
+export interface ProtocolSettings extends FailureSettings {
   leaseMs: number;
+  /** The clock skew between containers the lease tolerates: a lease is taken over only this long after it lapsed. */
+  leaseSkewMs: number;
   upstreamDeadlineMs: number;
   pollIntervalMs: number;
   forcedDailyBudget: number;
-  probeTtlMs: number;
+  /** A rotation WeChat could not confirm (no probe, or the probe could not answer) spends this smaller daily budget… */
+  unverifiedForcedDailyBudget: number;
+  /** …and only of a value at least this old. */
+  unverifiedMinAgeMs: number;
 }
 
 /** What the hub counts, per app and kind. Never a token, a secret or a key. */
@@ -45,10 +37,16 @@ export interface RefreshRequest {
   cause: RefreshCause;
   /** The consistent read the caller has just made, used for the first round instead of reading again. */
   justRead?: { item: CredentialItem | undefined };
-  /** Forced refresh of a kind with a probe: ask WeChat first whether this (stored) value is really invalid. */
-  probeValue?: string;
-  /** What a dependent kind is fetched with (lib/kinds/kind.ts FetchContext). */
-  dependencies: Pick<FetchContext, 'dependency' | 'dependencyRejected'>;
+  /**
+   * A forced refresh of a kind with a probe: ask WeChat first whether this (stored) value is really
+   * invalid, unless WeChat confirmed it within `ttlMs`.
+   */
+  probe?: { value: string; ttlMs: number };
+  /** The value of the kind this one depends on, and the guarded forced refresh of that value. */
+  dependencies: {
+    value(): Promise<string>;
+    rejected(stale: string): Promise<string>;
+  };
   /** Called once this call holds the lease and is about to fetch. */
   beforeFetch?: () => void;
 }
@@ -61,10 +59,15 @@ export interface RefreshResult {
 
 export const credentialKey = (app: HubApp, kind: CredentialKind): CredentialKey => ({ app: app.name, kind: kind.id });
 
+/** Attempts at the fenced write after WeChat answered, while the lease lasts. */
+const WRITE_ATTEMPTS = 5;
+
 /**
- * The refresh protocol of DESIGN.md, for any credential kind: consistent read, lease, quota count,
- * upstream fetch, fenced write. Callers in other containers meet at the lease and wait for its
- * holder's write; a holder that stalled past its lease cannot overwrite a newer value.
+ * The refresh protocol (docs/protocol.md), for any credential kind: consistent read, dependency,
+ * lease, quota count, upstream fetch, fenced write. Callers in other containers meet at the lease and
+ * wait for its holder's write; a holder that stalled past its lease cannot overwrite a newer value.
+ * Everything done under a lease is one kind's own upstream call (with its retries) and its write,
+ * inside the lease by the holder's clock; others take a lapsed lease over only `leaseSkewMs` later.
  */
 export class LeaseProtocol {
   readonly #store: CredentialStore;
@@ -90,11 +93,12 @@ export class LeaseProtocol {
     this.#count = options.count;
   }
 
-  /** One pass of the protocol, retried from the top when a lease holder vanished without writing. */
+  /** One pass of the protocol, retried from the top when a lease holder vanished without writing or the dependency was replaced. */
   async refresh(req: RefreshRequest): Promise<RefreshResult> {
-    const { app, kind, probeValue } = req;
+    const { app, kind } = req;
     const key = credentialKey(app, kind);
     const startedAt = this.#clock.now();
+    let dependencyRetried = false;
     for (let round = 0; round < 3; round++) {
       const item = round === 0 && req.justRead ? req.justRead.item : await this.#store.read(key);
       if (!req.needed(item)) return { item: item!, wrote: false };
@@ -102,26 +106,48 @@ export class LeaseProtocol {
       if (item?.blockedUntil !== undefined && item.blockedUntil > now) {
         throw new AppBlockedError('WeChat refuses this app until the block ends', seconds(item.blockedUntil - now), item.lastError);
       }
-      // After a configuration error (whitelist, wrong secret…) only the tick asks WeChat again before the
-      // backoff ends, unless the secret changed since: every read asking again would only be refused,
-      // and WeCom blocks an IP for an hour after too many failed gettoken calls.
-      if (req.cause !== 'tick' && item?.backoffUntil !== undefined && item.backoffUntil > now && (await this.#sameSource(app, kind, item))) {
-        throw new NoTokenAvailableError('WeChat refused this app recently; not asking again yet', seconds(item.backoffUntil - now), item.lastError);
+      // After a failure only the tick asks WeChat again before the backoff ends (unless, after a
+      // configuration error, the secret changed since): every read asking again would only be
+      // refused, and WeCom blocks an IP for an hour after too many failed gettoken calls.
+      if (req.cause !== 'tick' && req.cause !== 'self_heal' && item?.backoffUntil !== undefined && item.backoffUntil > now && (await this.#sameSource(app, kind, item))) {
+        throw new NoTokenAvailableError('WeChat refused or failed recently; not asking again yet', seconds(item.backoffUntil - now), item.lastError);
       }
-      const probe = probeValue !== undefined && item?.value === probeValue ? item : undefined;
-      if (probe && recentlyValidated(probe, now, this.#settings.probeTtlMs)) {
-        return { item: probe, wrote: false }; // another refresher just asked WeChat about this value
+      const probe = req.probe && item?.value === req.probe.value ? { item, ttlMs: req.probe.ttlMs } : undefined;
+      if (probe && recentlyValidated(probe.item, now, probe.ttlMs)) {
+        return { item: probe.item, wrote: false }; // another refresher just asked WeChat about this value
       }
+      // The dependency (a ticket's access token) is had before the lease: a refresh of it never runs
+      // inside this lease, and a failure of it charges nothing for this kind.
+      const dependencyValue = kind.dependsOn === undefined ? undefined : await req.dependencies.value();
       const owner = randomUUID();
       const seenVersion = item?.version ?? 0;
-      if (await this.#store.acquireLease(key, { owner, seenVersion, now, leaseMs: this.#settings.leaseMs })) {
-        if (probe && (await this.#stillAccepted(app, kind, probeValue!, now))) {
-          const validatedAt = this.#clock.now();
-          await this.#store.releaseLease(key, owner, validatedAt);
-          return { item: { ...probe, validatedAt, leaseOwner: undefined, leaseUntil: undefined }, wrote: false };
+      const leaseUntil = now + this.#settings.leaseMs;
+      if (await this.#store.acquireLease(key, { owner, seenVersion, now, leaseMs: this.#settings.leaseMs, skewMs: this.#settings.leaseSkewMs })) {
+        const planned: PlannedFetch = { forced: req.forced, old: item, forcedDailyBudget: this.#settings.forcedDailyBudget };
+        let unverified = false;
+        if (req.forced) {
+          const verdict = probe ? await this.#stillAccepted(app, kind, probe.item.value!, now) : 'unknown';
+          if (verdict === 'valid') {
+            const validatedAt = this.#clock.now();
+            await this.#store.releaseLease(key, owner, validatedAt);
+            return { item: { ...probe!.item, validatedAt, leaseOwner: undefined, leaseUntil: undefined }, wrote: false };
+          }
+          unverified = verdict === 'unknown';
+          if (unverified) await this.#unverifiedAllowed(app, kind, key, owner, item);
         }
         req.beforeFetch?.();
-        return { item: await this.#fetchAndWrite(req, key, owner, item, now + this.#settings.upstreamDeadlineMs), wrote: true };
+        try {
+          const written = await this.#fetchAndWrite(req, key, owner, planned, unverified, { deadline: now + this.#settings.upstreamDeadlineMs, leaseUntil, dependencyValue });
+          return { item: written, wrote: true };
+        } catch (error) {
+          if (!(error instanceof DependencyRejectedError) || dependencyRetried) throw unwrap(error);
+          // The ticket's token is dead: give the lease back, heal the token outside it, try again.
+          await this.#store.releaseLease(key, owner).catch(() => undefined);
+          dependencyRetried = true;
+          const fresh = await req.dependencies.rejected(error.stale);
+          if (fresh === error.stale) throw unwrap(error); // WeChat still accepts it: the same call would be refused the same way
+          continue;
+        }
       }
       const other = await this.#awaitOtherRefresher(key, seenVersion, startedAt);
       if (other) return { item: other, wrote: false };
@@ -135,11 +161,27 @@ export class LeaseProtocol {
     return now === undefined || now === item.backoffSource;
   }
 
+  /**
+   * A rotation WeChat could not confirm (the kind has no probe, or the probe could not answer): only
+   * of a value old enough, so that a report cannot rotate a value just fetched, and under the smaller
+   * budget (spent in #fetchAndWrite). Refused with 429 and Retry-After otherwise.
+   */
+  async #unverifiedAllowed(app: HubApp, kind: CredentialKind, key: CredentialKey, owner: string, item: CredentialItem | undefined): Promise<void> {
+    const age = item?.obtainedAt === undefined ? Infinity : this.#clock.now() - item.obtainedAt;
+    if (age >= this.#settings.unverifiedMinAgeMs) return;
+    await this.#store.releaseLease(key, owner).catch(() => undefined);
+    this.#count('ForcedRefreshRefused', app, kind);
+    throw new ForcedRefreshBudgetError(
+      seconds(this.#settings.unverifiedMinAgeMs - age),
+      `WeChat cannot be asked whether this value is still good, and it was fetched less than ${Math.round(this.#settings.unverifiedMinAgeMs / 1000)} s ago: it is rotated on a report only after that`,
+    );
+  }
+
   /** Lost the lease race: wait for the holder's write. Undefined means the lease lapsed unused. */
   async #awaitOtherRefresher(key: CredentialKey, seenVersion: number, startedAt: number): Promise<CredentialItem | undefined> {
-    const { leaseMs, pollIntervalMs } = this.#settings;
-    // Enough polls to outlast the lease even when every jittered wait is the shortest (half the interval).
-    const polls = Math.ceil(leaseMs / (pollIntervalMs * 0.5)) + 5;
+    const { leaseMs, leaseSkewMs, pollIntervalMs } = this.#settings;
+    // Enough polls to outlast the lease and the skew even when every jittered wait is the shortest (half the interval).
+    const polls = Math.ceil((leaseMs + leaseSkewMs) / (pollIntervalMs * 0.5)) + 5;
     for (let i = 0; i < polls; i++) {
       const item = await this.#store.read(key);
       if (item && item.version > seenVersion) return item;
@@ -148,36 +190,45 @@ export class LeaseProtocol {
         // The holder tried and failed just now: report its failure instead of trying again at once.
         throw new NoTokenAvailableError('WeChat did not issue a token', retryAfterFor(item.lastError), item.lastError);
       }
-      if (!item?.leaseUntil || item.leaseUntil < this.#clock.now()) return undefined;
+      if (!item?.leaseUntil || item.leaseUntil + leaseSkewMs < this.#clock.now()) return undefined;
       await this.#clock.sleep(pollIntervalMs * (0.5 + Math.random()));
     }
     throw new RefreshInProgressError();
   }
 
   /**
-   * Whether WeChat still accepts a value, by the kind's probe (no quota spent). Without a probe,
-   * and when WeChat cannot be asked, the answer is "no" and the refresh goes ahead under the budget.
+   * Whether WeChat still accepts a value, by the kind's probe (no quota spent): 'unknown' when the
+   * kind has none or WeChat could not be asked (the rotation then falls under the unverified rules).
    */
-  async #stillAccepted(app: HubApp, kind: CredentialKind, value: string, now: number): Promise<boolean> {
-    if (!kind.probe) return false;
+  async #stillAccepted(app: HubApp, kind: CredentialKind, value: string, now: number): Promise<'valid' | 'invalid' | 'unknown'> {
+    if (!kind.probe) return 'unknown';
     try {
       const valid = await kind.probe(app, value, now + Math.floor(this.#settings.upstreamDeadlineMs / 3));
       this.#log.info('forced refresh: probed the current value', { app: app.name, kind: kind.id, fingerprint: fingerprint(value), valid });
-      return valid;
+      return valid ? 'valid' : 'invalid';
     } catch (error) {
       this.#log.warn('forced refresh: could not probe the current value', { app: app.name, kind: kind.id, code: errorCode(error) });
-      return false;
+      return 'unknown';
     }
   }
 
-  async #fetchAndWrite(req: RefreshRequest, key: CredentialKey, owner: string, old: CredentialItem | undefined, deadline: number): Promise<CredentialItem> {
+  async #fetchAndWrite(
+    req: RefreshRequest,
+    key: CredentialKey,
+    owner: string,
+    planned: PlannedFetch,
+    unverified: boolean,
+    at: { deadline: number; leaseUntil: number; dependencyValue: string | undefined },
+  ): Promise<CredentialItem> {
     const { app, kind, forced } = req;
-    const planned = { forced, old, forcedDailyBudget: this.#settings.forcedDailyBudget };
-    const charges = kind.charges(app, planned);
+    const old = planned.old;
+    const charges = kind.charges(app, planned).map((c) => (unverified ? smallerBudget(c, this.#settings.unverifiedForcedDailyBudget) : c));
+    // Counted as the call is made (after the dependency was had): the ledger counts what WeChat receives.
+    let counted: QuotaCall[];
     try {
-      await this.#ledger.charge(charges, this.#clock.now());
+      counted = await this.#ledger.charge(charges, this.#clock.now());
     } catch (error) {
-      await this.#store.releaseLease(key, owner);
+      await this.#store.releaseLease(key, owner).catch(() => undefined);
       if (error instanceof ForcedRefreshBudgetError) this.#count('ForcedRefreshRefused', app, kind);
       throw error;
     }
@@ -186,46 +237,43 @@ export class LeaseProtocol {
     try {
       fetched = await kind.fetch(app, {
         ...planned,
-        deadline,
+        deadline: at.deadline,
         now: () => this.#clock.now(),
-        nextDeadline: () => this.#clock.now() + Math.floor(this.#settings.upstreamDeadlineMs / 2),
-        onRetry: () => this.#ledger.recount(charges, this.#clock.now()),
-        ...req.dependencies,
+        onRetry: async () => {
+          counted = await this.#ledger.recount(charges, this.#clock.now());
+        },
+        onUnsent: () => this.#ledger.refund(counted),
+        dependencyValue: at.dependencyValue,
       });
     } catch (error) {
-      const at = this.#clock.now();
-      const secret = await app.getSecret().catch(() => undefined);
-      const lastError: LastError = { code: errorCode(error), message: redact(describe(error), secret), at };
-      const blockedUntil =
-        error instanceof QuotaExceededError ? (error.blockedForMs ? at + error.blockedForMs : nextQuotaDayStart(at))
-        : error instanceof IpBlockedError && error.blockedForMs > 0 ? at + error.blockedForMs
-        : undefined;
-      const configuration = error instanceof ConfigurationError || (error instanceof IpBlockedError && error.blockedForMs === 0);
-      // 60 s, then doubling while the error persists (failures counts every failure since the last success).
-      const backoffUntil = configuration
-        ? at + Math.min(Math.max(MAX_BACKOFF_MS, this.#settings.configErrorBackoffMs), this.#settings.configErrorBackoffMs * 2 ** Math.min(20, old?.failures ?? 0))
-        : undefined;
-      const backoffSource = configuration ? await kind.sourceFingerprint?.(app) : undefined;
-      await this.#store.recordFailure(key, { owner, error: lastError, blockedUntil, backoffUntil, backoffSource });
-      this.#count('TokenRefreshFailed', app, kind);
-      this.#log.error(`${kind.id} refresh failed`, { app: app.name, kind: kind.id, code: lastError.code, reason: lastError.message, failures: (old?.failures ?? 0) + 1 });
+      if (error instanceof DependencyRejectedError) throw error; // not this kind's failure: the caller heals the dependency
+      await this.#recordFailure(req, key, owner, old, error);
       throw error;
     }
 
-    const at = this.#clock.now();
-    const keepPrevious = old?.value !== undefined && old.value !== fetched.value && (old.expiresAt ?? 0) > at;
-    const written = await this.#store.writeToken(key, {
+    const now = this.#clock.now();
+    // A rotation because WeChat rejected the value (a forced refresh, the tick's probe) keeps no
+    // previous value: WeChat no longer accepts it. Every rotation remembers the value it replaced
+    // until its own expiry, so that the compat pass-through can forward a call still carrying it
+    // with the current value (docs/compat.md).
+    const rejected = forced || req.cause === 'self_heal';
+    const replaced = old?.value !== undefined && old.value !== fetched.value && (old.expiresAt ?? 0) > now;
+    const keepPrevious = replaced && !rejected;
+    const write: TokenWrite = {
       owner,
       seenVersion: old?.version ?? 0,
       value: fetched.value,
-      expiresAt: at + fetched.expiresIn * 1000,
-      obtainedAt: at,
+      expiresAt: now + fetched.expiresIn * 1000,
+      obtainedAt: now,
       previousValue: keepPrevious ? old!.value : undefined,
-      previousValidUntil: keepPrevious ? Math.min(at + OVERLAP_MS, old!.expiresAt!) : undefined,
+      previousValidUntil: keepPrevious ? Math.min(now + OVERLAP_MS, old!.expiresAt!) : undefined,
+      replacedValue: replaced ? old!.value : undefined,
+      replacedUntil: replaced ? old!.expiresAt : undefined,
       secretFingerprint: fetched.sourceFingerprint,
       forcedAt: fetched.forcedAt,
       refreshedBy: req.cause,
-    });
+    };
+    const written = await this.#write(req, key, owner, old, write, at.leaseUntil);
     if (!written) {
       // The lease lapsed while we fetched and someone else wrote: theirs stands, ours is dropped.
       this.#log.warn('fenced write rejected: lease lost', { app: app.name, kind: kind.id, fingerprint: fingerprint(fetched.value) });
@@ -245,8 +293,47 @@ export class LeaseProtocol {
     });
     return written;
   }
+
+  /**
+   * The fenced write of a value WeChat issued, tried again with the same fence while the store is
+   * unavailable and the lease lasts (the value is lost otherwise, and the old one dies 5 minutes
+   * after it was issued). A failure that persists is recorded, best effort, which gives the lease
+   * back: waiters then report it instead of fetching again.
+   */
+  async #write(req: RefreshRequest, key: CredentialKey, owner: string, old: CredentialItem | undefined, write: TokenWrite, leaseUntil: number): Promise<CredentialItem | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#store.writeToken(key, write);
+      } catch (error) {
+        const wait = Math.min(1_000, 100 * 2 ** attempt);
+        if (!(error instanceof StoreUnavailableError) || attempt >= WRITE_ATTEMPTS || this.#clock.now() + wait >= leaseUntil) {
+          this.#log.error('could not store the value WeChat issued', { app: req.app.name, kind: req.kind.id, fingerprint: fingerprint(write.value), attempts: attempt });
+          await this.#recordFailure(req, key, owner, old, error).catch(() => undefined);
+          throw error;
+        }
+        await this.#clock.sleep(wait);
+      }
+    }
+  }
+
+  async #recordFailure(req: RefreshRequest, key: CredentialKey, owner: string, old: CredentialItem | undefined, error: unknown): Promise<void> {
+    const { app, kind } = req;
+    const at = this.#clock.now();
+    const secret = await app.getSecret().catch(() => undefined);
+    const d = failureDecision(error, old, at, this.#settings, secret);
+    const backoffSource = d.configuration ? await kind.sourceFingerprint?.(app) : undefined;
+    await this.#store.recordFailure(key, { owner, error: d.lastError, blockedUntil: d.blockedUntil, backoffUntil: d.backoffUntil, backoffSource });
+    this.#count('TokenRefreshFailed', app, kind);
+    this.#log.error(`${kind.id} refresh failed`, { app: app.name, kind: kind.id, code: d.lastError.code, reason: d.lastError.message, failures: (old?.failures ?? 0) + 1 });
+  }
 }
 
-function redact(text: string, secret: string | undefined): string {
-  return secret ? text.split(secret).join('[redacted]') : text;
+/** A forced charge under the unverified (smaller) daily budget. */
+function smallerBudget(c: QuotaCharge, budget: number): QuotaCharge {
+  return c.forcedBudget === undefined ? c : { ...c, forcedBudget: Math.min(c.forcedBudget, budget) };
+}
+
+/** The dependency's rejection, as the error WeChat gave (a caller sees WeChat's errcode). */
+function unwrap(error: unknown): unknown {
+  return error instanceof DependencyRejectedError ? error.cause : error;
 }

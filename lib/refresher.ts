@@ -14,11 +14,12 @@ import {
 import { fingerprint } from './fingerprint.js';
 import type { KindCatalog } from './kinds/catalog.js';
 import type { CredentialKind } from './kinds/kind.js';
-import { describe, recentlyValidated, retryAfterFor, servable } from './policy.js';
+import { describe, isDue, recentlyValidated, renewAt, retryAfterFor, servable } from './policy.js';
 import { credentialKey, LeaseProtocol, type HubMetric, type RefreshRequest, type RefreshResult } from './protocol.js';
 import { refreshIfDue, type Scheduled, type TickOutcome } from './tick.js';
 import { Ledger } from './quota/ledger.js';
-import { ReadCache, SingleFlight } from './read-cache.js';
+import { SingleFlight } from './read-cache.js';
+import { ServedValues, type Served } from './serving.js';
 import { StoreUnavailableError } from './store/errors.js';
 import type { CredentialItem, CredentialStore } from './store/store.js';
 import { WeChatError } from './wechat/errors.js';
@@ -29,22 +30,32 @@ export { errorCode } from './policy.js';
 export interface RefresherSettings {
   /** Refresh when at most this much life is left (20 min: a 7200 s token at ~100 min of age). */
   refreshMarginMs: number;
-  /** A read refreshes synchronously when less than this is left. */
+  /** A value with less than this left is not served from the container's cache, nor stale-if-error. */
   minServeMs: number;
   /** How long a refresher may hold the lease; must exceed upstreamDeadlineMs. */
   leaseMs: number;
+  /** Clock skew between containers the lease tolerates (docs/protocol.md): at least 5 s. */
+  leaseSkewMs: number;
   /** Total time for one upstream fetch with its retries. */
   upstreamDeadlineMs: number;
   /** How often a caller that lost the lease race looks for the winner's write. */
   pollIntervalMs: number;
-  /** Per-container read cache age (never past expiresAt - minServeMs). */
+  /** Per-container read cache age (never past the value's renewal). */
   cacheTtlMs: number;
   /** Forced refreshes per app (and kind) per quota day, well under WeChat's daily quota. */
   forcedDailyBudget: number;
+  /** Forced refreshes WeChat could not confirm (no probe, or it could not answer) per app and quota day. */
+  unverifiedForcedDailyBudget: number;
+  /** A value WeChat cannot be asked about is rotated on a report only once it is this old. */
+  unverifiedMinAgeMs: number;
   /** After WeChat confirmed a value valid, forced refreshes of it are refused this long without asking again. */
   probeTtlMs: number;
+  /** When the hub itself saw WeChat reject its value, it asks again at most this often (regardless of probeTtlMs). */
+  observedProbeSpacingMs: number;
   /** After a configuration error, reads wait this long (doubling while it persists) before asking WeChat again. */
   configErrorBackoffMs: number;
+  /** After any other failed refresh, reads wait this long (doubling, up to a minute) before asking again. */
+  failureBackoffMs: number;
   /** The tick probes each current token (no quota spent) and refreshes one WeChat no longer accepts. */
   selfHeal: boolean;
 }
@@ -53,20 +64,21 @@ export const defaultSettings: RefresherSettings = {
   refreshMarginMs: 20 * 60_000,
   minServeMs: 60_000,
   leaseMs: 15_000,
+  leaseSkewMs: 5_000,
   upstreamDeadlineMs: 10_000,
   pollIntervalMs: 200,
   cacheTtlMs: 30_000,
   forcedDailyBudget: 200,
+  unverifiedForcedDailyBudget: 10,
+  unverifiedMinAgeMs: 60_000,
   probeTtlMs: 10_000,
+  observedProbeSpacingMs: 1_000,
   configErrorBackoffMs: 60_000,
+  failureBackoffMs: 5_000,
   selfHeal: true,
 };
 
-/** A credential as served: the value (an access_token or a ticket) and when it expires. */
-export interface Served {
-  value: string;
-  expiresAt: number;
-}
+export type { Served } from './serving.js';
 
 export interface ForcedResult extends Served {
   /**
@@ -93,6 +105,24 @@ export interface RefresherOptions {
   settings?: Partial<RefresherSettings>;
 }
 
+/** What a value sent to the hub is to one of its credentials (docs/compat.md, "Pass-through"). */
+export type Identified =
+  /** The value the hub serves now. */
+  | 'current'
+  /** The value before it, in the 5 minutes WeChat still accepts it after a scheduled rotation. */
+  | 'previous'
+  /** A value the hub issued and has replaced, within the life it was served for: WeChat may no longer accept it. */
+  | 'replaced';
+
+export interface ForceOptions {
+  /**
+   * The hub itself saw WeChat reject this value (the proxy, the compat pass-through, a ticket
+   * fetch): WeChat is asked again even within PROBE_TTL of a probe that said "valid", at most once
+   * per observedProbeSpacingMs.
+   */
+  observed?: boolean;
+}
+
 /**
  * What the hub does with credentials, for every kind: serve (per-container cache, then the store,
  * then a refresh through the lease protocol), refresh when due (the tick), and the passive refresh
@@ -109,9 +139,7 @@ export class Refresher {
   readonly #metrics: Metrics | undefined;
   readonly #protocol: LeaseProtocol;
   readonly #flights = new SingleFlight<RefreshResult>();
-  readonly #cache = new ReadCache<Served>();
-  /** The last value served per credential, kept past the cache's TTL for stale-if-error reads. */
-  readonly #lastServed = new Map<string, Served>();
+  readonly #served: ServedValues;
 
   constructor(options: RefresherOptions) {
     this.settings = { ...defaultSettings, ...options.settings };
@@ -124,6 +152,7 @@ export class Refresher {
     this.#clock = options.clock;
     this.#log = options.logger;
     this.#metrics = options.metrics;
+    this.#served = new ServedValues(this.settings);
     this.#protocol = new LeaseProtocol({
       store: this.#store,
       ledger: new Ledger(this.#store),
@@ -167,11 +196,14 @@ export class Refresher {
     return this.#kinds.kind(this.app(appName), kindId) !== undefined;
   }
 
-  /** The value to serve: cached, stored, or fetched now when there is none or it is about to expire. */
+  /**
+   * The value to serve: cached, stored, or fetched now when there is none or it is due (a read never
+   * hands out a value the hub is about to replace while it can get the next one).
+   */
   async get(appName: string, kindId = 'access_token'): Promise<Served> {
     const { app, kind } = this.#resolve(appName, kindId);
-    const cacheKey = `${app.name}#${kind.id}`;
-    const cached = this.#cache.get(cacheKey, this.#clock.now());
+    const key = cacheKey(app, kind);
+    const cached = this.#served.cached(key, this.#clock.now());
     if (cached) return cached;
 
     const source = await kind.sourceFingerprint?.(app);
@@ -180,25 +212,27 @@ export class Refresher {
       item = await this.#store.read(credentialKey(app, kind));
     } catch (error) {
       // Stale-if-error: the store is down or throttled past the SDK's retries. A value this container
-      // served and that still has more than MIN_SERVE to live is as good as it was a moment ago.
-      const last = this.#lastServed.get(cacheKey);
-      if (error instanceof StoreUnavailableError && last && last.expiresAt - this.#clock.now() > this.settings.minServeMs) {
+      // served, of the current secret, with more than MIN_SERVE to live, is as good as it was a moment ago.
+      const last = error instanceof StoreUnavailableError ? this.#served.lastGood(key, source, this.#clock.now()) : undefined;
+      if (last) {
         this.#log.warn('store unavailable; serving the value this container last served', { app: app.name, kind: kind.id, expiresIn: Math.floor((last.expiresAt - this.#clock.now()) / 1000) });
         return last;
       }
       throw error;
     }
-    const ok = (it: CredentialItem, minLeftMs: number) => servable(it, minLeftMs, source, this.#clock.now());
-    if (item && ok(item, this.settings.minServeMs)) return this.#serve(app, kind, item);
+    const margin = this.#margin(app, kind);
+    const due = (it: CredentialItem | undefined) => isDue(it, margin, source, this.#clock.now());
+    const ok = (it: CredentialItem) => servable(it, 0, source, this.#clock.now());
+    if (!due(item)) return this.#serve(app, kind, item!);
 
     try {
-      const { item: fresh } = await this.#flights.run(`${cacheKey}:due`, () =>
-        this.#refresh(app, kind, { needed: (it) => !it || !ok(it, this.settings.minServeMs), forced: false, cause: 'read', justRead: { item } }), notWritten);
-      if (ok(fresh, 0)) return this.#serve(app, kind, fresh);
+      const { item: fresh } = await this.#flights.run(`${key}:due`, () =>
+        this.#refresh(app, kind, { needed: due, forced: false, cause: 'read', justRead: { item } }), notWritten);
+      if (ok(fresh)) return this.#serve(app, kind, fresh);
       throw unavailable(fresh);
     } catch (error) {
       // A failed refresh never loses the value we have: serve it while WeChat still accepts it.
-      if (item && ok(item, 0)) {
+      if (item && ok(item)) {
         this.#log.warn('refresh failed; serving the current value', { app: app.name, kind: kind.id, error: describe(error) });
         return this.#serve(app, kind, item);
       }
@@ -222,9 +256,10 @@ export class Refresher {
   readonly #scheduled: Scheduled = {
     resolve: (appName, kindId) => this.#resolve(appName, kindId),
     read: (app, kind) => this.#store.read(credentialKey(app, kind)),
+    margin: (app, kind) => this.#margin(app, kind),
     refresh: (app, kind, req) =>
       req.cause === 'tick'
-        ? this.#flights.run(`${app.name}#${kind.id}:due`, () => this.#refresh(app, kind, { ...req, forced: false }), notWritten)
+        ? this.#flights.run(`${cacheKey(app, kind)}:due`, () => this.#refresh(app, kind, { ...req, forced: false }), notWritten)
         : this.#refresh(app, kind, { ...req, forced: false }),
     count: (metric, app, kind) => this.#count(metric, app, kind),
     settings: () => this.settings,
@@ -235,67 +270,94 @@ export class Refresher {
   /**
    * The passive refresh: a caller was told by WeChat that `stale` is invalid. Only if it is still
    * the stored value, and WeChat (asked with a call that spends no quota, for kinds that have one)
-   * no longer accepts it, is a new one fetched; otherwise the stored one is the answer.
+   * no longer accepts it, is a new one fetched; otherwise the stored one is the answer. A made-up
+   * value when nothing servable is stored is a plain fetch, never a forced one.
    */
-  async forceRefresh(appName: string, stale: string, kindId = 'access_token'): Promise<ForcedResult> {
+  async forceRefresh(appName: string, stale: string, kindId = 'access_token', options: ForceOptions = {}): Promise<ForcedResult> {
     const { app, kind } = this.#resolve(appName, kindId);
+    const key = cacheKey(app, kind);
+    // Whatever comes of it, this container serves the reported value from nowhere but the store again.
+    this.#served.forget(key, stale);
     const source = await kind.sourceFingerprint?.(app);
     const ok = (it: CredentialItem) => servable(it, 0, source, this.#clock.now());
-    const isCurrent = (it: CredentialItem | undefined) => !it || !ok(it) || it.value === stale;
     const item = await this.#store.read(credentialKey(app, kind));
     const now = this.#clock.now();
-    if (!isCurrent(item)) {
+    if (item && ok(item) && item.value !== stale) {
       // Already rotated (by the tick or another caller): the stored value is the answer, no call.
-      const justReplaced = item!.previousValue === stale && (item!.obtainedAt ?? 0) >= now - this.settings.leaseMs;
-      return { ...this.#serve(app, kind, item!), refreshed: justReplaced, changed: true };
+      const justReplaced = (item.previousValue === stale || item.replacedValue === stale) && (item.obtainedAt ?? 0) >= now - this.settings.leaseMs;
+      return { ...this.#serve(app, kind, item), refreshed: justReplaced, changed: true };
     }
-    if (item && recentlyValidated(item, now, this.settings.probeTtlMs)) return this.#stillValid(app, kind, item);
+    let result: RefreshResult;
+    if (!item || !ok(item)) {
+      // Nothing servable is stored: the value sent cannot be ours; fetch as a read would.
+      try {
+        result = await this.#flights.run(`${key}:due`, () =>
+          this.#refresh(app, kind, { needed: (it) => !it || !ok(it), forced: false, cause: 'read', justRead: { item } }), notWritten);
+      } catch (error) {
+        throw asUnavailable(error, undefined);
+      }
+      if (!ok(result.item)) throw unavailable(result.item);
+      return { ...this.#serve(app, kind, result.item), refreshed: true, changed: true };
+    }
+    const probeTtlMs = options.observed ? Math.min(this.settings.observedProbeSpacingMs, this.settings.probeTtlMs) : this.settings.probeTtlMs;
+    if (recentlyValidated(item, now, probeTtlMs)) return this.#stillValid(app, kind, item);
     try {
       kind.checkForced?.(app, item, now);
     } catch (error) {
       this.#count('ForcedRefreshRefused', app, kind);
       throw error;
     }
-    let result: RefreshResult;
+    const isCurrent = (it: CredentialItem | undefined) => !it || !ok(it) || it.value === stale;
     try {
-      result = await this.#flights.run(`${app.name}#${kind.id}:force:${fingerprint(stale)}`, () =>
-        this.#refresh(app, kind, { needed: isCurrent, forced: true, cause: 'forced', justRead: { item }, probeValue: item && ok(item) ? stale : undefined }), notWritten);
+      result = await this.#flights.run(`${key}:force:${fingerprint(stale)}`, () =>
+        this.#refresh(app, kind, { needed: isCurrent, forced: true, cause: 'forced', justRead: { item }, probe: kind.probe ? { value: stale, ttlMs: probeTtlMs } : undefined }), notWritten);
     } catch (error) {
       throw asUnavailable(error, undefined);
     }
-    if (result.item.value === stale && recentlyValidated(result.item, now, this.settings.probeTtlMs)) return this.#stillValid(app, kind, result.item);
+    if (result.item.value === stale && recentlyValidated(result.item, now, probeTtlMs)) return this.#stillValid(app, kind, result.item);
     if (!ok(result.item) || result.item.value === stale) throw unavailable(result.item);
     return { ...this.#serve(app, kind, result.item), refreshed: true, changed: true };
   }
 
   /**
-   * Whether `value` is the app's current value of this kind, or the previous one while WeChat still
-   * accepts it (the 5-minute overlap). Compared in constant time.
+   * What `value` is to the app's credential of this kind, if anything (compared in constant time):
+   * the current value, the previous one in its overlap, or one the hub replaced within its life.
    */
-  async recognizes(appName: string, value: string, kindId = 'access_token'): Promise<boolean> {
+  async identify(appName: string, value: string, kindId = 'access_token'): Promise<Identified | undefined> {
     const { app, kind } = this.#resolve(appName, kindId);
     const now = this.#clock.now();
-    const cached = this.#cache.get(`${app.name}#${kind.id}`, now);
-    if (cached && sameSecret(cached.value, value)) return true;
+    const cached = this.#served.cached(cacheKey(app, kind), now);
+    if (cached && sameSecret(cached.value, value)) return 'current';
     const item = await this.#store.read(credentialKey(app, kind));
-    if (!item) return false;
-    const current = item.value !== undefined && (item.expiresAt ?? 0) > now && sameSecret(item.value, value);
-    const previous = item.previousValue !== undefined && (item.previousValidUntil ?? 0) > now && sameSecret(item.previousValue, value);
-    return current || previous;
+    if (!item) return undefined;
+    if (item.value !== undefined && (item.expiresAt ?? 0) > now && sameSecret(item.value, value)) return 'current';
+    if (item.previousValue !== undefined && (item.previousValidUntil ?? 0) > now && sameSecret(item.previousValue, value)) return 'previous';
+    if (item.replacedValue !== undefined && (item.replacedUntil ?? 0) > now && sameSecret(item.replacedValue, value)) return 'replaced';
+    return undefined;
   }
 
-  #refresh(app: HubApp, kind: CredentialKind, req: Pick<RefreshRequest, 'needed' | 'forced' | 'cause' | 'justRead' | 'probeValue'>): Promise<RefreshResult> {
+  /** Whether the hub issued `value` as this app's credential of this kind and it is within its life (identify()). */
+  async recognizes(appName: string, value: string, kindId = 'access_token'): Promise<boolean> {
+    return (await this.identify(appName, value, kindId)) !== undefined;
+  }
+
+  #refresh(app: HubApp, kind: CredentialKind, req: Pick<RefreshRequest, 'needed' | 'forced' | 'cause' | 'justRead' | 'probe'>): Promise<RefreshResult> {
     const dependsOn = kind.dependsOn;
     return this.#protocol.refresh({
       ...req,
       app,
       kind,
-      beforeFetch: () => this.#cache.delete(`${app.name}#${kind.id}`),
+      beforeFetch: () => this.#served.invalidate(cacheKey(app, kind)),
       dependencies: {
-        dependency: async () => (await this.get(app.name, dependsOn)).value,
-        dependencyRejected: async (stale) => (await this.forceRefresh(app.name, stale, dependsOn)).value,
+        value: async () => (await this.get(app.name, dependsOn)).value,
+        rejected: async (stale) => (await this.forceRefresh(app.name, stale, dependsOn, { observed: true })).value,
       },
     });
+  }
+
+  /** The margin before expiry at which the tick and reads replace this kind's value: the kind's own, never more than REFRESH_MARGIN. */
+  #margin(app: HubApp, kind: CredentialKind): number {
+    return Math.min(kind.refreshMarginMs?.(app) ?? Infinity, this.settings.refreshMarginMs);
   }
 
   #resolve(appName: string, kindId: string): { app: HubApp; kind: CredentialKind } {
@@ -311,11 +373,8 @@ export class Refresher {
   }
 
   #serve(app: HubApp, kind: CredentialKind, item: CredentialItem): Served {
-    const served = { value: item.value!, expiresAt: item.expiresAt! };
-    const now = this.#clock.now();
-    this.#lastServed.set(`${app.name}#${kind.id}`, served);
-    this.#cache.set(`${app.name}#${kind.id}`, served, now, Math.min(now + this.settings.cacheTtlMs, served.expiresAt - this.settings.minServeMs));
-    return served;
+    const at = renewAt({ expiresAt: item.expiresAt!, obtainedAt: item.obtainedAt }, this.#margin(app, kind));
+    return this.#served.serve(cacheKey(app, kind), item, at, this.#clock.now());
   }
 
   /** Per app and kind, and hub-wide (service only) for the alarms, which cannot know the apps. */
@@ -328,6 +387,8 @@ export class Refresher {
     this.#metrics.singleMetric().addMetric(metric, MetricUnit.Count, 1);
   }
 }
+
+const cacheKey = (app: HubApp, kind: CredentialKind): string => `${app.name}#${kind.id}`;
 
 function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());

@@ -4,7 +4,7 @@ import { AppBlockedError } from './errors.js';
 import { fingerprint } from './fingerprint.js';
 import { ticketKindId } from './kinds/catalog.js';
 import type { CredentialKind } from './kinds/kind.js';
-import { errorCode, recentlyValidated, servable } from './policy.js';
+import { errorCode, isDue, recentlyValidated, servable } from './policy.js';
 import type { HubMetric, RefreshRequest, RefreshResult } from './protocol.js';
 import type { RefresherSettings } from './refresher.js';
 import type { CredentialItem } from './store/store.js';
@@ -22,6 +22,8 @@ export type TickOutcome =
 export interface Scheduled {
   resolve(appName: string, kindId: string): { app: HubApp; kind: CredentialKind };
   read(app: HubApp, kind: CredentialKind): Promise<CredentialItem | undefined>;
+  /** How long before expiry this kind's value is replaced. */
+  margin(app: HubApp, kind: CredentialKind): number;
   refresh(app: HubApp, kind: CredentialKind, req: Pick<RefreshRequest, 'needed' | 'cause' | 'justRead'> & { cause: 'tick' | 'self_heal' }): Promise<RefreshResult>;
   count(metric: HubMetric, app: HubApp, kind: CredentialKind): void;
   settings(): RefresherSettings;
@@ -43,8 +45,8 @@ export async function refreshIfDue(s: Scheduled, appName: string, kindId: string
     const prewarmed = kind.dependsOn === undefined || app.tickets.some((t) => ticketKindId(t) === kind.id);
     if (!item && !prewarmed) return { ...base, outcome: 'unused' };
     // A kind may know a shorter margin (stable_token: its last 5 minutes), never a longer one.
-    const margin = Math.min(kind.refreshMarginMs?.(app) ?? Infinity, s.settings().refreshMarginMs);
-    const due = (it: CredentialItem | undefined) => !it || !servable(it, margin, source, s.now());
+    const margin = s.margin(app, kind);
+    const due = (it: CredentialItem | undefined) => isDue(it, margin, source, s.now());
     const { item: current, wrote } = await s.refresh(app, kind, { needed: due, cause: 'tick', justRead: { item } });
     if (wrote) return { ...base, outcome: 'refreshed' };
     return (await selfHeal(s, app, kind, current)) ? { ...base, outcome: 'healed' } : { ...base, outcome: 'fresh' };

@@ -17,12 +17,12 @@ export interface TokenHubClientOptions {
   /** One request to the hub, in ms. Default 5000. */
   timeoutMs?: number;
   /**
-   * A value is reused until this many seconds before it expires, then asked for again. Default 1260
-   * (21 min): the hub rotates a token when 20 minutes are left and WeChat keeps the old one valid for
-   * 5 minutes more, so a cached value is never one WeChat has already dropped.
+   * A value is reused for the `expires_in` the hub answered (the seconds until the hub replaces it;
+   * WeChat keeps the old one valid 5 minutes past that), and, when this is set, also no later than
+   * this many seconds before it expires. Default: unset.
    */
   reuseUntilSecondsBeforeExpiry?: number;
-  /** Past that point a value the hub still serves is reused this many seconds. Default 30. */
+  /** A value whose renewal time has passed (the hub could not replace it yet) is reused at most this many seconds. Default 30. */
   shortReuseSeconds?: number;
   /** Defaults to the global fetch. */
   fetch?: typeof fetch;
@@ -90,7 +90,7 @@ export function createTokenHubClient(options: TokenHubClientOptions): TokenHubCl
   if (!options.apiKey) throw new TypeError('apiKey is required');
   const base = options.baseUrl.replace(/\/+$/, '');
   const timeoutMs = options.timeoutMs ?? 5_000;
-  const reuseBeforeMs = (options.reuseUntilSecondsBeforeExpiry ?? 1260) * 1000;
+  const reuseBeforeMs = options.reuseUntilSecondsBeforeExpiry === undefined ? undefined : options.reuseUntilSecondsBeforeExpiry * 1000;
   const shortReuseMs = (options.shortReuseSeconds ?? 30) * 1000;
   const doFetch = options.fetch ?? globalThis.fetch;
   const now = options.now ?? Date.now;
@@ -125,21 +125,24 @@ export function createTokenHubClient(options: TokenHubClientOptions): TokenHubCl
     return parsed;
   }
 
-  function remember(key: string, value: string, expiresAt: number): string {
+  function remember(key: string, value: string, a: { expires_in: number; expires_at: string }): string {
     const t = now();
-    const reuseUntil = expiresAt - reuseBeforeMs > t ? expiresAt - reuseBeforeMs : Math.min(t + shortReuseMs, expiresAt);
+    const expiresAt = Date.parse(a.expires_at);
+    let until = t + a.expires_in * 1000;
+    if (reuseBeforeMs !== undefined) until = Math.min(until, expiresAt - reuseBeforeMs);
+    const reuseUntil = until > t ? until : Math.min(t + shortReuseMs, expiresAt);
     cache.set(key, { value, expiresAt, reuseUntil });
     return value;
   }
 
   /** The cached value, or one request to the hub shared by every caller of this process. */
-  function cached(key: string, load: () => Promise<{ value: string; expiresAt: number }>): Promise<string> {
+  function cached(key: string, load: () => Promise<{ value: string; life: { expires_in: number; expires_at: string } }>): Promise<string> {
     const hit = cache.get(key);
     if (hit && now() < hit.reuseUntil) return Promise.resolve(hit.value);
     let pending = inFlight.get(key);
     if (!pending) {
       pending = load()
-        .then((v) => remember(key, v.value, v.expiresAt))
+        .then((v) => remember(key, v.value, v.life))
         .finally(() => inFlight.delete(key));
       inFlight.set(key, pending);
     }
@@ -147,20 +150,19 @@ export function createTokenHubClient(options: TokenHubClientOptions): TokenHubCl
   }
 
   const seg = (s: string) => encodeURIComponent(s);
-  const expiry = (a: { expires_at: string }) => Date.parse(a.expires_at);
 
   const client: TokenHubClient = {
     getAccessToken(app) {
       return cached(`${app}#access_token`, async () => {
         const a = await call('GET', `/v1/apps/${seg(app)}/access-token`);
-        return { value: a.access_token, expiresAt: expiry(a) };
+        return { value: a.access_token, life: a };
       });
     },
 
     getTicket(app, type) {
       return cached(`${app}#${type}`, async () => {
         const a = await call('GET', `/v1/apps/${seg(app)}/tickets/${seg(type)}`);
-        return { value: a.ticket, expiresAt: expiry(a) };
+        return { value: a.ticket, life: a };
       });
     },
 
@@ -173,7 +175,7 @@ export function createTokenHubClient(options: TokenHubClientOptions): TokenHubCl
       let pending = inFlight.get(key);
       if (!pending) {
         pending = call('POST', `/v1/apps/${seg(app)}/access-token/refresh`, { stale_token: staleToken })
-          .then((a) => remember(`${app}#access_token`, a.access_token, expiry(a)))
+          .then((a) => remember(`${app}#access_token`, a.access_token, a))
           .finally(() => inFlight.delete(key));
         inFlight.set(key, pending);
       }

@@ -1,6 +1,6 @@
 import type { HubApp, WeChatApp, WeComApp } from '../apps.js';
 import { ForcedRefreshBudgetError, NoTokenAvailableError, UpstreamLimitError } from '../errors.js';
-import { secondsLeft } from '../policy.js';
+import { servedSeconds } from '../policy.js';
 import type { Served } from '../refresher.js';
 import { WeChatError } from '../wechat/errors.js';
 import { PassthroughError } from '../wechat/passthrough.js';
@@ -249,12 +249,12 @@ function str(v: unknown): string | undefined {
 
 
 function tokenAnswer(s: Served, deps: EdgeDeps, wecom = false): HttpResult {
-  const token = { access_token: s.value, expires_in: secondsLeft(s.expiresAt, deps.clock.now()) };
+  const token = { access_token: s.value, expires_in: servedSeconds(s, deps.clock.now()) };
   return json(wecom ? { errcode: 0, errmsg: 'ok', ...token } : token);
 }
 
 function ticketAnswer(s: Served, deps: EdgeDeps): HttpResult {
-  return json({ errcode: 0, errmsg: 'ok', ticket: s.value, expires_in: secondsLeft(s.expiresAt, deps.clock.now()) });
+  return json({ errcode: 0, errmsg: 'ok', ticket: s.value, expires_in: servedSeconds(s, deps.clock.now()) });
 }
 
 /** What the hub's own failures look like to an SDK: WeChat's codes, with the hub's reason. */

@@ -4,7 +4,7 @@ import * as z from 'zod/mini';
 import type { Clock } from '../clock.js';
 import { APP_NAME, type Scope } from '../config.js';
 import { ForcedRefreshBudgetError, NoTokenAvailableError, RefreshInProgressError, UnknownAppError, UnknownKindError, UpstreamLimitError } from '../errors.js';
-import { secondsLeft } from '../policy.js';
+import { servedSeconds } from '../policy.js';
 import type { Refresher, Served } from '../refresher.js';
 import { StoreUnavailableError } from '../store/errors.js';
 import { WeChatError } from '../wechat/errors.js';
@@ -140,9 +140,12 @@ function tokenBody(t: Served, now: number) {
   return { access_token: t.value, ...lifetime(t, now) };
 }
 
-/** `expires_in` (seconds left) and `expires_at` of a served token or ticket. */
+/**
+ * `expires_in` (seconds until the hub replaces the value: keep it no longer) and `expires_at`
+ * (when WeChat expires it) of a served token or ticket.
+ */
 export function lifetime(t: Served, now: number) {
-  return { expires_in: secondsLeft(t.expiresAt, now), expires_at: new Date(t.expiresAt).toISOString() };
+  return { expires_in: servedSeconds(t, now), expires_at: new Date(t.expiresAt).toISOString() };
 }
 
 export function ok(body: unknown): HttpResult {

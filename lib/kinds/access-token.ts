@@ -17,10 +17,11 @@ const DAILY_LIMITS: Record<string, number> = { token: 2000, stable_token: 500_00
 
 /**
  * An Official Account's or Mini Program's access_token: /cgi-bin/token (classic) or
- * /cgi-bin/stable_token, counted against the daily token quota. Official Accounts can be probed
- * with getcallbackip (no token quota); Mini Programs have no documented probe.
+ * /cgi-bin/stable_token, counted against the daily token quota. Probed with a call that takes only
+ * the token and spends no token quota: getcallbackip for Official Accounts, get_api_domain_ip for
+ * Mini Programs (WeChat's API reference lists both account types for it; docs/protocol.md).
  */
-export function wechatAccessToken(client: WeChatClient, options: { probe: boolean }): CredentialKind {
+export function wechatAccessToken(client: WeChatClient, options: { probePath: '/cgi-bin/getcallbackip' | '/cgi-bin/get_api_domain_ip' }): CredentialKind {
   const stableForce = (app: WeChatApp, forced: boolean, hasValue: boolean) => forced && app.tokenApi === 'stable' && hasValue;
   return {
     id: 'access_token',
@@ -46,14 +47,14 @@ export function wechatAccessToken(client: WeChatClient, options: { probe: boolea
       const a = app as WeChatApp;
       const force = stableForce(a, ctx.forced, ctx.old?.value !== undefined);
       const secret = await a.getSecret();
-      const t = await client.fetchAccessToken({ appid: a.appid, secret, api: a.tokenApi, forceRefresh: force, deadline: ctx.deadline, onRetry: ctx.onRetry });
+      const t = await client.fetchAccessToken({ appid: a.appid, secret, api: a.tokenApi, forceRefresh: force, deadline: ctx.deadline, onRetry: ctx.onRetry, onUnsent: ctx.onUnsent });
       return { value: t.accessToken, expiresIn: t.expiresIn, sourceFingerprint: fingerprint(secret), forcedAt: force ? ctx.now() : undefined };
     },
     // WeChat answers the same stable token until its last 5 minutes: the tick asks then, not before
     // (one tick falls in every 5 minutes; a read with under MIN_SERVE left asks too).
     refreshMarginMs: (app) => ((app as WeChatApp).tokenApi === 'stable' ? STABLE_RENEW_WINDOW_MS : undefined),
     sourceFingerprint: secretFingerprint,
-    probe: options.probe ? (_app, value, deadline) => client.isTokenValid(value, deadline) : undefined,
+    probe: (_app, value, deadline) => client.isTokenValid(value, deadline, options.probePath),
   };
 }
 
@@ -71,7 +72,7 @@ export function wecomAccessToken(client: WeChatClient): CredentialKind {
     async fetch(app, ctx) {
       const a = app as WeComApp;
       const secret = await a.getSecret();
-      const t = await client.fetchWeComToken({ corpid: a.corpid, secret, deadline: ctx.deadline, onRetry: ctx.onRetry });
+      const t = await client.fetchWeComToken({ corpid: a.corpid, secret, deadline: ctx.deadline, onRetry: ctx.onRetry, onUnsent: ctx.onUnsent });
       return { value: t.accessToken, expiresIn: t.expiresIn, sourceFingerprint: fingerprint(secret) };
     },
     sourceFingerprint: secretFingerprint,

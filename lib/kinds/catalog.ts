@@ -17,8 +17,8 @@ export class KindCatalog {
   constructor(clients: { wechat: WeChatClient; wecom: WeChatClient }) {
     const { wechat, wecom } = clients;
     this.#byType = {
-      official_account: [wechatAccessToken(wechat, { probe: true }), wechatTicket(wechat, 'jsapi'), wechatTicket(wechat, 'wx_card')],
-      mini_program: [wechatAccessToken(wechat, { probe: false })],
+      official_account: [wechatAccessToken(wechat, { probePath: '/cgi-bin/getcallbackip' }), wechatTicket(wechat, 'jsapi'), wechatTicket(wechat, 'wx_card')],
+      mini_program: [wechatAccessToken(wechat, { probePath: '/cgi-bin/get_api_domain_ip' })],
       wecom: [wecomAccessToken(wecom), wecomTicket(wecom, 'jsapi'), wecomTicket(wecom, 'agent_config')],
     };
   }

@@ -5,7 +5,7 @@ import type { CredentialItem } from '../store/store.js';
 /**
  * A credential kind: what is fetched, from where, with what, at what cost, and how to ask WeChat
  * whether a value is still good. Nothing else: the lease, the fenced write, the compare-and-swap,
- * the policy and the read cache are written once (lib/protocol.ts, lib/policy.ts, lib/refresher.ts)
+ * the policy and the read cache are written once (lib/protocol.ts, lib/policy.ts, lib/serving.ts)
  * and serve every kind, like golang.org/x/oauth2's TokenSource under ReuseTokenSource.
  */
 export interface CredentialKind {
@@ -14,7 +14,7 @@ export interface CredentialKind {
   /** The kind this one is fetched with (a ticket needs the app's access token). */
   readonly dependsOn?: string;
 
-  /** The ledger rows a fetch is counted in, before it is made. */
+  /** The ledger rows a fetch is counted in, as it is made. */
   charges(app: HubApp, fetch: PlannedFetch): QuotaCharge[];
 
   /** The upstream call. Throws WeChat's error (lib/wechat/errors) when WeChat refuses. */
@@ -51,20 +51,33 @@ export interface PlannedFetch {
 }
 
 export interface FetchContext extends PlannedFetch {
-  /** Epoch ms after which no further upstream attempt starts. */
+  /** Epoch ms after which no further upstream attempt starts (inside the lease). */
   deadline: number;
   now(): number;
-  /** Count one more upstream call of this fetch in the ledger (retries, and a second call after a dependency was refreshed). */
+  /** Count one more upstream call of this fetch in the ledger (a retry: WeChat counts every call). */
   onRetry(): Promise<void>;
-  /** A fresh deadline for a second upstream call (after a dependency was refreshed). */
-  nextDeadline(): number;
-  /** The value of the kind this one depends on, as the hub serves it (read, or refreshed through the protocol). */
-  dependency(): Promise<string>;
+  /** Take back the count of a call that never reached WeChat (connection refused, DNS failure). */
+  onUnsent(): Promise<void>;
   /**
-   * WeChat rejected the dependency's value `stale`: the guarded forced refresh (probe, budget, CAS);
-   * resolves to the value to use now.
+   * The value of the kind this one depends on (`dependsOn`), resolved before the lease was taken,
+   * so that everything done under the lease is this kind's own call.
    */
-  dependencyRejected(stale: string): Promise<string>;
+  dependencyValue?: string;
+}
+
+/**
+ * WeChat rejected the dependency's value (a ticket fetch answered 40001/40014/42001): the protocol
+ * gives the lease back, sends that value through the guarded forced refresh, and tries again with
+ * what it gives, under a new lease.
+ */
+export class DependencyRejectedError extends Error {
+  override readonly name = 'DependencyRejectedError';
+  constructor(
+    readonly stale: string,
+    options: { cause: unknown },
+  ) {
+    super('WeChat rejected the value this credential is fetched with', options);
+  }
 }
 
 export interface Fetched {

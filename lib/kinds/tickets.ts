@@ -1,11 +1,17 @@
 import type { WeComApp } from '../apps.js';
 import type { WeChatClient, Ticket } from '../wechat/client.js';
 import { TokenInvalidError } from '../wechat/errors.js';
-import type { CredentialKind, FetchContext, Fetched } from './kind.js';
+import { DependencyRejectedError, type CredentialKind, type FetchContext, type Fetched } from './kind.js';
 
 /** WeCom's JS-SDK ticket limits (WECHAT-API.md §6a): per hour, both ticket kinds together. */
 export const WECOM_TICKETS_PER_APP_HOUR = 100;
 export const WECOM_TICKETS_PER_CORP_HOUR = 400;
+/**
+ * A forced ticket refresh (a caller's report) may use only this share of each hourly limit, counted
+ * with everything else in the window: the rest is kept for the scheduled refresh, so reports can
+ * never block an app's (or its corp's) tickets for the hour.
+ */
+export const WECOM_FORCED_SHARE = 0.25;
 
 /**
  * An Official Account's JS-SDK ticket: `jsapi` (wx.config) or `wx_card` (the card api_ticket), from
@@ -19,7 +25,7 @@ export function wechatTicket(client: WeChatClient, type: 'jsapi' | 'wx_card'): C
     charges(app, { forced, forcedDailyBudget }) {
       return [{ scope: app.name, api: `ticket_${type}`, period: 'day', forcedBudget: forced ? forcedDailyBudget : undefined }];
     },
-    fetch: (_app, ctx) => withAccessToken(ctx, (accessToken, deadline) => client.fetchTicket({ path: '/cgi-bin/ticket/getticket', accessToken, type, deadline, onRetry: ctx.onRetry })),
+    fetch: (_app, ctx) => withAccessToken(ctx, (accessToken, deadline) => client.fetchTicket({ path: '/cgi-bin/ticket/getticket', accessToken, type, deadline, onRetry: ctx.onRetry, onUnsent: ctx.onUnsent })),
   };
 }
 
@@ -35,37 +41,44 @@ export function wecomTicket(client: WeChatClient, type: 'jsapi' | 'agent_config'
     dependsOn: 'access_token',
     charges(app, { forced, forcedDailyBudget }) {
       const corp = (app as WeComApp).corpid;
+      const hourly = (scope: string, limit: number, whose: string) => {
+        const cap = forced ? Math.floor(limit * WECOM_FORCED_SHARE) : limit;
+        return {
+          scope,
+          api: 'wecom_ticket',
+          period: 'hour' as const,
+          limit: cap,
+          limitName: forced ? `the share of WeCom's ${limit} ticket fetches an hour per ${whose} that forced refreshes may use (${cap})` : `WeCom's ${limit} ticket fetches an hour per ${whose}`,
+        };
+      };
       return [
         { scope: app.name, api: `wecom_ticket_${type}`, period: 'day', forcedBudget: forced ? forcedDailyBudget : undefined },
-        { scope: app.name, api: 'wecom_ticket', period: 'hour', limit: WECOM_TICKETS_PER_APP_HOUR, limitName: `WeCom's ${WECOM_TICKETS_PER_APP_HOUR} ticket fetches an hour per app` },
-        { scope: `corp:${corp}`, api: 'wecom_ticket', period: 'hour', limit: WECOM_TICKETS_PER_CORP_HOUR, limitName: `WeCom's ${WECOM_TICKETS_PER_CORP_HOUR} ticket fetches an hour per corp` },
+        hourly(app.name, WECOM_TICKETS_PER_APP_HOUR, 'app'),
+        hourly(`corp:${corp}`, WECOM_TICKETS_PER_CORP_HOUR, 'corp'),
       ];
     },
     fetch: (_app, ctx) =>
       withAccessToken(ctx, (accessToken, deadline) =>
         type === 'jsapi'
-          ? client.fetchTicket({ path: '/cgi-bin/get_jsapi_ticket', accessToken, deadline, onRetry: ctx.onRetry })
-          : client.fetchTicket({ path: '/cgi-bin/ticket/get', accessToken, type: 'agent_config', deadline, onRetry: ctx.onRetry }),
+          ? client.fetchTicket({ path: '/cgi-bin/get_jsapi_ticket', accessToken, deadline, onRetry: ctx.onRetry, onUnsent: ctx.onUnsent })
+          : client.fetchTicket({ path: '/cgi-bin/ticket/get', accessToken, type: 'agent_config', deadline, onRetry: ctx.onRetry, onUnsent: ctx.onUnsent }),
       ),
   };
 }
 
 /**
- * Fetch with the app's access token. When WeChat says that token is dead (40001/40014/42001), it
- * goes through the guarded forced refresh with the token that was used as the stale one, and the
- * fetch is tried once more with what that gives.
+ * Fetch with the app's access token (resolved before the lease). When WeChat says that token is
+ * dead (40001/40014/42001), the protocol sends it through the guarded forced refresh outside this
+ * lease and tries again under a new one.
  */
 async function withAccessToken(ctx: FetchContext, call: (accessToken: string, deadline: number) => Promise<Ticket>): Promise<Fetched> {
-  const token = await ctx.dependency();
-  let ticket: Ticket;
+  const token = ctx.dependencyValue;
+  if (token === undefined) throw new Error('a ticket is fetched with an access token');
   try {
-    ticket = await call(token, ctx.deadline);
+    const ticket = await call(token, ctx.deadline);
+    return { value: ticket.ticket, expiresIn: ticket.expiresIn };
   } catch (error) {
-    if (!(error instanceof TokenInvalidError)) throw error;
-    const fresh = await ctx.dependencyRejected(token);
-    if (fresh === token) throw error; // WeChat still accepts the token: trying again would be answered the same
-    await ctx.onRetry();
-    ticket = await call(fresh, ctx.nextDeadline());
+    if (error instanceof TokenInvalidError) throw new DependencyRejectedError(token, { cause: error });
+    throw error;
   }
-  return { value: ticket.ticket, expiresIn: ticket.expiresIn };
 }

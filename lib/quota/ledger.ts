@@ -28,7 +28,7 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
 /**
- * The quota ledger (DESIGN.md, "Quota"): every upstream call is counted before it is made, in one
+ * The quota ledger (docs/protocol.md): every upstream call is counted as it is made, in one
  * row per scope, API and period, with conditional ADDs so that concurrent containers cannot pass a
  * limit together. An hourly limit is held over any 60 minutes, not only per clock hour: a call is
  * allowed only while this hour's and the previous hour's counts together stay under it, which is
@@ -41,8 +41,11 @@ export class Ledger {
     this.#store = store;
   }
 
-  /** Count the call in every row, in order; when one refuses, the counts already made are taken back. */
-  async charge(charges: readonly QuotaCharge[], now: number): Promise<void> {
+  /**
+   * Count the call in every row, in order, as it is made; when one refuses, the counts already made
+   * are taken back. Resolves to the rows counted, for refund().
+   */
+  async charge(charges: readonly QuotaCharge[], now: number): Promise<QuotaCall[]> {
     const done: QuotaCall[] = [];
     try {
       for (const c of charges) {
@@ -50,21 +53,34 @@ export class Ledger {
         await this.#store.countUpstreamCall(call);
         done.push(call);
       }
+      return done;
     } catch (error) {
-      for (const call of done.reverse()) await this.#store.uncountUpstreamCall(call).catch(() => undefined);
+      await this.refund(done);
       throw this.#refusal(error, charges, now);
     }
+  }
+
+  /**
+   * Take back one counted call (it never reached WeChat, e.g. the connection was refused), so that
+   * the ledger equals WeChat's own count. Best effort: a count that cannot be taken back errs on
+   * the side of spending less.
+   */
+  async refund(counted: readonly QuotaCall[]): Promise<void> {
+    for (const call of [...counted].reverse()) await this.#store.uncountUpstreamCall(call).catch(() => undefined);
   }
 
   /**
    * Count one more call of a fetch already charged (a retry: WeChat counts every call). No budget or
    * limit applies: the fetch was allowed, and a retry within its deadline is part of it.
    */
-  async recount(charges: readonly QuotaCharge[], now: number): Promise<void> {
+  async recount(charges: readonly QuotaCharge[], now: number): Promise<QuotaCall[]> {
+    const done: QuotaCall[] = [];
     for (const c of charges) {
       const { limit: _limit, forcedBudget: _budget, ...call } = await this.#call({ ...c, limit: undefined }, now);
       await this.#store.countUpstreamCall(call);
+      done.push(call);
     }
+    return done;
   }
 
   async #call(c: QuotaCharge, now: number): Promise<QuotaCall> {

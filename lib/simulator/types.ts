@@ -22,7 +22,7 @@ export type SimulatedFault =
 /** jsapi and wx_card: WeChat's getticket. jsapi of a WeCom app: its corp ticket; agent_config: its app ticket. */
 export type SimulatedTicketType = 'jsapi' | 'wx_card' | 'agent_config';
 
-export const WECHAT_ENDPOINTS = ['token', 'stable_token', 'getcallbackip', 'ticket_jsapi', 'ticket_wx_card'] as const;
+export const WECHAT_ENDPOINTS = ['token', 'stable_token', 'getcallbackip', 'get_api_domain_ip', 'ticket_jsapi', 'ticket_wx_card'] as const;
 export const WECOM_ENDPOINTS = ['wecom_gettoken', 'wecom_jsapi_ticket', 'wecom_agent_config', 'wecom_getcallbackip'] as const;
 export const ENDPOINTS: readonly SimulatedEndpoint[] = [...WECHAT_ENDPOINTS, ...WECOM_ENDPOINTS];
 

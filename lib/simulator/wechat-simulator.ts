@@ -18,6 +18,7 @@ export type { SimulatedApp, SimulatedEndpoint, SimulatedFault, SimulatedTicketTy
  *   GET  /cgi-bin/token?grant_type=client_credential&appid=&secret=
  *   POST /cgi-bin/stable_token  {"grant_type","appid","secret","force_refresh"}
  *   GET  /cgi-bin/getcallbackip?access_token=                  (a WeCom token gets WeCom's answer)
+ *   GET  /cgi-bin/get_api_domain_ip?access_token=              (WeChat tokens, Mini Programs' too)
  *   GET  /cgi-bin/ticket/getticket?access_token=&type=jsapi|wx_card
  *   POST /cgi-bin/openapi/quota/get?access_token=  {"cgi_path"}   (today's count of token or stable_token calls)
  * WeCom (an app's id is `${corpid}/${agentid}`):
@@ -29,7 +30,7 @@ export type { SimulatedApp, SimulatedEndpoint, SimulatedFault, SimulatedTicketTy
  *   POST /__sim/revoke  {"appid"}                               (every token of that app invalid)
  *   GET  /__sim/stats                                           (today's calls per app and endpoint)
  *
- * Endpoint names, for calls(), failNext() and the stats: token, stable_token, getcallbackip,
+ * Endpoint names, for calls(), failNext() and the stats: token, stable_token, getcallbackip, get_api_domain_ip,
  * ticket_jsapi, ticket_wx_card, wecom_gettoken, wecom_jsapi_ticket, wecom_agent_config, wecom_getcallbackip.
  */
 
@@ -164,6 +165,8 @@ export class WeChatSimulator {
         const weCom = token ? sim.weComOwner(token) : undefined;
         return weCom && token ? weComCallbackIp(sim, res, weCom, token) : callbackIp(sim, res, url);
       }
+      case '/cgi-bin/get_api_domain_ip':
+        return callbackIp(sim, res, url, 'get_api_domain_ip');
       case '/cgi-bin/ticket/getticket':
         return getTicket(sim, res, url);
       case '/cgi-bin/openapi/quota/get':

@@ -76,12 +76,15 @@ export function stableToken(sim: SimState, req: IncomingMessage, res: ServerResp
   sendJson(res, { access_token: issued.value, expires_in: sim.expiresIn(issued) });
 }
 
-/** GET /cgi-bin/getcallbackip?access_token= with anything but a WeCom token. */
-export function callbackIp(sim: SimState, res: ServerResponse, url: URL): void {
+/**
+ * GET /cgi-bin/getcallbackip or /cgi-bin/get_api_domain_ip ?access_token= with anything but a WeCom
+ * token (both take only a token: the hub's probes, Mini Programs' included).
+ */
+export function callbackIp(sim: SimState, res: ServerResponse, url: URL, endpoint: 'getcallbackip' | 'get_api_domain_ip' = 'getcallbackip'): void {
   const token = url.searchParams.get('access_token');
   const owner = token ? sim.weChatOwner(token) : undefined;
-  if (owner) sim.count(owner, 'getcallbackip');
-  if (sim.injected(res, owner?.id ?? null, 'getcallbackip', WECHAT_ERRMSG)) return;
+  if (owner) sim.count(owner, endpoint);
+  if (sim.injected(res, owner?.id ?? null, endpoint, WECHAT_ERRMSG)) return;
   if (!token) return error(res, 41001);
   if (sim.isTokenValid(token)) return sendJson(res, { ip_list: CALLBACK_IPS });
   if (owner) return error(res, 42001);

@@ -40,6 +40,10 @@ export interface CredentialItem {
   backoffUntil?: number;
   /** Fingerprint of the secret the configuration error was answered to: a changed secret ends the backoff. */
   backoffSource?: string;
+  /** The value the hub issued before this one, and the end of the life it was served for. */
+  replacedValue?: string;
+  replacedUntil?: number;
+  writtenBy?: string;
 }
 
 export interface LeaseRequest {
@@ -47,6 +51,8 @@ export interface LeaseRequest {
   seenVersion: number;
   now: number;
   leaseMs: number;
+  /** An existing lease is taken over only once it lapsed this long ago (clock skew between containers). */
+  skewMs?: number;
 }
 
 export interface TokenWrite {
@@ -61,6 +67,8 @@ export interface TokenWrite {
   /** Set when this write was a stable_token force refresh. */
   forcedAt?: number;
   refreshedBy?: RefreshCause;
+  replacedValue?: string;
+  replacedUntil?: number;
 }
 
 export interface FailureRecord {

@@ -22,6 +22,8 @@ export interface AccessTokenRequest {
   deadline?: number;
   /** Called before each retry (every attempt is a call WeChat counts). */
   onRetry?: () => Promise<void>;
+  /** Called for each request that never reached WeChat (connection refused, DNS failure). */
+  onUnsent?: () => Promise<void>;
 }
 
 export interface WeComTokenRequest {
@@ -30,6 +32,8 @@ export interface WeComTokenRequest {
   secret: string;
   deadline?: number;
   onRetry?: () => Promise<void>;
+  /** Called for each request that never reached WeChat (connection refused, DNS failure). */
+  onUnsent?: () => Promise<void>;
 }
 
 export interface TicketRequest {
@@ -40,6 +44,8 @@ export interface TicketRequest {
   type?: string;
   deadline?: number;
   onRetry?: () => Promise<void>;
+  /** Called for each request that never reached WeChat (connection refused, DNS failure). */
+  onUnsent?: () => Promise<void>;
 }
 
 export interface Ticket {
@@ -167,14 +173,15 @@ export class WeChatClient {
 
   /**
    * Ask WeChat whether a token is still accepted, with a call that spends no token quota
-   * (GET /cgi-bin/getcallbackip). Resolves true/false; throws for anything that is not an answer
+   * (GET /cgi-bin/getcallbackip, or /cgi-bin/get_api_domain_ip, which Mini Programs may call too).
+   * Resolves true/false; throws for anything that is not an answer
    * about the token (network, busy, configuration).
    */
-  async isTokenValid(accessToken: string, deadline?: number): Promise<boolean> {
+  async isTokenValid(accessToken: string, deadline?: number, path = '/cgi-bin/getcallbackip'): Promise<boolean> {
     const until = deadline ?? this.#clock.now() + this.#totalTimeoutMs;
     try {
       return await this.#withRetries(until, undefined, async (timeoutMs) => {
-        const body = await this.#call('GET', this.#url('/cgi-bin/getcallbackip', { access_token: accessToken }), undefined, timeoutMs);
+        const body = await this.#call('GET', this.#url(path, { access_token: accessToken }), undefined, timeoutMs);
         if (ipListResponse.safeParse(body).success && !isError(body)) return true;
         throw this.#errorFrom(body, false);
       });

@@ -157,7 +157,9 @@ describe('WeChat faults', () => {
     const item = await world.store.read(key);
     expect(item?.failures).toBe(1);
     expect(item?.lastError?.code).toBe('retry_later');
-    expect(item?.backoffUntil).toBeUndefined(); // not a configuration error: reads may try again
+    // Not a configuration error: reads may try again soon, after a short backoff (one attempt
+    // sequence per backoff window, however many reads come in).
+    expect(item?.backoffUntil).toBe(item!.lastError!.at + 5_000);
     world.sim.clearFaults();
     world.clock.advance(5 * MINUTE);
     expect(await hub.tick()).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'refreshed' });

@@ -7,11 +7,14 @@ import { runLocal, type LocalHub } from '../../lib/local/run-local.js';
 
 /**
  * `npm start` configured through the documented contract against a WeChat-like server that is
- * deliberately not the project's simulator: a few lines that only know GET /cgi-bin/token.
+ * deliberately not the project's simulator: a few lines that only know GET /cgi-bin/token and the
+ * getcallbackip probe.
  */
 const SECRET = 'other-server-secret-123';
 const KEY = 'local_hub_test_key_0123456789';
 let fetches = 0;
+/** Tokens this server still accepts. */
+const live = new Set<string>();
 let wechat: Server;
 let hub: LocalHub;
 const lines: string[] = [];
@@ -20,11 +23,17 @@ beforeAll(async () => {
   wechat = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     res.setHeader('content-type', 'application/json');
+    if (url.pathname === '/cgi-bin/getcallbackip') {
+      const ok = live.has(url.searchParams.get('access_token') ?? '');
+      return res.end(JSON.stringify(ok ? { ip_list: ['127.0.0.1'] } : { errcode: 40001, errmsg: 'invalid credential' }));
+    }
     if (url.pathname !== '/cgi-bin/token') return res.end(JSON.stringify({ errcode: 404, errmsg: 'no' }));
     if (url.searchParams.get('secret') !== SECRET) return res.end(JSON.stringify({ errcode: 40001, errmsg: 'invalid credential' }));
     fetches++;
     // Answer slowly, so that a burst of forced refreshes really overlaps the fetch.
-    setTimeout(() => res.end(JSON.stringify({ access_token: `other-${fetches}-${'x'.repeat(40)}`, expires_in: 7200 })), 50);
+    const token = `other-${fetches}-${'x'.repeat(40)}`;
+    live.add(token);
+    setTimeout(() => res.end(JSON.stringify({ access_token: token, expires_in: 7200 })), 50);
   });
   await new Promise<void>((r) => wechat.listen(0, '127.0.0.1', r));
   const base = `http://127.0.0.1:${(wechat.address() as AddressInfo).port}`;
@@ -66,6 +75,7 @@ describe('npm start with configuration', () => {
     const first = await call('GET', '/v1/apps/shop/access-token');
     expect(first.status).toBe(200);
     const before = fetches;
+    live.clear(); // WeChat no longer accepts it (as after a fetch outside the hub)
     const burst = await Promise.all(
       Array.from({ length: 50 }, () => call('POST', '/v1/apps/shop/access-token/refresh', { stale_token: first.body.access_token })),
     );

@@ -29,6 +29,7 @@ beforeEach(async () => {
     if (url.pathname === '/cgi-bin/token') return res.end(JSON.stringify({ access_token: 'echo_token_0000000000', expires_in: 7200 }));
     if (url.pathname === '/cgi-bin/stable_token') return (stableCalls++, res.end(JSON.stringify({ access_token: `echo_stable_${stableCalls}_00000000`, expires_in: 7200 })));
     received.push({ method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams), contentType: req.headers['content-type'], sha256: createHash('sha256').update(body).digest('hex'), length: body.length });
+    if (url.pathname === '/cgi-bin/get_api_domain_ip') return res.end(JSON.stringify({ ip_list: ['127.0.0.1'] })); // the Mini Program probe: the token is good
     if (url.pathname === '/wxa/fake40001') return res.end(JSON.stringify({ errcode: 40001, errmsg: 'invalid credential' }));
     if (url.pathname === '/cgi-bin/media/fake40001') {
       res.setHeader('content-type', 'image/jpeg');
@@ -152,9 +153,9 @@ describe('the token-injecting proxy', () => {
 });
 
 describe('what the review found (proxy and compat pass-through)', () => {
-  it('a 40001 inside a file, or for an app WeChat cannot be asked about, rotates nothing', async () => {
+  it('a 40001 inside a file, or for a token WeChat still accepts, rotates nothing', async () => {
     const hub = world.container({ WECHAT_API_BASE: echoBase });
-    // mp is a Mini Program: no probe, so the proxy does not rotate its token on an answer's word.
+    // mp is a Mini Program: probed with get_api_domain_ip, which says the token is good, so the proxy does not rotate it on an answer's word.
     const res = await hub.proxy(proxyEvent({ app: 'mp', path: '/wxa/fake40001' }));
     expect(res.statusCode).toBe(200);
     expect(json(res).errcode).toBe(40001); // WeChat's answer, as it came

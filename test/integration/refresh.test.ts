@@ -22,14 +22,15 @@ describe('reads', () => {
     expect(first.headers?.['cache-control']).toBe('no-store');
     const body = json(first);
     expect(body.access_token).toBe(world.sim.currentToken(OA));
-    expect(body.expires_in).toBe(7200);
+    // expires_in: until the hub replaces it (REFRESH_MARGIN, 20 min, before WeChat's expiry, which expires_at gives).
+    expect(body.expires_in).toBe(7200 - 1200);
     expect(new Date(body.expires_at).getTime()).toBe(world.clock.now() + 7200_000);
     expect(world.sim.calls(OA)).toBe(1);
 
     world.clock.advance(10 * MINUTE);
     const again = json(await world.container().getToken(httpEvent({ key: READ_KEY })));
     expect(again.access_token).toBe(body.access_token);
-    expect(again.expires_in).toBe(7200 - 600);
+    expect(again.expires_in).toBe(7200 - 1200 - 600);
     expect(world.sim.calls(OA)).toBe(1);
   });
 
@@ -132,6 +133,7 @@ describe('forced refresh', () => {
   it('a stable-token app is force-refreshed with force_refresh', async () => {
     const hub = world.container();
     const a = json(await hub.getToken(httpEvent({ key: READ_KEY, app: 'mp' }))).access_token;
+    world.sim.revokeTokens('wx_mp_0002'); // the probe (get_api_domain_ip) says it is dead
     const b = json(await hub.forceRefresh(httpEvent({ key: REFRESH_KEY, app: 'mp', body: { stale_token: a } })));
     expect(b.refreshed).toBe(true);
     expect(b.access_token).not.toBe(a);
