@@ -41,12 +41,21 @@ export class WeChatSimulator {
   readonly #sockets = new Set<Socket>();
   readonly #latencyMs: number;
   #server?: Server;
+  #onRequest: ((path: string) => void) | undefined;
 
   constructor(options: SimulatorOptions = {}) {
     this.#sim = new SimState(options.now ?? Date.now, settingsFrom(options));
     this.#latencyMs = options.latencyMs ?? 0;
     for (const app of options.apps ?? []) this.addApp(app);
     for (const app of options.wecomApps ?? []) this.addWeComApp(app);
+  }
+
+  /**
+   * Run `hook` as each API request arrives, before it is answered (tests: move a virtual clock to
+   * make WeChat slow on the hub's clock). Undefined removes it.
+   */
+  onRequest(hook: ((path: string) => void) | undefined): void {
+    this.#onRequest = hook;
   }
 
   addApp(app: SimulatedApp): void {
@@ -155,6 +164,7 @@ export class WeChatSimulator {
     const url = new URL(req.url ?? '/', 'http://sim');
     const body = await readBody(req);
     if (this.#latencyMs && !url.pathname.startsWith('/__sim/')) await new Promise((r) => setTimeout(r, this.#latencyMs));
+    if (!url.pathname.startsWith('/__sim/')) this.#onRequest?.(url.pathname);
     switch (url.pathname) {
       case '/cgi-bin/token':
         return classicToken(sim, req, res, url);

@@ -40,18 +40,31 @@ export interface CredentialItem {
   backoffUntil?: number;
   /** Fingerprint of the secret the configuration error was answered to: a changed secret ends the backoff. */
   backoffSource?: string;
-  /** The value the hub issued before this one, and the end of the life it was served for. */
+  /**
+   * A value the hub issued and has just replaced, and the end of the life it was served for (epoch
+   * ms); written by the write that replaced it, absent after a write that gave none.
+   */
   replacedValue?: string;
   replacedUntil?: number;
+  /**
+   * The lease owner (one refresh attempt's uuid) whose fenced write produced this version: how a
+   * retried write recognises its own write when the first answer was lost.
+   */
   writtenBy?: string;
 }
 
 export interface LeaseRequest {
+  /** Unique per refresh attempt (a uuid): a retried request recognises its own lease by it. */
   owner: string;
   seenVersion: number;
+  /** The caller's clock (epoch ms); the lease is held until `now + leaseMs`. */
   now: number;
   leaseMs: number;
-  /** An existing lease is taken over only once it lapsed this long ago (clock skew between containers). */
+  /**
+   * How far another container's clock may be ahead of ours (ms). Each container judges expiry by
+   * its own clock, so a lease is taken over only once it lapsed more than this long ago by ours:
+   * `leaseUntil < now - skewMs`. Default 0 (a lease is free the moment it lapses by our clock).
+   */
   skewMs?: number;
 }
 
@@ -67,6 +80,7 @@ export interface TokenWrite {
   /** Set when this write was a stable_token force refresh. */
   forcedAt?: number;
   refreshedBy?: RefreshCause;
+  /** A value the hub issued that this write replaces, and the end of its life; both or neither (REMOVEd when not given). */
   replacedValue?: string;
   replacedUntil?: number;
 }
@@ -93,22 +107,45 @@ export interface QuotaCall {
   limit?: number;
   /** Epoch seconds when the ledger row may be deleted (DynamoDB TTL). */
   ttl: number;
+  /**
+   * Identifies this one call in its row, so that a request the SDK retries after a lost answer
+   * counts once and a take-back removes exactly this call. countUpstreamCall generates one when it
+   * is absent and **stores it on this object** (the object is mutated, and the id is also returned
+   * as QuotaCount.attemptId); passing the same object to uncountUpstreamCall then takes back this
+   * call and no other. A caller may set its own (short, random, unique per call): counting twice
+   * with one id counts once, so build one object per call (as lib/quota/ledger.ts does) and never
+   * count one object again for another call.
+   */
+  attemptId?: string;
 }
 
 export interface QuotaCount {
   count: number;
   forced: number;
+  /** countUpstreamCall only: the id the call was counted under (QuotaCall.attemptId). */
+  attemptId?: string;
 }
 
 /**
  * Where credentials live. Implementations only store: the protocol (when to lease, what to write)
  * is the refresher's. Every read that a decision depends on is strongly consistent.
+ *
+ * Every write is idempotent per attempt: when a write was applied but its answer was lost and the
+ * request is sent again (the AWS SDK's retries), the second request recognises the first's effect
+ * (by the owner uuid, or the call's attemptId) and reports success, without applying it twice. A
+ * competitor (another owner, another call) is still refused.
  */
 export interface CredentialStore {
   read(key: CredentialKey): Promise<CredentialItem | undefined>;
-  /** Take the refresh lease if nobody holds it and the item is still at `seenVersion`. */
+  /**
+   * Take the refresh lease if nobody holds it (no lease, or one whose `leaseUntil` is before
+   * `now - skewMs`) and the item is still at `seenVersion`.
+   */
   acquireLease(key: CredentialKey, req: LeaseRequest): Promise<boolean>;
-  /** Fenced write: succeeds only while `owner` holds the lease and the version is unchanged; the item as written, or undefined when fenced off. */
+  /**
+   * Fenced write: succeeds only while `owner` holds the lease and the version is unchanged; the item
+   * as written (`version` seenVersion + 1, `writtenBy` the owner), or undefined when fenced off.
+   */
   writeToken(key: CredentialKey, write: TokenWrite): Promise<CredentialItem | undefined>;
   /** Give the lease back without a write (refused before any call, or WeChat confirmed the token at `validatedAt`). */
   releaseLease(key: CredentialKey, owner: string, validatedAt?: number): Promise<boolean>;
@@ -119,7 +156,12 @@ export interface CredentialStore {
    * budget, QuotaLimitError past the limit (nothing is counted then).
    */
   countUpstreamCall(call: QuotaCall): Promise<QuotaCount>;
-  /** Take back a count (a later limit refused the call, so it was never made). */
+  /**
+   * Take back a count (a later limit refused the call, so it was never made). Pass the object that
+   * was counted (it carries the attemptId): exactly that call is taken back, once however often this
+   * is repeated; a call that is not (or no longer) counted changes nothing. Without an attemptId one
+   * call is subtracted, unconditionally (not idempotent).
+   */
   uncountUpstreamCall(call: QuotaCall): Promise<void>;
   readQuota(app: string, api: string, period: string): Promise<QuotaCount>;
 }
