@@ -41,7 +41,7 @@ export class WeChatSimulator {
   readonly #sockets = new Set<Socket>();
   readonly #latencyMs: number;
   #server?: Server;
-  #onRequest: ((path: string) => void) | undefined;
+  #onRequest: ((path: string) => void | Promise<void>) | undefined;
 
   constructor(options: SimulatorOptions = {}) {
     this.#sim = new SimState(options.now ?? Date.now, settingsFrom(options));
@@ -51,10 +51,10 @@ export class WeChatSimulator {
   }
 
   /**
-   * Run `hook` as each API request arrives, before it is answered (tests: move a virtual clock to
-   * make WeChat slow on the hub's clock). Undefined removes it.
+   * Run (and await) `hook` as each API request arrives, before it is answered (tests: move a virtual
+   * clock to make WeChat slow on the hub's clock, or hold an answer back). Undefined removes it.
    */
-  onRequest(hook: ((path: string) => void) | undefined): void {
+  onRequest(hook: ((path: string) => void | Promise<void>) | undefined): void {
     this.#onRequest = hook;
   }
 
@@ -164,7 +164,7 @@ export class WeChatSimulator {
     const url = new URL(req.url ?? '/', 'http://sim');
     const body = await readBody(req);
     if (this.#latencyMs && !url.pathname.startsWith('/__sim/')) await new Promise((r) => setTimeout(r, this.#latencyMs));
-    if (!url.pathname.startsWith('/__sim/')) this.#onRequest?.(url.pathname);
+    if (!url.pathname.startsWith('/__sim/')) await this.#onRequest?.(url.pathname);
     switch (url.pathname) {
       case '/cgi-bin/token':
         return classicToken(sim, req, res, url);

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { DynamoCredentialStore } from '../../lib/store/dynamodb.js';
 import { quotaDay, quotaHour } from '../../lib/quota/periods.js';
 import { flakyDynamo, isValueWrite } from '../support/flaky-dynamo.js';
 import { MINUTE } from '../support/manual-clock.js';
@@ -19,26 +20,40 @@ const force = (hub: ReturnType<typeof world.container>, stale: string, app = 'oa
 const tokenKey = { app: 'oa', kind: 'access_token' };
 
 describe('a lease is never outlived (2a)', () => {
-  it('a ticket whose token WeChat rejected is issued once and stored as the latest, with WeChat slow enough that the old flow overran its lease', async () => {
-    const a = world.container();
-    const b = world.container();
-    await read(a); // the hub's token; then someone outside fetches one, and WeChat kills the hub's
+  it('a ticket whose token WeChat rejected is fetched with every write inside its lease, issued once and stored as the latest', async () => {
+    const hub = world.container();
+    await read(hub); // the hub's token; then someone outside fetches one, and WeChat kills the hub's
     world.sim.revokeTokens(OA);
-    // Every WeChat call takes 6 s on the hub's clock: the old flow held the ticket lease (15 s) through a
-    // ticket call, a probe, a token fetch and a second ticket call (24 s), and a second container took over.
-    world.sim.onRequest(() => world.clock.advance(6_000));
+    // Slow WeChat, every call inside its deadline: under the old flow the ticket's lease (15 s) had to
+    // cover a ticket call (4 s), the token's probe (3 s) and fetch (5 s) and a second ticket call (4 s).
+    const delays: Record<string, number> = { '/cgi-bin/ticket/getticket': 4_000, '/cgi-bin/getcallbackip': 3_000, '/cgi-bin/token': 5_000 };
+    world.sim.onRequest((path) => world.clock.advance(delays[path] ?? 0));
+    const leases = new Map<string, number>();
+    const late: string[] = [];
+    const realAcquire = DynamoCredentialStore.prototype.acquireLease;
+    const realWrite = DynamoCredentialStore.prototype.writeToken;
+    vi.spyOn(DynamoCredentialStore.prototype, 'acquireLease').mockImplementation(async function (this: DynamoCredentialStore, key, req) {
+      const got = await realAcquire.call(this, key, req);
+      if (got) leases.set(req.owner, req.now + req.leaseMs);
+      return got;
+    });
+    vi.spyOn(DynamoCredentialStore.prototype, 'writeToken').mockImplementation(async function (this: DynamoCredentialStore, key, write) {
+      if (world.clock.now() > (leases.get(write.owner) ?? -Infinity)) late.push(`${key.kind} written ${world.clock.now() - leases.get(write.owner)!} ms after its lease ended`);
+      return realWrite.call(this, key, write);
+    });
     const issuedBefore = world.sim.issuedTickets().length;
-    const [ra, rb] = await Promise.all([
-      a.tickets(ticketEvent({ app: 'oa', type: 'wx_card', key: READ_KEY })),
-      b.tickets(ticketEvent({ app: 'oa', type: 'wx_card', key: READ_KEY })),
-    ]);
-    world.sim.onRequest(undefined);
-    expect([ra.statusCode, rb.statusCode]).toEqual([200, 200]);
-    expect(world.sim.issuedTickets().length - issuedBefore).toBe(1);
-    const latest = world.sim.currentTicket(OA, 'wx_card');
-    expect(json(ra).ticket).toBe(latest);
-    expect(json(rb).ticket).toBe(latest);
-    expect((await world.store.read({ app: 'oa', kind: 'wx_card_ticket' }))?.value).toBe(latest);
+    try {
+      const res = await hub.tickets(ticketEvent({ app: 'oa', type: 'wx_card', key: READ_KEY }));
+      expect(res.statusCode, res.body).toBe(200);
+      expect(late).toEqual([]);
+      expect(world.sim.issuedTickets().length - issuedBefore).toBe(1);
+      const latest = world.sim.currentTicket(OA, 'wx_card');
+      expect(json(res).ticket).toBe(latest);
+      expect((await world.store.read({ app: 'oa', kind: 'wx_card_ticket' }))?.value).toBe(latest);
+    } finally {
+      vi.restoreAllMocks();
+      world.sim.onRequest(undefined);
+    }
   });
 });
 
@@ -111,17 +126,24 @@ describe('clock skew (2e)', () => {
     const a = world.container();
     const ahead = { now: () => world.clock.now() + 5_000, sleep: (ms: number) => world.clock.sleep(ms) };
     const b = world.container({}, { clock: ahead });
-    // The token call takes 12 s on the hub's clock: B's clock, 5 s ahead, reads A's 15 s lease as lapsed at 10 s.
-    world.sim.onRequest((path) => {
-      if (path === '/cgi-bin/token') world.clock.advance(12_000);
+    // A's token call takes 12 s on the hub's clock; B arrives while WeChat still has it, with its clock
+    // 5 s ahead, so A's 15 s lease reads to B as lapsed 2 s ago. WeChat answers A once B has looked twice.
+    const reads = vi.spyOn(DynamoCredentialStore.prototype, 'read');
+    let rb: ReturnType<typeof read> | undefined;
+    world.sim.onRequest(async (path) => {
+      if (path !== '/cgi-bin/token' || rb) return;
+      world.clock.advance(12_000);
+      const seen = reads.mock.calls.length;
+      rb = read(b);
+      for (let i = 0; i < 10_000 && reads.mock.calls.length < seen + 2; i++) await new Promise((r) => setImmediate(r));
     });
-    const first = read(a);
-    await new Promise((r) => setTimeout(r, 5)); // A holds the lease; B arrives while A waits for WeChat
-    const [ra, rb] = await Promise.all([first, read(b)]);
+    const ra = await read(a);
+    await rb;
     world.sim.onRequest(undefined);
+    vi.restoreAllMocks();
     expect(world.sim.calls(OA)).toBe(1);
     expect(json(ra).access_token).toBe(world.sim.currentToken(OA));
-    expect(json(rb).access_token).toBe(world.sim.currentToken(OA));
+    expect(json((await rb)!).access_token).toBe(world.sim.currentToken(OA));
   });
 });
 
@@ -154,10 +176,12 @@ describe('stale-if-error (2f)', () => {
 describe('forced refreshes (2g, 2h, 2i, 4b, 4e)', () => {
   it('a made-up stale token when nothing servable is stored is a plain fetch: no stable_token force spent', async () => {
     const hub = world.container();
+    await read(hub, 'mp');
+    world.clock.advance(7201_000); // the stored token has expired
     const res = await force(hub, 'made_up_token_0000000000000', 'mp');
     expect(res.statusCode).toBe(200);
     expect(world.sim.calls(MP, 'stable_token_force')).toBe(0);
-    expect(world.sim.calls(MP, 'stable_token')).toBe(1);
+    expect(world.sim.calls(MP, 'stable_token')).toBe(2);
   });
 
   it('a rotation caused by rejection keeps no previous value (it is remembered only as replaced)', async () => {
