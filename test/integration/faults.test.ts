@@ -125,7 +125,7 @@ describe('DynamoDB faults', () => {
       expect(waiting.statusCode).toBe(503); // it waits on the lease, then gives up
       expect(json(waiting).error.code).toBe('refresh_in_progress');
       expect(world.sim.calls(OA)).toBe(1);
-      world.clock.advance(16_000);
+      world.clock.advance(21_000); // the lease (15 s) and the clock skew it allows for (5 s)
       const after = await read(world.container({}, { dynamodb: ddb.client }));
       expect(after.statusCode).toBe(200);
       expect(json(after).access_token).toBe(world.sim.currentToken(OA));

@@ -238,7 +238,7 @@ describe('lease and fence', () => {
     expect(waiting).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'failed', code: 'RefreshInProgressError' });
     expect(world.sim.calls(OA)).toBe(1);
 
-    world.clock.advance(15_001);
+    world.clock.advance(20_001); // the lease (15 s) and the clock skew it allows for (5 s)
     expect(await world.container().tick()).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'refreshed' });
     const after = (await world.store.read(key))!;
     expect(after.version).toBe(before.version + 1);
