@@ -49,7 +49,7 @@ async function callWeChat(token: string): Promise<{ errcode?: number; ip_list?: 
 }
 
 describe('wechat-token-hub/client', () => {
-  it('caches a token until 21 minutes before it expires, with one request in flight per app', async () => {
+  it('caches a token for the expires_in the hub answered (until the hub replaces it), with one request in flight per app', async () => {
     const hub = client();
     const tokens = await Promise.all(Array.from({ length: 20 }, () => hub.getAccessToken('oa')));
     expect(new Set(tokens)).toEqual(new Set([world.sim.currentToken(OA)]));
