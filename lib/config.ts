@@ -123,6 +123,45 @@ const seconds = (def: number) => z._default(z.coerce.number().check(z.int(), z.p
 const wholeSeconds = (def: number) => z._default(z.coerce.number().check(z.int(), z.nonnegative()), def);
 const sshPath = (message: string, re: RegExp) => z.optional(matching(re, message));
 
+/** WeChat's general domain, then the disaster-recovery domain WeChat publishes for when the first cannot be reached. */
+export const DEFAULT_WECHAT_API_BASES = ['https://api.weixin.qq.com', 'https://api2.weixin.qq.com'] as const;
+/** WeCom has one domain. */
+export const DEFAULT_WECOM_API_BASES = ['https://qyapi.weixin.qq.com'] as const;
+
+const BASE_MESSAGE = 'must be an http(s) URL without a query or fragment, e.g. https://api2.weixin.qq.com';
+const apiBaseList = z.array(
+  z.url({ protocol: /^https?$/, error: BASE_MESSAGE }).check(z.refine((u) => {
+    // (zod runs this check after a failed z.url too: no URL, no second message)
+    const url = URL.canParse(u) ? new URL(u) : undefined;
+    return !url || (!url.search && !url.hash && !url.username && !url.password && !u.includes('?') && !u.includes('#'));
+  }, BASE_MESSAGE)),
+).check(
+  z.minLength(1, 'must list at least one URL, comma-separated'),
+  z.superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    list.forEach((u, i) => {
+      if (!URL.canParse(u)) return;
+      const key = new URL(u).href.replace(/\/$/, '');
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: [i], message: 'is listed twice' });
+      seen.add(key);
+    });
+  }),
+);
+
+/**
+ * The bases of one platform: `<field>S` (a comma-separated list), else `<field>` (one base), else the
+ * defaults. Setting both is refused: which one was meant cannot be known.
+ */
+function apiBases(list: string | undefined, single: string | undefined, field: string, defaults: readonly string[]): string[] {
+  if (list !== undefined && single !== undefined) {
+    throw new ConfigurationInvalidError(`Invalid configuration: ${field}S: set either ${field}S (a list) or ${field} (one base), not both`);
+  }
+  if (single !== undefined) return [single];
+  if (list === undefined) return [...defaults];
+  const items = list.trim() === '' ? [] : list.split(',').map((u) => u.trim());
+  return parse(apiBaseList, items, `${field}S`);
+}
+
 /** The longest life WeChat gives an access token or a ticket (expires_in), in seconds. */
 export const MAX_TOKEN_LIFE_SECONDS = 7200;
 
@@ -139,8 +178,12 @@ const envSchema = z.object({
   HUB_AUTH: z._default(z.enum(['key', 'iam']), 'key'),
   HUB_IAM_PRINCIPALS: z._default(z.string(), '[]'),
   HUB_API_KEYS_SSM: sshPath('must be an SSM parameter name starting with /', /^\/[A-Za-z0-9_.\-/]{1,1010}$/),
-  WECHAT_API_BASE: z._default(z.url({ protocol: /^https?$/ }), 'https://api.weixin.qq.com'),
-  WECOM_API_BASE: z._default(z.url({ protocol: /^https?$/ }), 'https://qyapi.weixin.qq.com'),
+  /** One base (tests, the simulator, `npm start`); WECHAT_API_BASES takes a list. At most one of the two. */
+  WECHAT_API_BASE: z.optional(z.url({ protocol: /^https?$/ })),
+  /** Comma-separated bases in the order of preference; the next is used when one cannot be reached. */
+  WECHAT_API_BASES: z.optional(z.string()),
+  WECOM_API_BASE: z.optional(z.url({ protocol: /^https?$/ })),
+  WECOM_API_BASES: z.optional(z.string()),
   TABLE_NAME: z._default(matching(/^[A-Za-z0-9_.-]{3,255}$/), 'wechat-token-hub'),
   DYNAMODB_ENDPOINT: z.optional(z.url()),
   REFRESH_MARGIN: seconds(1200).check(z.refine((s) => s < MAX_TOKEN_LIFE_SECONDS, `must be less than ${MAX_TOKEN_LIFE_SECONDS} (a token lives at most ${MAX_TOKEN_LIFE_SECONDS} s)`)),
@@ -186,8 +229,13 @@ export interface HubConfig {
   iamPrincipals: IamPrincipalConfig[];
   /** In AWS: the SSM SecureString holding the key list (same JSON as HUB_API_KEYS), read at run time. */
   apiKeysSsm?: string;
+  /** WeChat's API bases in the order of preference (WECHAT_API_BASES, or WECHAT_API_BASE alone); never empty. */
+  wechatApiBases: string[];
+  /** The first of `wechatApiBases`. */
   wechatApiBase: string;
-  /** WeCom's API (qyapi), for apps of type `wecom`. */
+  /** WeCom's API bases (qyapi), for apps of type `wecom`; never empty. */
+  wecomApiBases: string[];
+  /** The first of `wecomApiBases`. */
   wecomApiBase: string;
   tableName: string;
   dynamodbEndpoint?: string;
@@ -241,6 +289,8 @@ export function loadConfig(env: Record<string, string | undefined>): HubConfig {
       }
     });
   });
+  const wechatApiBases = apiBases(e.WECHAT_API_BASES, e.WECHAT_API_BASE, 'WECHAT_API_BASE', DEFAULT_WECHAT_API_BASES);
+  const wecomApiBases = apiBases(e.WECOM_API_BASES, e.WECOM_API_BASE, 'WECOM_API_BASE', DEFAULT_WECOM_API_BASES);
   if (e.LEASE <= e.UPSTREAM_DEADLINE) {
     throw new ConfigurationInvalidError('Invalid configuration: LEASE: must be longer than UPSTREAM_DEADLINE');
   }
@@ -255,8 +305,10 @@ export function loadConfig(env: Record<string, string | undefined>): HubConfig {
     auth: e.HUB_AUTH,
     iamPrincipals,
     apiKeysSsm: e.HUB_API_KEYS_SSM,
-    wechatApiBase: e.WECHAT_API_BASE,
-    wecomApiBase: e.WECOM_API_BASE,
+    wechatApiBases,
+    wechatApiBase: wechatApiBases[0]!,
+    wecomApiBases,
+    wecomApiBase: wecomApiBases[0]!,
     tableName: e.TABLE_NAME,
     dynamodbEndpoint: e.DYNAMODB_ENDPOINT,
     timings: {

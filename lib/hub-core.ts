@@ -8,10 +8,11 @@ import { loadConfig, type AppConfig, type HubConfig } from './config.js';
 import { appsReader, keyringReader, secretReader } from './sources.js';
 import type { EdgeDeps, HttpEvent, HttpResult } from './http/edge.js';
 import type { ProxyUpstreams } from './http/proxy-route.js';
-import { emitGauges, StatusView } from './status.js';
+import { emitGauges, StatusView, upstreamStatus, type UpstreamStatus } from './status.js';
 import { KindCatalog } from './kinds/catalog.js';
 import { Refresher, type TickOutcome } from './refresher.js';
 import { DynamoCredentialStore } from './store/dynamodb.js';
+import { UpstreamBases } from './wechat/bases.js';
 import { WeChatClient } from './wechat/client.js';
 import { WeChatPassthrough } from './wechat/passthrough.js';
 
@@ -44,6 +45,8 @@ export class HubCore {
   /** WeChat's and WeCom's clients. */
   readonly wechat: WeChatClient;
   readonly wecom: WeChatClient;
+  /** Each platform's API bases, shared by its client and its pass-through (failover state, last base). */
+  readonly #bases: { wechat: UpstreamBases; wecom: UpstreamBases };
   readonly #deps: HubDeps;
   #upstreams: ProxyUpstreams | undefined;
   /** With HUB_APPS_SSM_PATH: the apps in SSM (cached), merged into the refresher's list before each use. */
@@ -56,8 +59,12 @@ export class HubCore {
     this.#deps = deps;
     this.#log = deps.logger ?? new Logger({ serviceName: 'wechat-token-hub' });
     const dynamodb = deps.dynamodb ?? new DynamoDBClient(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {});
-    const wechat = new WeChatClient({ baseUrl: config.wechatApiBase, clock, ...deps.wechatTimeouts });
-    const wecom = new WeChatClient({ baseUrl: config.wecomApiBase, platform: 'wecom', clock, ...deps.wechatTimeouts });
+    this.#bases = {
+      wechat: new UpstreamBases(config.wechatApiBases, { clock }),
+      wecom: new UpstreamBases(config.wecomApiBases, { clock }),
+    };
+    const wechat = new WeChatClient({ baseUrl: this.#bases.wechat, clock, ...deps.wechatTimeouts });
+    const wecom = new WeChatClient({ baseUrl: this.#bases.wecom, platform: 'wecom', clock, ...deps.wechatTimeouts });
     this.wechat = wechat;
     this.wecom = wecom;
     let ssm = deps.ssm;
@@ -111,10 +118,15 @@ export class HubCore {
   /** The proxy's and the compatible paths' upstreams, made on first use. */
   proxyUpstreams(): ProxyUpstreams {
     this.#upstreams ??= {
-      wechat: new WeChatPassthrough({ baseUrl: this.config.wechatApiBase }),
-      wecom: new WeChatPassthrough({ baseUrl: this.config.wecomApiBase }),
+      wechat: new WeChatPassthrough({ baseUrl: this.#bases.wechat, clock: this.edge.clock }),
+      wecom: new WeChatPassthrough({ baseUrl: this.#bases.wecom, clock: this.edge.clock }),
     };
     return this.#upstreams;
+  }
+
+  /** Which API base of each platform answered last in this container (client and pass-through alike). */
+  upstreamStatus(): UpstreamStatus {
+    return upstreamStatus({ wechat: this.#bases.wechat.last, wecom: this.#bases.wecom.last });
   }
 
   /**

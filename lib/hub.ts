@@ -24,7 +24,7 @@ export class Hub extends HubCore {
 
   /** GET /v1/status, GET /v1/status/{app}/quota (admin) and GET /v1/health. */
   status(event: HttpEvent): Promise<HttpResult> {
-    return this.serve(event, (e, deps) => statusRoutes(e, deps, { view: this.statusView, wechat: this.wechat }));
+    return this.serve(event, (e, deps) => statusRoutes(e, deps, { view: this.statusView, wechat: this.wechat, upstream: () => this.upstreamStatus() }));
   }
 
   /** WeChat's own paths for unmodified SDKs (apps with `compat`). */

@@ -6,6 +6,7 @@ import { secondsLeft, servable } from './policy.js';
 import { credentialKey } from './protocol.js';
 import { quotaDay, quotaHour } from './quota/periods.js';
 import type { CredentialItem, CredentialStore, RefreshCause } from './store/store.js';
+import type { LastBase } from './wechat/bases.js';
 
 /** One credential as an operator sees it. Never its value. */
 export interface CredentialStatus {
@@ -44,6 +45,18 @@ export interface AppStatus {
 }
 
 const HOUR = 3_600_000;
+
+/** Which API base answered last, per platform. Held in memory: it says what this container saw, nothing more. */
+export interface UpstreamStatus {
+  scope: 'this container';
+  wechat: { lastBase: string | null; since: string | null };
+  wecom: { lastBase: string | null; since: string | null };
+}
+
+export function upstreamStatus(last: { wechat: LastBase; wecom: LastBase }): UpstreamStatus {
+  const one = (l: LastBase) => ({ lastBase: l.lastBase ?? null, since: l.since === undefined ? null : new Date(l.since).toISOString() });
+  return { scope: 'this container', wechat: one(last.wechat), wecom: one(last.wecom) };
+}
 
 /** What the status route and the tick's gauges show, read from the store (tokens left out). */
 export class StatusView {

@@ -221,6 +221,13 @@ const globMatches = (glob: string, text: string) => new RegExp(`^${glob.split('*
 check(typeof kmsPattern === 'string' && globMatches(kmsPattern, `${apps}/shop`), 'KMS decrypt condition covers the apps\' parameters (…/apps/<app>)');
 check(fns.every((f) => f.Properties.Environment?.Variables?.HUB_APPS_SSM_PATH === '/wechat-token-hub/dev/apps/'), 'HUB_APPS_SSM_PATH=/wechat-token-hub/dev/apps/ in every function');
 check(fns.every((f) => f.Properties.Environment?.Variables?.HUB_APPS === '[]'), 'HUB_APPS defaults to [] (apps come from SSM)');
+check(
+  fns.every((f) => {
+    const v = f.Properties.Environment?.Variables ?? {};
+    return v.WECHAT_API_BASES === 'https://api.weixin.qq.com,https://api2.weixin.qq.com' && v.WECOM_API_BASES === 'https://qyapi.weixin.qq.com' && !('WECHAT_API_BASE' in v) && !('WECOM_API_BASE' in v);
+  }),
+  'WECHAT_API_BASES defaults to api, then the disaster-recovery api2; WECOM_API_BASES to qyapi (and no single-base variable beside them)',
+);
 const { environmentSize } = createRequire(import.meta.url)('../deploy/check-env-size.cjs') as { environmentSize: (e: Record<string, unknown>) => { json: number } };
 const envSizes = fns.map((f) => environmentSize(f.Properties.Environment?.Variables ?? {}).json);
 check(Math.max(...envSizes) < 4096, `every function's environment under 4 KB (largest ${Math.max(...envSizes)} bytes)`);

@@ -46,8 +46,13 @@ interface Quota {
   limit?: number;
   percent?: number;
 }
+interface LastBase {
+  lastBase: string | null;
+  since: string | null;
+}
 interface Status {
   generatedAt: string;
+  upstream?: { scope: string; wechat: LastBase; wecom: LastBase };
   apps: { app: string; type: string; credentials: Credential[]; quota: Quota[] }[];
 }
 
@@ -81,7 +86,12 @@ function table(header: string[], rows: string[][], mark: boolean[]): void {
   rows.forEach((r, i) => console.log(mark[i] ? paint(31, `! ${line(r)}`) : `  ${line(r)}`));
 }
 
-console.log(`wechat-token-hub at ${url}, ${body.generatedAt}\n`);
+console.log(`wechat-token-hub at ${url}, ${body.generatedAt}`);
+if (body.upstream) {
+  const base = (b: LastBase) => (b.lastBase ? `${b.lastBase} (since ${time(b.since ?? undefined)})` : 'not called yet');
+  console.log(`API base that answered last (${body.upstream.scope}): wechat ${base(body.upstream.wechat)}, wecom ${base(body.upstream.wecom)}`);
+}
+console.log('');
 const creds = body.apps.flatMap((a) => a.credentials.map((c) => ({ app: a.app, c })));
 table(
   ['APP', 'KIND', 'STATE', 'LEFT', 'AGE', 'VER', 'BY', 'FAIL', 'LAST ERROR', 'BLOCKED/BACKOFF UNTIL'],

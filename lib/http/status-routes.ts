@@ -1,5 +1,5 @@
 import type { HubApp } from '../apps.js';
-import type { StatusView } from '../status.js';
+import type { StatusView, UpstreamStatus } from '../status.js';
 import { errorCode } from '../policy.js';
 import { WeChatError } from '../wechat/errors.js';
 import type { WeChatClient } from '../wechat/client.js';
@@ -11,6 +11,8 @@ export interface StatusDeps {
   view: StatusView;
   /** WeChat's client, for its own quota count (openapi/quota/get). */
   wechat: WeChatClient;
+  /** Which API base answered last, per platform, in this container. */
+  upstream?: () => UpstreamStatus;
 }
 
 /** GET /v1/health (no auth, no details), GET /v1/status and GET /v1/status/{app}/quota (scope admin). */
@@ -33,7 +35,7 @@ async function overview(event: HttpEvent, deps: EdgeDeps, status: StatusDeps): P
   const grant = await admin(event, deps);
   const now = deps.clock.now();
   const apps = deps.refresher.appNames.filter((n) => grant.apps.includes('*') || grant.apps.includes(n)).map((n) => deps.refresher.app(n));
-  return ok({ generatedAt: new Date(now).toISOString(), apps: await Promise.all(apps.map((a) => status.view.of(a, now))) });
+  return ok({ generatedAt: new Date(now).toISOString(), ...(status.upstream ? { upstream: status.upstream() } : {}), apps: await Promise.all(apps.map((a) => status.view.of(a, now))) });
 }
 
 /** The hub's ledger beside WeChat's own count (openapi/quota/get) for the token API. */

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import type { Clock } from '../clock.js';
-import { exchange, ExchangeError, type Exchange } from './http.js';
+import { basesOf, type BaseOption, type LastBase, type UpstreamBases } from './bases.js';
+import { exchange, ExchangeError, reachOf, type Exchange, type Reach } from './http.js';
 import {
   classifyErrcode,
   RetryLaterError,
@@ -20,9 +21,30 @@ export interface AccessTokenRequest {
   forceRefresh?: boolean;
   /** Epoch ms (by the client's clock) after which no further attempt starts. */
   deadline?: number;
-  /** Called before each retry (every attempt is a call WeChat counts). */
+  /** Called before every request after the first, a failover included (see RequestHooks.onRetry). */
   onRetry?: () => Promise<void>;
-  /** Called for each request that never reached WeChat (connection refused, DNS failure). */
+  /** Called for each request that provably never reached a server, to take its count back (see RequestHooks.onUnsent). */
+  onUnsent?: () => Promise<void>;
+}
+
+/**
+ * The request counting hooks, for a caller that counts every request WeChat receives (the quota
+ * ledger). The caller counts the first request itself, before the call. Then:
+ * requests WeChat may have received = 1 + (onRetry calls) - (onUnsent calls).
+ */
+export interface RequestHooks {
+  /**
+   * Called before every request after the first: a retry on the same base (after -1, 45011, a 5xx or
+   * a network failure) and a failover to the next base alike (each is one more request). An error it
+   * throws ends the call with that error, before the request is sent.
+   */
+  onRetry?: () => Promise<void>;
+  /**
+   * Called once for each request, the first included, that provably never reached a server (the
+   * connection was refused or could not be made, the host name did not resolve), so that the caller
+   * can take its count back. Not called for a timeout or a reset connection: WeChat may have
+   * received those. An error it throws is ignored (the count then stays: one too many, never too few).
+   */
   onUnsent?: () => Promise<void>;
 }
 
@@ -31,8 +53,9 @@ export interface WeComTokenRequest {
   /** The WeCom app's own secret. */
   secret: string;
   deadline?: number;
+  /** Called before every request after the first, a failover included (see RequestHooks.onRetry). */
   onRetry?: () => Promise<void>;
-  /** Called for each request that never reached WeChat (connection refused, DNS failure). */
+  /** Called for each request that provably never reached a server, to take its count back (see RequestHooks.onUnsent). */
   onUnsent?: () => Promise<void>;
 }
 
@@ -43,8 +66,9 @@ export interface TicketRequest {
   /** `type` query parameter, when the API takes one. */
   type?: string;
   deadline?: number;
+  /** Called before every request after the first, a failover included (see RequestHooks.onRetry). */
   onRetry?: () => Promise<void>;
-  /** Called for each request that never reached WeChat (connection refused, DNS failure). */
+  /** Called for each request that provably never reached a server, to take its count back (see RequestHooks.onUnsent). */
   onUnsent?: () => Promise<void>;
 }
 
@@ -67,8 +91,12 @@ export interface AccessToken {
 }
 
 export interface WeChatClientOptions {
-  /** https://api.weixin.qq.com (or https://qyapi.weixin.qq.com for WeCom), or a simulator. */
-  baseUrl: string;
+  /**
+   * https://api.weixin.qq.com (or https://qyapi.weixin.qq.com for WeCom), or a simulator; or a list
+   * in the order of preference (`['https://api.weixin.qq.com', 'https://api2.weixin.qq.com']`), the
+   * next tried when one is unreachable; or an UpstreamBases shared with a WeChatPassthrough.
+   */
+  baseUrl: BaseOption;
   /** Default `wechat`. */
   platform?: Platform;
   clock: Clock;
@@ -96,14 +124,27 @@ const quotaResponse = z.object({
 const errorResponse = z.object({ errcode: z.number().check(z.int()), errmsg: z.optional(z.string()) });
 const ipListResponse = z.object({ ip_list: z.array(z.string()) });
 
+/** A request that got no answer: how far it got, for failover and the counting hooks. */
+class NetworkFailure extends RetryLaterError {
+  constructor(
+    message: string,
+    readonly reach: Reach | undefined,
+  ) {
+    super(undefined, message);
+  }
+}
+
 /**
- * WeChat's (or WeCom's) token and ticket APIs over Node's fetch. Retries -1, 45011, 5xx and network failures with jittered
- * backoff inside the deadline; never retries anything else. Never logs: the classic request URL
- * carries the AppSecret, so it is built here and never leaves this function.
+ * WeChat's (or WeCom's) token and ticket APIs over Node's fetch. Retries -1, 45011, 5xx and network
+ * failures with jittered backoff inside the deadline, on the base that answered; never retries
+ * anything else. With several bases, a base that cannot be reached (refused, reset, no DNS answer,
+ * timeout) is followed at once by the next one not yet tried in this call, within the same deadline;
+ * an answer (any HTTP status, any errcode) is never tried on another base. Never logs: the classic
+ * request URL carries the AppSecret, so it is built here and never leaves this function.
  */
 export class WeChatClient {
   readonly platform: Platform;
-  readonly #base: URL;
+  readonly #bases: UpstreamBases;
   readonly #clock: Clock;
   readonly #attemptTimeoutMs: number;
   readonly #totalTimeoutMs: number;
@@ -113,7 +154,7 @@ export class WeChatClient {
   readonly #random: () => number;
 
   constructor(options: WeChatClientOptions) {
-    this.#base = new URL(options.baseUrl);
+    this.#bases = basesOf(options.baseUrl, options.clock);
     this.platform = options.platform ?? 'wechat';
     this.#clock = options.clock;
     this.#attemptTimeoutMs = options.attemptTimeoutMs ?? 5_000;
@@ -124,18 +165,28 @@ export class WeChatClient {
     this.#random = options.random ?? Math.random;
   }
 
+  /** The origin of the base that answered last (`https://api2.weixin.qq.com`), never a path or a query; undefined before any answer. */
+  get lastBase(): string | undefined {
+    return this.#bases.last.lastBase;
+  }
+
+  /** `lastBase` and since when (epoch ms by the clock) it has been the one answering. */
+  get lastBaseInfo(): LastBase {
+    return this.#bases.last;
+  }
+
   /** Fetch an access_token from /cgi-bin/token (classic) or /cgi-bin/stable_token (stable). */
   async fetchAccessToken(req: AccessTokenRequest): Promise<AccessToken> {
     const deadline = req.deadline ?? this.#clock.now() + this.#totalTimeoutMs;
-    return this.#withRetries(deadline, req.onRetry, async (timeoutMs) => {
+    return this.#withRetries(deadline, req, async (base, timeoutMs) => {
       const body =
         req.api === 'classic'
-          ? await this.#call('GET', this.#url('/cgi-bin/token', {
+          ? await this.#call('GET', this.#url(base, '/cgi-bin/token', {
               grant_type: 'client_credential',
               appid: req.appid,
               secret: req.secret,
             }), undefined, timeoutMs)
-          : await this.#call('POST', this.#url('/cgi-bin/stable_token', {}), JSON.stringify({
+          : await this.#call('POST', this.#url(base, '/cgi-bin/stable_token', {}), JSON.stringify({
               grant_type: 'client_credential',
               appid: req.appid,
               secret: req.secret,
@@ -150,8 +201,8 @@ export class WeChatClient {
   /** A WeCom app's access_token from /cgi-bin/gettoken (corpid + that app's secret). */
   async fetchWeComToken(req: WeComTokenRequest): Promise<AccessToken> {
     const deadline = req.deadline ?? this.#clock.now() + this.#totalTimeoutMs;
-    return this.#withRetries(deadline, req.onRetry, async (timeoutMs) => {
-      const body = await this.#call('GET', this.#url('/cgi-bin/gettoken', { corpid: req.corpid, corpsecret: req.secret }), undefined, timeoutMs);
+    return this.#withRetries(deadline, req, async (base, timeoutMs) => {
+      const body = await this.#call('GET', this.#url(base, '/cgi-bin/gettoken', { corpid: req.corpid, corpsecret: req.secret }), undefined, timeoutMs);
       const ok = tokenResponse.safeParse(body);
       if (ok.success && !isError(body)) return { accessToken: ok.data.access_token, expiresIn: ok.data.expires_in };
       throw this.#errorFrom(body, true);
@@ -163,8 +214,8 @@ export class WeChatClient {
     const deadline = req.deadline ?? this.#clock.now() + this.#totalTimeoutMs;
     const query: Record<string, string> = { access_token: req.accessToken };
     if (req.type !== undefined) query.type = req.type;
-    return this.#withRetries(deadline, req.onRetry, async (timeoutMs) => {
-      const body = await this.#call('GET', this.#url(req.path, query), undefined, timeoutMs);
+    return this.#withRetries(deadline, req, async (base, timeoutMs) => {
+      const body = await this.#call('GET', this.#url(base, req.path, query), undefined, timeoutMs);
       const ok = ticketResponse.safeParse(body);
       if (ok.success && !isError(body)) return { ticket: ok.data.ticket, expiresIn: ok.data.expires_in };
       throw this.#errorFrom(body, false);
@@ -180,8 +231,8 @@ export class WeChatClient {
   async isTokenValid(accessToken: string, deadline?: number, path = '/cgi-bin/getcallbackip'): Promise<boolean> {
     const until = deadline ?? this.#clock.now() + this.#totalTimeoutMs;
     try {
-      return await this.#withRetries(until, undefined, async (timeoutMs) => {
-        const body = await this.#call('GET', this.#url(path, { access_token: accessToken }), undefined, timeoutMs);
+      return await this.#withRetries(until, {}, async (base, timeoutMs) => {
+        const body = await this.#call('GET', this.#url(base, path, { access_token: accessToken }), undefined, timeoutMs);
         if (ipListResponse.safeParse(body).success && !isError(body)) return true;
         throw this.#errorFrom(body, false);
       });
@@ -192,35 +243,66 @@ export class WeChatClient {
   }
 
   /**
-   * WeChat's own count for an API (POST /cgi-bin/openapi/quota/get, WECHAT-API.md §4): the daily
+   * WeChat's own count for an API (POST /cgi-bin/openapi/quota/get): the daily
    * limit, what was used and what remains. Official Accounts and Mini Programs only.
    */
   async getApiQuota(accessToken: string, cgiPath: string, deadline?: number): Promise<ApiQuota> {
     const until = deadline ?? this.#clock.now() + this.#totalTimeoutMs;
-    return this.#withRetries(until, undefined, async (timeoutMs) => {
-      const body = await this.#call('POST', this.#url('/cgi-bin/openapi/quota/get', { access_token: accessToken }), JSON.stringify({ cgi_path: cgiPath }), timeoutMs);
+    return this.#withRetries(until, {}, async (base, timeoutMs) => {
+      const body = await this.#call('POST', this.#url(base, '/cgi-bin/openapi/quota/get', { access_token: accessToken }), JSON.stringify({ cgi_path: cgiPath }), timeoutMs);
       const ok = quotaResponse.safeParse(body);
       if (ok.success && !isError(body)) return { dailyLimit: ok.data.quota.daily_limit, used: ok.data.quota.used, remain: ok.data.quota.remain };
       throw this.#errorFrom(body, false);
     });
   }
 
-  #url(path: string, query: Record<string, string>): URL {
-    const url = new URL(path.replace(/^\//, ''), this.#base.href.endsWith('/') ? this.#base : `${this.#base.href}/`);
+  #url(base: URL, path: string, query: Record<string, string>): URL {
+    const url = new URL(path.replace(/^\//, ''), base.href.endsWith('/') ? base : `${base.href}/`);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
     return url;
   }
 
-  async #withRetries<T>(deadline: number, onRetry: (() => Promise<void>) | undefined, attempt: (timeoutMs: number) => Promise<T>): Promise<T> {
+  /**
+   * Run `attempt` until it succeeds, against the bases in the order UpstreamBases gives. A base that
+   * cannot be reached is followed at once (no backoff, not counted in `maxAttempts`) by the next base
+   * not yet tried in this call; every other retry (an answer that says "later", or every base tried)
+   * counts, backs off, and stays on the base that answered. No attempt starts after the deadline,
+   * and none runs past it.
+   */
+  async #withRetries<T>(deadline: number, hooks: RequestHooks, attempt: (base: URL, timeoutMs: number) => Promise<T>): Promise<T> {
+    const order = this.#bases.order();
+    const tried = new Set<number>();
+    let at = 0; // position in `order` of the base to use
+    let unreachableBefore = false; // a base of this call could not be reached
+    let counted = 0; // attempts counted against maxAttempts
     for (let n = 1; ; n++) {
-      if (n > 1) await onRetry?.();
+      if (n > 1) await hooks.onRetry?.();
+      const i = order[at]!;
+      tried.add(i);
       const remaining = deadline - this.#clock.now();
       try {
-        return await attempt(Math.max(1, Math.min(this.#attemptTimeoutMs, remaining)));
+        const result = await attempt(this.#bases.urls[i]!, Math.max(1, Math.min(this.#attemptTimeoutMs, remaining)));
+        this.#bases.answered(i, unreachableBefore);
+        return result;
       } catch (error) {
+        if (error instanceof NetworkFailure) {
+          if (error.reach === 'unsent') await Promise.resolve().then(() => hooks.onUnsent?.()).catch(() => undefined);
+          if (error.reach !== undefined) {
+            unreachableBefore = true;
+            const next = order.findIndex((j) => !tried.has(j));
+            if (next >= 0 && this.#clock.now() < deadline) {
+              at = next;
+              continue;
+            }
+            at = (at + 1) % order.length; // every base tried: the retry goes round the list
+          }
+        } else if (error instanceof WeChatError) {
+          this.#bases.answered(i, unreachableBefore);
+        }
         if (!(error instanceof RetryLaterError)) throw error;
-        const backoff = this.#random() * Math.min(this.#backoffCapMs, this.#backoffBaseMs * 2 ** (n - 1));
-        if (n >= this.#maxAttempts || this.#clock.now() + backoff >= deadline) throw error;
+        counted++;
+        const backoff = this.#random() * Math.min(this.#backoffCapMs, this.#backoffBaseMs * 2 ** (counted - 1));
+        if (counted >= this.#maxAttempts || this.#clock.now() + backoff >= deadline) throw error;
         await this.#clock.sleep(backoff);
       }
     }
@@ -231,7 +313,7 @@ export class WeChatClient {
     try {
       res = await exchange(url, { method, body, headers: body === undefined ? {} : { 'content-type': 'application/json' }, timeoutMs });
     } catch (error) {
-      throw new RetryLaterError(undefined, error instanceof ExchangeError ? error.message : 'network error');
+      throw error instanceof ExchangeError ? new NetworkFailure(error.message, reachOf(error.code)) : new NetworkFailure('network error', undefined);
     }
     if (res.status >= 500) throw new RetryLaterError(undefined, `HTTP ${res.status} from WeChat`);
     if (res.status !== 200) throw new UpstreamError(undefined, `HTTP ${res.status} from WeChat`);

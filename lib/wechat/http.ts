@@ -51,9 +51,56 @@ export async function exchange(url: URL, init: { method: string; body?: string |
 
 function networkCode(error: unknown): string {
   for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 3; e = (e as { cause?: unknown }).cause, depth++) {
-    const { code, name } = e as { code?: unknown; name?: unknown };
+    const { code, name, errors } = e as { code?: unknown; name?: unknown; errors?: unknown };
     if (typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code)) return code;
     if (typeof name === 'string' && /^(TimeoutError|AbortError)$/.test(name)) return name;
+    // Node's connect tries every address of a host (autoSelectFamily) and reports an AggregateError.
+    if (Array.isArray(errors) && errors.length > 0) {
+      // Unsent only if no address took the request: otherwise the first code that says otherwise.
+      const codes = errors.map((x) => networkCode(x));
+      return codes.find((c) => reachOf(c) !== 'unsent') ?? codes[0]!;
+    }
   }
   return error instanceof Error && /^[A-Za-z]{1,40}$/.test(error.name) ? error.name : 'unknown';
+}
+
+/**
+ * What a failed exchange says about the server (README, "WeChat's disaster-recovery domain"):
+ * - `unsent`: the request provably never reached a server: the connection was refused or could not
+ *   be made, or the host's name did not resolve. Safe to send again anywhere, and WeChat counted nothing;
+ * - `maybe_sent`: the host could not be reached in time or the connection broke (a timeout, a reset):
+ *   WeChat may have received, counted and acted on the request;
+ * - undefined: not a reachability failure (a refused URL, an answer too large): the host answered or
+ *   would, another host would do no better.
+ */
+export type Reach = 'unsent' | 'maybe_sent';
+
+const UNSENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_NONAME',
+  'EAI_NODATA',
+  'EAI_FAIL',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+const MAYBE_SENT_CODES = new Set([
+  'TimeoutError',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+export function reachOf(code: string): Reach | undefined {
+  if (UNSENT_CODES.has(code)) return 'unsent';
+  if (MAYBE_SENT_CODES.has(code)) return 'maybe_sent';
+  return undefined;
 }
