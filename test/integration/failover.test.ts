@@ -4,7 +4,8 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createLocalServer } from '../../lib/http/local-server.js';
 import { listen } from '../support/listen.js';
-import { ADMIN_KEY, httpEvent, json, PROXY_KEY, READ_KEY } from '../support/world.js';
+import { quotaDay } from '../../lib/quota/periods.js';
+import { ADMIN_KEY, httpEvent, json, PROXY_KEY, READ_KEY, ticketEvent } from '../support/world.js';
 import { useWorld } from '../support/use-world.js';
 
 /**
@@ -37,6 +38,16 @@ describe('WECHAT_API_BASES in a hub', () => {
     const res = await hub.getToken(httpEvent({ key: READ_KEY }));
     expect(res.statusCode).toBe(200);
     expect(json(res).access_token).toBe(world.sim.currentToken(OA));
+    expect(world.sim.calls(OA)).toBe(1);
+  });
+
+  it('counts in the ledger exactly the calls WeChat received: the refused request to the primary is taken back', async () => {
+    const hub = await failoverContainer();
+    expect((await hub.getToken(httpEvent({ key: READ_KEY }))).statusCode).toBe(200);
+    expect(json(await hub.tickets(ticketEvent({ app: 'oa', type: 'jsapi', key: READ_KEY }))).ticket).toBe(world.sim.currentTicket(OA, 'jsapi'));
+    const day = quotaDay(world.clock.now());
+    expect((await world.store.readQuota('oa', 'token', day)).count).toBe(world.sim.calls(OA));
+    expect((await world.store.readQuota('oa', 'ticket_jsapi', day)).count).toBe(world.sim.calls(OA, 'ticket_jsapi'));
     expect(world.sim.calls(OA)).toBe(1);
   });
 
