@@ -33,12 +33,17 @@ export class RefreshInProgressError extends HubError {
   }
 }
 
-/** The day's budget of forced refreshes is spent. */
+/**
+ * A forced refresh is refused before anything is spent: the day's budget is spent (`budget`), WeChat
+ * wants spacing between forced fetches (`spacing`: stable_token's 30 s), or the value cannot be
+ * checked with WeChat and is too young to be rotated on a report (`young`).
+ */
 export class ForcedRefreshBudgetError extends HubError {
   override readonly name = 'ForcedRefreshBudgetError';
   constructor(
     readonly retryAfterSeconds: number,
     message = "today's budget of forced refreshes for this app is spent",
+    readonly reason: 'budget' | 'spacing' | 'young' = 'budget',
   ) {
     super(message);
   }

@@ -174,6 +174,7 @@ export class LeaseProtocol {
     throw new ForcedRefreshBudgetError(
       seconds(this.#settings.unverifiedMinAgeMs - age),
       `WeChat cannot be asked whether this value is still good, and it was fetched less than ${Math.round(this.#settings.unverifiedMinAgeMs / 1000)} s ago: it is rotated on a report only after that`,
+      'young',
     );
   }
 

@@ -41,7 +41,7 @@ export function wechatAccessToken(client: WeChatClient, options: { probePath: '/
       if ((app as WeChatApp).tokenApi !== 'stable' || item?.lastForcedAt === undefined) return;
       const wait = item.lastForcedAt + STABLE_FORCE_SPACING_MS - now;
       // WeChat ignores a stable_token force refresh within 30 s of the last one.
-      if (wait > 0) throw new ForcedRefreshBudgetError(Math.ceil(wait / 1000), 'stable_token force refreshes must be 30 s apart');
+      if (wait > 0) throw new ForcedRefreshBudgetError(Math.ceil(wait / 1000), 'stable_token force refreshes must be 30 s apart', 'spacing');
     },
     async fetch(app, ctx) {
       const a = app as WeChatApp;
