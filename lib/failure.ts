@@ -1,7 +1,8 @@
-import { describe, errorCode } from './policy.js';
+import { ForcedRefreshBudgetError, NoTokenAvailableError, RefreshInProgressError, UpstreamLimitError } from './errors.js';
+import { describe, errorCode, retryAfterFor } from './policy.js';
 import { nextQuotaDayStart } from './quota/periods.js';
 import type { CredentialItem, LastError } from './store/store.js';
-import { ConfigurationError, IpBlockedError, QuotaExceededError } from './wechat/errors.js';
+import { ConfigurationError, IpBlockedError, QuotaExceededError, WeChatError } from './wechat/errors.js';
 
 /**
  * The longest wait after repeated failures: the tick's interval. The backoff is shared through the
@@ -52,4 +53,24 @@ export function failureDecision(error: unknown, old: CredentialItem | undefined,
 
 function redact(text: string, secret: string | undefined): string {
   return secret ? text.split(secret).join('[redacted]') : text;
+}
+
+/** What a caller is told when no value can be served after a refresh. */
+export function unavailable(item: CredentialItem): NoTokenAvailableError {
+  const upstream = item.lastError;
+  return new NoTokenAvailableError('no valid token is available now', upstream ? retryAfterFor(upstream) : 5, upstream);
+}
+
+export function asUnavailable(error: unknown, item: CredentialItem | undefined): Error {
+  if (
+    error instanceof NoTokenAvailableError ||
+    error instanceof ForcedRefreshBudgetError ||
+    error instanceof RefreshInProgressError ||
+    error instanceof UpstreamLimitError
+  ) {
+    return error;
+  }
+  if (error instanceof WeChatError) return new NoTokenAvailableError('WeChat did not issue a token', retryAfterFor(error), error);
+  if (item) return unavailable(item);
+  return error instanceof Error ? error : new Error('refresh failed');
 }

@@ -3,19 +3,13 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { HubApp } from './apps.js';
 import type { Clock } from './clock.js';
-import {
-  ForcedRefreshBudgetError,
-  NoTokenAvailableError,
-  RefreshInProgressError,
-  UnknownAppError,
-  UnknownKindError,
-  UpstreamLimitError,
-} from './errors.js';
-import { fingerprint } from './fingerprint.js';
+import { UnknownAppError, UnknownKindError } from './errors.js';
+import { asUnavailable, unavailable } from './failure.js';
 import type { KindCatalog } from './kinds/catalog.js';
 import type { CredentialKind } from './kinds/kind.js';
-import { describe, isDue, recentlyValidated, renewAt, retryAfterFor, servable } from './policy.js';
+import { describe, isDue, renewAt, servable } from './policy.js';
 import { credentialKey, LeaseProtocol, type HubMetric, type RefreshRequest, type RefreshResult } from './protocol.js';
+import { forceRefresh, type ForcedResult, type ForceOptions, type Passive } from './forced.js';
 import { refreshIfDue, type Scheduled, type TickOutcome } from './tick.js';
 import { Ledger } from './quota/ledger.js';
 import { SingleFlight } from './read-cache.js';
@@ -23,25 +17,13 @@ import { ServedValues, type Served } from './serving.js';
 import { defaultSettings, type RefresherSettings } from './settings.js';
 import { StoreUnavailableError } from './store/errors.js';
 import type { CredentialItem, CredentialStore } from './store/store.js';
-import { WeChatError } from './wechat/errors.js';
 
 export type { HubMetric } from './protocol.js';
 export { errorCode } from './policy.js';
 
 export { defaultSettings, type RefresherSettings } from './settings.js';
 export type { Served } from './serving.js';
-
-export interface ForcedResult extends Served {
-  /**
-   * A rotation of the value sent happened for this call: it made the fetch, joined one in flight,
-   * or the stored value replaced the one sent within the last LEASE (the same burst).
-   */
-  refreshed: boolean;
-  /** The value served differs from the one sent (also when the one sent was replaced long ago, or never was ours). */
-  changed: boolean;
-  /** Why the value was not rotated, when it was not. */
-  reason?: string;
-}
+export type { ForcedResult, ForceOptions } from './forced.js';
 
 export type { TickOutcome } from './tick.js';
 
@@ -64,15 +46,6 @@ export type Identified =
   | 'previous'
   /** A value the hub issued and has replaced, within the life it was served for: WeChat may no longer accept it. */
   | 'replaced';
-
-export interface ForceOptions {
-  /**
-   * The hub itself saw WeChat reject this value (the proxy, the compat pass-through, a ticket
-   * fetch): WeChat is asked again even within PROBE_TTL of a probe that said "valid", at most once
-   * per observedProbeSpacingMs.
-   */
-  observed?: boolean;
-}
 
 /**
  * What the hub does with credentials, for every kind: serve (per-container cache, then the store,
@@ -219,56 +192,25 @@ export class Refresher {
   };
 
   /**
-   * The passive refresh: a caller was told by WeChat that `stale` is invalid. Only if it is still
-   * the stored value, and WeChat (asked with a call that spends no quota, for kinds that have one)
-   * no longer accepts it, is a new one fetched; otherwise the stored one is the answer. A made-up
-   * value when nothing servable is stored is a plain fetch, never a forced one.
+   * The passive refresh (lib/forced.ts): a caller was told by WeChat that `stale` is invalid; only if
+   * it is still the stored value, and WeChat (where it can be asked) no longer accepts it, is a new
+   * one fetched.
    */
-  async forceRefresh(appName: string, stale: string, kindId = 'access_token', options: ForceOptions = {}): Promise<ForcedResult> {
+  forceRefresh(appName: string, stale: string, kindId = 'access_token', options: ForceOptions = {}): Promise<ForcedResult> {
     const { app, kind } = this.#resolve(appName, kindId);
-    const key = cacheKey(app, kind);
-    // Whatever comes of it, this container serves the reported value from nowhere but the store again.
-    this.#served.forget(key, stale);
-    const source = await kind.sourceFingerprint?.(app);
-    const ok = (it: CredentialItem) => servable(it, 0, source, this.#clock.now());
-    const item = await this.#store.read(credentialKey(app, kind));
-    const now = this.#clock.now();
-    if (item && ok(item) && item.value !== stale) {
-      // Already rotated (by the tick or another caller): the stored value is the answer, no call.
-      const justReplaced = (item.previousValue === stale || item.replacedValue === stale) && (item.obtainedAt ?? 0) >= now - this.settings.leaseMs;
-      return { ...this.#serve(app, kind, item), refreshed: justReplaced, changed: true };
-    }
-    let result: RefreshResult;
-    if (!item || !ok(item)) {
-      // Nothing servable is stored: the value sent cannot be ours; fetch as a read would.
-      try {
-        result = await this.#flights.run(`${key}:due`, () =>
-          this.#refresh(app, kind, { needed: (it) => !it || !ok(it), forced: false, cause: 'read', justRead: { item } }), notWritten);
-      } catch (error) {
-        throw asUnavailable(error, undefined);
-      }
-      if (!ok(result.item)) throw unavailable(result.item);
-      return { ...this.#serve(app, kind, result.item), refreshed: true, changed: true };
-    }
-    const probeTtlMs = options.observed ? Math.min(this.settings.observedProbeSpacingMs, this.settings.probeTtlMs) : this.settings.probeTtlMs;
-    if (recentlyValidated(item, now, probeTtlMs)) return this.#stillValid(app, kind, item);
-    try {
-      kind.checkForced?.(app, item, now);
-    } catch (error) {
-      this.#count('ForcedRefreshRefused', app, kind);
-      throw error;
-    }
-    const isCurrent = (it: CredentialItem | undefined) => !it || !ok(it) || it.value === stale;
-    try {
-      result = await this.#flights.run(`${key}:force:${fingerprint(stale)}`, () =>
-        this.#refresh(app, kind, { needed: isCurrent, forced: true, cause: 'forced', justRead: { item }, probe: kind.probe ? { value: stale, ttlMs: probeTtlMs } : undefined }), notWritten);
-    } catch (error) {
-      throw asUnavailable(error, undefined);
-    }
-    if (result.item.value === stale && recentlyValidated(result.item, now, probeTtlMs)) return this.#stillValid(app, kind, result.item);
-    if (!ok(result.item) || result.item.value === stale) throw unavailable(result.item);
-    return { ...this.#serve(app, kind, result.item), refreshed: true, changed: true };
+    return forceRefresh(this.#passive, app, kind, stale, options);
   }
+
+  /** What the passive refresh needs of the refresher (lib/forced.ts), and nothing more. */
+  readonly #passive: Passive = {
+    read: (app, kind) => this.#store.read(credentialKey(app, kind)),
+    forget: (app, kind, value) => this.#served.forget(cacheKey(app, kind), value),
+    refresh: (app, kind, flight, req) => this.#flights.run(`${cacheKey(app, kind)}:${flight}`, () => this.#refresh(app, kind, req), notWritten),
+    serve: (app, kind, item) => this.#serve(app, kind, item),
+    count: (metric, app, kind) => this.#count(metric, app, kind),
+    settings: () => this.settings,
+    now: () => this.#clock.now(),
+  };
 
   /**
    * What `value` is to the app's credential of this kind, if anything (compared in constant time):
@@ -318,11 +260,6 @@ export class Refresher {
     return { app, kind };
   }
 
-  #stillValid(app: HubApp, kind: CredentialKind, item: CredentialItem): ForcedResult {
-    this.#count('ForcedRefreshNotRotated', app, kind);
-    return { ...this.#serve(app, kind, item), refreshed: false, changed: false, reason: 'WeChat still accepts this token; it was not rotated' };
-  }
-
   #serve(app: HubApp, kind: CredentialKind, item: CredentialItem): Served {
     const at = renewAt({ expiresAt: item.expiresAt!, obtainedAt: item.obtainedAt }, this.#margin(app, kind));
     return this.#served.serve(cacheKey(app, kind), item, at, this.#clock.now());
@@ -347,22 +284,3 @@ function sameSecret(a: string, b: string): boolean {
 
 /** A caller that joined another's refresh in this container did not write. */
 const notWritten = (r: RefreshResult): RefreshResult => ({ item: r.item, wrote: false });
-
-function unavailable(item: CredentialItem): NoTokenAvailableError {
-  const upstream = item.lastError;
-  return new NoTokenAvailableError('no valid token is available now', upstream ? retryAfterFor(upstream) : 5, upstream);
-}
-
-function asUnavailable(error: unknown, item: CredentialItem | undefined): Error {
-  if (
-    error instanceof NoTokenAvailableError ||
-    error instanceof ForcedRefreshBudgetError ||
-    error instanceof RefreshInProgressError ||
-    error instanceof UpstreamLimitError
-  ) {
-    return error;
-  }
-  if (error instanceof WeChatError) return new NoTokenAvailableError('WeChat did not issue a token', retryAfterFor(error), error);
-  if (item) return unavailable(item);
-  return error instanceof Error ? error : new Error('refresh failed');
-}

@@ -6,7 +6,7 @@ import { ticketKindId } from './kinds/catalog.js';
 import type { CredentialKind } from './kinds/kind.js';
 import { errorCode, isDue, recentlyValidated, servable } from './policy.js';
 import type { HubMetric, RefreshRequest, RefreshResult } from './protocol.js';
-import type { RefresherSettings } from './refresher.js';
+import type { RefresherSettings } from './settings.js';
 import type { CredentialItem } from './store/store.js';
 import { WeChatError } from './wechat/errors.js';
 
