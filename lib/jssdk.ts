@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 /**
- * The JS-SDK signature (WECHAT-API.md §5; WeCom uses the same for wx.config and wx.agentConfig):
+ * The JS-SDK signature (docs/wechat.md §5; WeCom uses the same for wx.config and wx.agentConfig):
  * sha1 of `jsapi_ticket=…&noncestr=…&timestamp=…&url=…`, fields in ASCII order, raw values (not
  * URL-escaped), the URL without its fragment, as lowercase hex.
  */

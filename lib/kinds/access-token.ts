@@ -4,13 +4,13 @@ import { fingerprint } from '../fingerprint.js';
 import type { WeChatClient } from '../wechat/client.js';
 import type { CredentialKind } from './kind.js';
 
-/** stable_token's force mode: 20 a day, 30 s apart (WECHAT-API.md §2). */
+/** stable_token's force mode: 20 a day, 30 s apart (docs/wechat.md §2). */
 const STABLE_FORCE_DAILY_LIMIT = 20;
 const STABLE_FORCE_SPACING_MS = 30_000;
-/** stable_token issues a new token only in the last 5 minutes of the current one (WECHAT-API.md §2). */
+/** stable_token issues a new token only in the last 5 minutes of the current one (docs/wechat.md §2). */
 const STABLE_RENEW_WINDOW_MS = 5 * 60_000;
 /**
- * WeChat's daily limits (WECHAT-API.md §1, §2): 2000 token fetches for an Official Account (Mini
+ * WeChat's daily limits (docs/wechat.md §1, §2): 2000 token fetches for an Official Account (Mini
  * Programs: not documented; 2000 is the common figure, and openapi/quota/get tells the real one).
  */
 const DAILY_LIMITS: Record<string, number> = { token: 2000, stable_token: 500_000, stable_token_force: STABLE_FORCE_DAILY_LIMIT };
@@ -19,7 +19,8 @@ const DAILY_LIMITS: Record<string, number> = { token: 2000, stable_token: 500_00
  * An Official Account's or Mini Program's access_token: /cgi-bin/token (classic) or
  * /cgi-bin/stable_token, counted against the daily token quota. Probed with a call that takes only
  * the token and spends no token quota: getcallbackip for Official Accounts, get_api_domain_ip for
- * Mini Programs (WeChat's API reference lists both account types for it; docs/protocol.md).
+ * Mini Programs (WeChat's API reference lists both account types for it: docs/wechat.md §7;
+ * docs/protocol.md).
  */
 export function wechatAccessToken(client: WeChatClient, options: { probePath: '/cgi-bin/getcallbackip' | '/cgi-bin/get_api_domain_ip' }): CredentialKind {
   const stableForce = (app: WeChatApp, forced: boolean, hasValue: boolean) => forced && app.tokenApi === 'stable' && hasValue;

@@ -3,7 +3,7 @@ import type { WeChatClient, Ticket } from '../wechat/client.js';
 import { TokenInvalidError } from '../wechat/errors.js';
 import { DependencyRejectedError, type CredentialKind, type FetchContext, type Fetched } from './kind.js';
 
-/** WeCom's JS-SDK ticket limits (WECHAT-API.md §6a): per hour, both ticket kinds together. */
+/** WeCom's JS-SDK ticket limits (docs/wechat.md §6a): per hour, both ticket kinds together. */
 export const WECOM_TICKETS_PER_APP_HOUR = 100;
 export const WECOM_TICKETS_PER_CORP_HOUR = 400;
 /**

@@ -38,7 +38,7 @@ export const quotaPk = (app: string, api: string, period: string): string => `QU
 const newAttemptId = (): string => randomBytes(6).toString('base64url');
 
 /**
- * The credential store on one DynamoDB table keyed by `pk` (DESIGN.md, "Store").
+ * The credential store on one DynamoDB table keyed by `pk` (docs/store.md).
  *
  * Idempotent per attempt. The SDK sends a request again when the answer to the first was lost (a
  * timeout, a reset connection) even though DynamoDB may have applied it; the second then fails its

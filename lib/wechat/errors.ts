@@ -1,5 +1,5 @@
 /**
- * What WeChat's answer means for the hub, by class (WECHAT-API.md §3).
+ * What WeChat's answer means for the hub, by class (docs/wechat.md §3).
  * Messages never contain a secret, a token or a request URL: only the errcode and WeChat's errmsg.
  */
 export type WeChatErrorKind = 'refresh' | 'retry_later' | 'configuration' | 'quota' | 'ip_blocked' | 'upstream';
@@ -71,7 +71,7 @@ export class UpstreamError extends WeChatError {
 const HOUR = 3_600_000;
 const CONFIGURATION_CODES = new Set([40002, 40013, 40125, 40164, 40243, 41002, 41004, 43002, 48001, 50002, 61004, 61024]);
 const TOKEN_INVALID_CODES = new Set([40001, 40014, 42001]);
-/** WeCom: 40091 secret of another corp, 60020 IP not whitelisted (WECHAT-API.md §6). */
+/** WeCom: 40091 secret of another corp, 60020 IP not whitelisted (docs/wechat.md §6). */
 const WECOM_CONFIGURATION_CODES = new Set([40013, 40091, 41002, 41004, 48001, 60020]);
 
 /**
@@ -81,7 +81,7 @@ const WECOM_CONFIGURATION_CODES = new Set([40013, 40091, 41002, 41004, 48001, 60
 export function classifyErrcode(errcode: number, errmsg: string, onTokenApi: boolean, platform: 'wechat' | 'wecom' = 'wechat'): WeChatError {
   if (platform === 'wecom') {
     if (errcode === -1 || errcode === 45033) return new RetryLaterError(errcode, errmsg);
-    // WeCom's limits are per minute and per hour; a per-hour block lasts 60 minutes (§6).
+    // WeCom's limits are per minute and per hour; a per-hour block lasts 60 minutes (docs/wechat.md §6).
     if (errcode === 45009) return new QuotaExceededError(errcode, errmsg, HOUR);
     if (errcode === 40001 && onTokenApi) return new ConfigurationError(errcode, errmsg);
     if (TOKEN_INVALID_CODES.has(errcode)) return new TokenInvalidError(errcode, errmsg);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { jsapiSignature, nonceStr, withoutFragment } from '../../lib/jssdk.js';
 
 describe('JS-SDK signature', () => {
-  it('matches the worked example of the JS-SDK documentation (WECHAT-API.md §5)', () => {
+  it('matches the worked example of the JS-SDK documentation (docs/wechat.md §5)', () => {
     expect(
       jsapiSignature({
         ticket: 'sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg',
