@@ -1,0 +1,166 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { HubApp } from './apps.js';
+import type { Clock } from './clock.js';
+import { ForcedRefreshBudgetError, RefreshInProgressError } from './errors.js';
+import { failureDecision } from './failure.js';
+import { fingerprint } from './fingerprint.js';
+import { DependencyRejectedError, type CredentialKind, type PlannedFetch } from './kinds/kind.js';
+import { OVERLAP_MS } from './policy.js';
+import type { HubMetric, ProtocolSettings, RefreshRequest } from './protocol.js';
+import type { Ledger, QuotaCharge } from './quota/ledger.js';
+import { StoreUnavailableError } from './store/errors.js';
+import type { CredentialItem, CredentialKey, CredentialStore, QuotaCall, TokenWrite } from './store/store.js';
+
+/** Attempts at the fenced write after WeChat answered, while the lease lasts. */
+const WRITE_ATTEMPTS = 5;
+
+/**
+ * What the holder of a lease does (docs/protocol.md, steps 6-8): count the call as it is made, fetch,
+ * write under the fence (tried again while the store is unavailable and the lease lasts), or record
+ * the failure. lib/protocol.ts decides when a lease is taken; this is what happens under it.
+ */
+export class HeldLease {
+  readonly #store: CredentialStore;
+  readonly #ledger: Ledger;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #settings: ProtocolSettings;
+  readonly #count: (metric: HubMetric, app: HubApp, kind: CredentialKind) => void;
+
+  constructor(options: {
+    store: CredentialStore;
+    ledger: Ledger;
+    clock: Clock;
+    logger: Logger;
+    settings: ProtocolSettings;
+    count: (metric: HubMetric, app: HubApp, kind: CredentialKind) => void;
+  }) {
+    this.#store = options.store;
+    this.#ledger = options.ledger;
+    this.#clock = options.clock;
+    this.#log = options.logger;
+    this.#settings = options.settings;
+    this.#count = options.count;
+  }
+
+  async fetchAndWrite(
+    req: RefreshRequest,
+    key: CredentialKey,
+    owner: string,
+    planned: PlannedFetch,
+    unverified: boolean,
+    at: { deadline: number; leaseUntil: number; dependencyValue: string | undefined },
+  ): Promise<CredentialItem> {
+    const { app, kind, forced } = req;
+    const old = planned.old;
+    const charges = kind.charges(app, planned).map((c) => (unverified ? smallerBudget(c, this.#settings.unverifiedForcedDailyBudget) : c));
+    // Counted as the call is made (after the dependency was had): the ledger counts what WeChat receives.
+    let counted: QuotaCall[];
+    try {
+      counted = await this.#ledger.charge(charges, this.#clock.now());
+    } catch (error) {
+      await this.#store.releaseLease(key, owner).catch(() => undefined);
+      if (error instanceof ForcedRefreshBudgetError) this.#count('ForcedRefreshRefused', app, kind);
+      throw error;
+    }
+
+    let fetched;
+    try {
+      fetched = await kind.fetch(app, {
+        ...planned,
+        deadline: at.deadline,
+        now: () => this.#clock.now(),
+        onRetry: async () => {
+          counted = await this.#ledger.recount(charges, this.#clock.now());
+        },
+        onUnsent: () => this.#ledger.refund(counted),
+        dependencyValue: at.dependencyValue,
+      });
+    } catch (error) {
+      if (error instanceof DependencyRejectedError) throw error; // not this kind's failure: the caller heals the dependency
+      await this.#recordFailure(req, key, owner, old, error);
+      throw error;
+    }
+
+    const now = this.#clock.now();
+    // A rotation because WeChat rejected the value (a forced refresh, the tick's probe) keeps no
+    // previous value: WeChat no longer accepts it. Every rotation remembers the value it replaced
+    // until its own expiry, so that the compat pass-through can forward a call still carrying it
+    // with the current value (docs/compat.md).
+    const rejected = forced || req.cause === 'self_heal';
+    const replaced = old?.value !== undefined && old.value !== fetched.value && (old.expiresAt ?? 0) > now;
+    const keepPrevious = replaced && !rejected;
+    const write: TokenWrite = {
+      owner,
+      seenVersion: old?.version ?? 0,
+      value: fetched.value,
+      expiresAt: now + fetched.expiresIn * 1000,
+      obtainedAt: now,
+      previousValue: keepPrevious ? old!.value : undefined,
+      previousValidUntil: keepPrevious ? Math.min(now + OVERLAP_MS, old!.expiresAt!) : undefined,
+      replacedValue: replaced ? old!.value : undefined,
+      replacedUntil: replaced ? old!.expiresAt : undefined,
+      secretFingerprint: fetched.sourceFingerprint,
+      forcedAt: fetched.forcedAt,
+      refreshedBy: req.cause,
+    };
+    const written = await this.#write(req, key, owner, old, write, at.leaseUntil);
+    if (!written) {
+      // The lease lapsed while we fetched and someone else wrote: theirs stands, ours is dropped.
+      this.#log.warn('fenced write rejected: lease lost', { app: app.name, kind: kind.id, fingerprint: fingerprint(fetched.value) });
+      this.#count('LeaseLost', app, kind);
+      const stored = await this.#store.read(key);
+      if (!stored) throw new RefreshInProgressError();
+      return stored;
+    }
+    this.#count('TokenRefreshed', app, kind);
+    this.#log.info(`${kind.id} refreshed`, {
+      app: app.name,
+      kind: kind.id,
+      fingerprint: fingerprint(fetched.value),
+      expiresIn: fetched.expiresIn,
+      version: written.version,
+      forced,
+    });
+    return written;
+  }
+
+  /**
+   * The fenced write of a value WeChat issued, tried again with the same fence while the store is
+   * unavailable and the lease lasts (the value is lost otherwise, and the old one dies 5 minutes
+   * after it was issued). A failure that persists is recorded, best effort, which gives the lease
+   * back: waiters then report it instead of fetching again.
+   */
+  async #write(req: RefreshRequest, key: CredentialKey, owner: string, old: CredentialItem | undefined, write: TokenWrite, leaseUntil: number): Promise<CredentialItem | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#store.writeToken(key, write);
+      } catch (error) {
+        const wait = Math.min(1_000, 100 * 2 ** attempt);
+        if (!(error instanceof StoreUnavailableError) || attempt >= WRITE_ATTEMPTS || this.#clock.now() + wait >= leaseUntil) {
+          this.#log.error('could not store the value WeChat issued', { app: req.app.name, kind: req.kind.id, fingerprint: fingerprint(write.value), attempts: attempt });
+          await this.#recordFailure(req, key, owner, old, error).catch(() => undefined);
+          throw error;
+        }
+        await this.#clock.sleep(wait);
+      }
+    }
+  }
+
+  async #recordFailure(req: RefreshRequest, key: CredentialKey, owner: string, old: CredentialItem | undefined, error: unknown): Promise<void> {
+    const { app, kind } = req;
+    const at = this.#clock.now();
+    const secret = await app.getSecret().catch(() => undefined);
+    const d = failureDecision(error, old, at, this.#settings, secret);
+    const backoffSource = d.configuration ? await kind.sourceFingerprint?.(app) : undefined;
+    await this.#store.recordFailure(key, { owner, error: d.lastError, blockedUntil: d.blockedUntil, backoffUntil: d.backoffUntil, backoffSource });
+    this.#count('TokenRefreshFailed', app, kind);
+    this.#log.error(`${kind.id} refresh failed`, { app: app.name, kind: kind.id, code: d.lastError.code, reason: d.lastError.message, failures: (old?.failures ?? 0) + 1 });
+  }
+}
+
+/** A forced charge under the unverified (smaller) daily budget. */
+function smallerBudget(c: QuotaCharge, budget: number): QuotaCharge {
+  return c.forcedBudget === undefined ? c : { ...c, forcedBudget: Math.min(c.forcedBudget, budget) };
+}
+
