@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { HubApp, WeChatApp, WeComApp } from '../apps.js';
 import { ForcedRefreshBudgetError, NoTokenAvailableError, UpstreamLimitError } from '../errors.js';
 import { secondsLeft } from '../policy.js';
@@ -195,7 +196,11 @@ async function forced(deps: EdgeDeps, app: WeChatApp, current: Served): Promise<
   }
 }
 
-/** Per hub: tokens recently found to be no app's, so that junk costs no store reads for a while. */
+/**
+ * Per hub: tokens recently found to be no app's, so that junk costs no store reads for a while.
+ * Keyed by the platform looked up and the token's SHA-256 (never the token): an Official Account
+ * token sent to a WeCom path is no WeCom app's, and stays an Official Account's.
+ */
 const unknownByHub = new WeakMap<object, Map<string, number>>();
 const UNKNOWN_FOR_MS = 5_000;
 
@@ -205,14 +210,16 @@ async function appOf(deps: EdgeDeps, token: string, platform?: 'wechat' | 'wecom
   const now = deps.clock.now();
   let unknownTokens = unknownByHub.get(deps.refresher);
   if (!unknownTokens) unknownByHub.set(deps.refresher, (unknownTokens = new Map()));
-  const knownBad = unknownTokens.get(token);
-  if (knownBad !== undefined && knownBad > now) return undefined;
+  const hash = createHash('sha256').update(token).digest('base64url');
+  const missKey = `${platform ?? 'any'}:${hash}`;
+  // A token that is no app's at all is no app's of either platform.
+  if ((unknownTokens.get(missKey) ?? 0) > now || (unknownTokens.get(`any:${hash}`) ?? 0) > now) return undefined;
   for (const app of compatApps(deps)) {
     if (platform && (app.type === 'wecom') !== (platform === 'wecom')) continue;
     if (await deps.refresher.recognizes(app.name, token)) return app;
   }
   if (unknownTokens.size >= 1000) unknownTokens.clear();
-  unknownTokens.set(token, now + UNKNOWN_FOR_MS);
+  unknownTokens.set(missKey, now + UNKNOWN_FOR_MS);
   return undefined;
 }
 
