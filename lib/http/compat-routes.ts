@@ -7,7 +7,7 @@ import { WeChatError } from '../wechat/errors.js';
 import { PassthroughError } from '../wechat/passthrough.js';
 import type { Grant } from './auth.js';
 import { CREDENTIAL_SHAPE, header, notRouted, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
-import { asResult, errcodeOf, pathRefusal, TOKEN_INVALID, type ProxyUpstreams } from './proxy-route.js';
+import { asResult, dropAccessTokens, errcodeOf, pathRefusal, TOKEN_INVALID, type ProxyUpstreams } from './proxy-route.js';
 
 /**
  * WeChat's own paths, answered as WeChat would, so that an unmodified SDK works by changing only its
@@ -124,8 +124,8 @@ async function passOn(method: string, path: string, q: URLSearchParams, event: H
   if (!token) throw new WeChatAnswer(41001, 'access_token missing');
   const app = await appOf(deps, token);
   if (!app) throw new WeChatAnswer(40001, TOKEN_INVALID_MSG);
-  // The one token checked is the one sent: a second access_token in the query would ride along unchecked.
-  q.delete('access_token');
+  // The one token checked is the one sent: a second access_token in the query (in any spelling) would ride along unchecked.
+  dropAccessTokens(q);
   q.set('access_token', token);
   const refusal = pathRefusal(path, app);
   if (refusal) throw new WeChatAnswer(48001, `api unauthorized: the hub does not pass on ${refusal === 'credential' ? 'credential APIs' : 'this path'} (allowed: ${app.proxyPaths.join(', ')})`);
