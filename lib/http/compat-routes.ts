@@ -35,7 +35,9 @@ class WeChatAnswer extends Error {
 
 const INVALID_KEY = 'invalid appsecret: the secret must be a hub API key with the read scope on this app, not the AppSecret';
 const TOKEN_INVALID_MSG = 'invalid credential, access_token is invalid or not latest';
-const MAX_BODY_BYTES = 4096;
+/** The most a token or ticket endpoint's body (stable_token's JSON) may be. */
+export const COMPAT_MAX_BODY_BYTES = 4096;
+const MAX_BODY_BYTES = COMPAT_MAX_BODY_BYTES;
 
 /** Every request under /cgi-bin/ (the compat function's routes). */
 export async function compatRoutes(event: HttpEvent, deps: EdgeDeps, upstreams: () => ProxyUpstreams): Promise<HttpResult> {
@@ -285,6 +287,25 @@ async function appOf(deps: EdgeDeps, token: string, platform?: Platform): Promis
   }
   remember(m.unknown, missKey, now + UNKNOWN_FOR_MS);
   return undefined;
+}
+
+/** A body past what the compat paths take, answered as WeChat answers one (the local server's limit). */
+export function compatBodyTooLarge(): HttpResult {
+  return answer(new WeChatAnswer(47001, 'data format error: body too large'));
+}
+
+/**
+ * Whether a request to the pass-through carries a token the hub serves (the local server reads a
+ * large body only then). The same lookup the handler makes: a token it refuses costs nothing more.
+ */
+export async function compatTokenKnown(deps: EdgeDeps, event: HttpEvent): Promise<boolean> {
+  const token = new URLSearchParams(event.rawQueryString ?? '').get('access_token');
+  if (!token) return false;
+  try {
+    return (await appOf(deps, token)) !== undefined;
+  } catch {
+    return false; // the handler meets the same failure and answers it
+  }
 }
 
 function compatApps(deps: EdgeDeps): HubApp[] {
