@@ -6,7 +6,7 @@ import type { Served } from '../refresher.js';
 import { WeChatError } from '../wechat/errors.js';
 import { PassthroughError } from '../wechat/passthrough.js';
 import type { Grant } from './auth.js';
-import { CREDENTIAL_SHAPE, header, notRouted, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
+import { CREDENTIAL_SHAPE, header, notRouted, NOSNIFF, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
 import { asResult, dropAccessTokens, errcodeOf, pathRefusal, TOKEN_INVALID, type ProxyUpstreams } from './proxy-route.js';
 
 /**
@@ -371,5 +371,5 @@ function answer(e: WeChatAnswer): HttpResult {
 }
 
 function json(body: unknown): HttpResult {
-  return { statusCode: 200, headers: { 'content-type': 'application/json; encoding=utf-8', 'cache-control': 'no-store' }, body: JSON.stringify(body) };
+  return { statusCode: 200, headers: { 'content-type': 'application/json; encoding=utf-8', 'cache-control': 'no-store', ...NOSNIFF }, body: JSON.stringify(body) };
 }

@@ -220,6 +220,9 @@ export function errorResult(e: HttpError): HttpResult {
   };
 }
 
+/** Every answer's headers: JSON, never cached, never sniffed into something a browser would run. */
+export const NOSNIFF = { 'x-content-type-options': 'nosniff' } as const;
+
 function baseHeaders(): Record<string, string> {
-  return { 'content-type': 'application/json', 'cache-control': 'no-store' };
+  return { 'content-type': 'application/json', 'cache-control': 'no-store', ...NOSNIFF };
 }

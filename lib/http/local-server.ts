@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { allows } from './auth.js';
 import { COMPAT_MAX_BODY_BYTES, compatBodyTooLarge, compatTokenKnown } from './compat-routes.js';
-import { callerOf, errorResult, MAX_BODY_BYTES, notRouted, respond, type EdgeDeps, type HttpResult } from './edge.js';
+import { callerOf, errorResult, MAX_BODY_BYTES, NOSNIFF, notRouted, respond, type EdgeDeps, type HttpResult } from './edge.js';
 import { HttpError } from './errors.js';
 import { MAX_PROXY_BODY_BYTES } from './proxy-route.js';
 
@@ -55,7 +55,8 @@ export function createLocalServer(routes: LocalRoutes): Server {
     }
     // A body left unread (refused before it was needed) is not drained: the connection closes instead.
     const unread = !req.readableEnded && hasBody(req);
-    res.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string>), ...(unread ? { connection: 'close' } : {}) });
+    // Every answer of this server (a stand-in route's too) carries nosniff.
+    res.writeHead(result.statusCode ?? 200, { ...NOSNIFF, ...(result.headers as Record<string, string>), ...(unread ? { connection: 'close' } : {}) });
     res.end(result.isBase64Encoded && result.body ? Buffer.from(result.body, 'base64') : (result.body ?? ''));
   });
 }

@@ -1,7 +1,7 @@
 import type { HubApp } from '../apps.js';
 import type { WeChatPassthrough, PassResponse } from '../wechat/passthrough.js';
 import { PassthroughError } from '../wechat/passthrough.js';
-import { appFrom, header, respond, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
+import { appFrom, header, NOSNIFF, respond, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
 import { HttpError } from './errors.js';
 
 /** The token-injecting proxy's upstreams (one per platform; a caller picks a path, never a host). */
@@ -149,7 +149,7 @@ export function asResult(res: PassResponse): HttpResult {
   const text = /json|text|xml/i.test(type) || type === '';
   return {
     statusCode: res.status,
-    headers: { ...res.headers, 'cache-control': 'no-store' },
+    headers: { ...res.headers, 'cache-control': 'no-store', ...NOSNIFF },
     body: text ? res.body.toString('utf8') : res.body.toString('base64'),
     isBase64Encoded: !text,
   };
