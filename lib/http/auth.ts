@@ -20,6 +20,11 @@ export interface Authenticator {
   lookup?(key: string): Grant | undefined;
 }
 
+/** Whether the grant covers `scope` on `app`. */
+export function allows(grant: Grant, app: string, scope: Scope): boolean {
+  return (grant.apps.includes('*') || grant.apps.includes(app)) && grant.scopes.includes(scope);
+}
+
 /** 403 unless the grant covers `scope` on `app`. */
 export function permit(grant: Grant, app: string, scope: Scope): Caller {
   if (!grant.apps.includes('*') && !grant.apps.includes(app)) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { HubApp, WeChatApp, WeComApp } from '../apps.js';
 import { ForcedRefreshBudgetError, NoTokenAvailableError, UpstreamLimitError } from '../errors.js';
 import { servedSeconds } from '../policy.js';
@@ -5,8 +6,8 @@ import type { Served } from '../refresher.js';
 import { WeChatError } from '../wechat/errors.js';
 import { PassthroughError } from '../wechat/passthrough.js';
 import type { Grant } from './auth.js';
-import { CREDENTIAL_SHAPE, header, notRouted, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
-import { asResult, errcodeOf, pathRefusal, TOKEN_INVALID, type ProxyUpstreams } from './proxy-route.js';
+import { CREDENTIAL_SHAPE, header, notRouted, NOSNIFF, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
+import { asResult, dropAccessTokens, errcodeOf, pathRefusal, TOKEN_INVALID, type ProxyUpstreams } from './proxy-route.js';
 
 /**
  * WeChat's own paths, answered as WeChat would, so that an unmodified SDK works by changing only its
@@ -34,7 +35,9 @@ class WeChatAnswer extends Error {
 
 const INVALID_KEY = 'invalid appsecret: the secret must be a hub API key with the read scope on this app, not the AppSecret';
 const TOKEN_INVALID_MSG = 'invalid credential, access_token is invalid or not latest';
-const MAX_BODY_BYTES = 4096;
+/** The most a token or ticket endpoint's body (stable_token's JSON) may be. */
+export const COMPAT_MAX_BODY_BYTES = 4096;
+const MAX_BODY_BYTES = COMPAT_MAX_BODY_BYTES;
 
 /** Every request under /cgi-bin/ (the compat function's routes). */
 export async function compatRoutes(event: HttpEvent, deps: EdgeDeps, upstreams: () => ProxyUpstreams): Promise<HttpResult> {
@@ -77,7 +80,7 @@ async function route(method: string, path: string, q: URLSearchParams, event: Ht
       only('GET');
       if (q.get('grant_type') !== 'client_credential') throw new WeChatAnswer(40002, 'invalid grant_type');
       const app = await wechatApp(deps, q.get('appid'), q.get('secret'));
-      return tokenAnswer(await deps.refresher.get(app.app.name), deps);
+      return tokenAnswer(await deps.refresher.get(app.app.name), deps, app.app);
     }
     case '/cgi-bin/stable_token': {
       only('POST');
@@ -85,8 +88,8 @@ async function route(method: string, path: string, q: URLSearchParams, event: Ht
       if (body.grant_type !== 'client_credential') throw new WeChatAnswer(40002, 'invalid grant_type');
       const app = await wechatApp(deps, str(body.appid), str(body.secret));
       const current = await deps.refresher.get(app.app.name);
-      if (body.force_refresh !== true || !app.grant.scopes.includes('refresh')) return tokenAnswer(current, deps);
-      return tokenAnswer(await forced(deps, app.app, current), deps);
+      if (body.force_refresh !== true || !app.grant.scopes.includes('refresh')) return tokenAnswer(current, deps, app.app);
+      return tokenAnswer(await forced(deps, app.app, current), deps, app.app);
     }
     case '/cgi-bin/ticket/getticket': {
       only('GET');
@@ -99,7 +102,7 @@ async function route(method: string, path: string, q: URLSearchParams, event: Ht
     case '/cgi-bin/gettoken': {
       only('GET');
       const app = await wecomApp(deps, q.get('corpid'), q.get('corpsecret'));
-      return tokenAnswer(await deps.refresher.get(app.name), deps, true);
+      return tokenAnswer(await deps.refresher.get(app.name), deps, app);
     }
     case '/cgi-bin/get_jsapi_ticket': {
       only('GET');
@@ -123,8 +126,8 @@ async function passOn(method: string, path: string, q: URLSearchParams, event: H
   if (!token) throw new WeChatAnswer(41001, 'access_token missing');
   const app = await appOf(deps, token);
   if (!app) throw new WeChatAnswer(40001, TOKEN_INVALID_MSG);
-  // The one token checked is the one sent: a second access_token in the query would ride along unchecked.
-  q.delete('access_token');
+  // The one token checked is the one sent: a second access_token in the query (in any spelling) would ride along unchecked.
+  dropAccessTokens(q);
   q.set('access_token', token);
   const refusal = pathRefusal(path, app);
   if (refusal) throw new WeChatAnswer(48001, `api unauthorized: the hub does not pass on ${refusal === 'credential' ? 'credential APIs' : 'this path'} (allowed: ${app.proxyPaths.join(', ')})`);
@@ -138,6 +141,7 @@ async function passOn(method: string, path: string, q: URLSearchParams, event: H
     if (error instanceof PassthroughError) throw new WeChatAnswer(-1, 'system error: WeChat could not be reached');
     throw error;
   }
+  if (TOKEN_INVALID.has(errcodeOf(res) ?? 0)) memoryOf(deps).known.delete(tokenHash(token)); // looked up again next time
   if (TOKEN_INVALID.has(errcodeOf(res) ?? 0) && deps.refresher.canProbe(app.name)) {
     // WeChat says the hub's token is dead: heal it now (probe first, budgeted), so the SDK's retry gets a good one.
     await deps.refresher.forceRefresh(app.name, token).catch((error: unknown) => {
@@ -195,25 +199,113 @@ async function forced(deps: EdgeDeps, app: WeChatApp, current: Served): Promise<
   }
 }
 
-/** Per hub: tokens recently found to be no app's, so that junk costs no store reads for a while. */
-const unknownByHub = new WeakMap<object, Map<string, number>>();
-const UNKNOWN_FOR_MS = 5_000;
+type Platform = 'wechat' | 'wecom';
 
-/** The compat app whose current (or overlapping previous) token this is: first match; junk refused without a read. */
-async function appOf(deps: EdgeDeps, token: string, platform?: 'wechat' | 'wecom'): Promise<HubApp | undefined> {
+/**
+ * What one container (one hub) remembers about tokens SDKs sent, so that junk costs the store little:
+ * tokens found to be an app's (`known`), tokens found to be no app's for what was looked up
+ * (`unknown`, keyed by the platform looked up: an Official Account token sent to a WeCom path is no
+ * WeCom app's, and stays an Official Account's), and a token bucket for lookups of tokens in
+ * neither (each reads the store once per compat app). Tokens are held as their SHA-256, never as
+ * they are.
+ */
+interface TokenMemory {
+  known: Map<string, { app: string; until: number }>;
+  unknown: Map<string, number>;
+  bucket: { tokens: number; at: number };
+}
+const memoryByHub = new WeakMap<object, TokenMemory>();
+/** How long a token found (or handed out) stays known without a store read: a token the hub stopped serving then goes to WeChat, which refuses it. */
+const KNOWN_FOR_MS = 60_000;
+/** How long a token found to be no app's is answered without a read (a token that is no app's never becomes one's: the hub's are minted by WeChat and stored before anyone holds them). */
+const UNKNOWN_FOR_MS = 60_000;
+const MAX_REMEMBERED = 5_000;
+/** Lookups of tokens this container does not know yet, per container: a burst, then so many a second; past it, 40001 without a read. */
+export const UNKNOWN_LOOKUPS_BURST = 10;
+export const UNKNOWN_LOOKUPS_PER_SECOND = 5;
+
+function memoryOf(deps: EdgeDeps): TokenMemory {
+  let m = memoryByHub.get(deps.refresher);
+  if (!m) memoryByHub.set(deps.refresher, (m = { known: new Map(), unknown: new Map(), bucket: { tokens: UNKNOWN_LOOKUPS_BURST, at: deps.clock.now() } }));
+  return m;
+}
+
+function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+/** Remember `key` until `until`, dropping the oldest entry when full (a Map keeps insertion order). */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  if (map.size >= MAX_REMEMBERED) map.delete(map.keys().next().value!);
+  map.set(key, value);
+}
+
+/** One lookup from the bucket, if there is one left. */
+function takeLookup(m: TokenMemory, now: number): boolean {
+  const b = m.bucket;
+  b.tokens = Math.min(UNKNOWN_LOOKUPS_BURST, b.tokens + (Math.max(0, now - b.at) * UNKNOWN_LOOKUPS_PER_SECOND) / 1000);
+  b.at = Math.max(b.at, now);
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
+
+const onPlatform = (app: HubApp, platform: Platform | undefined) => !platform || (app.type === 'wecom') === (platform === 'wecom');
+
+/** A token the hub just handed an SDK (compat /cgi-bin/token, gettoken): its calls pass without a lookup. */
+function knowServed(deps: EdgeDeps, app: HubApp, s: Served): void {
+  const now = deps.clock.now();
+  remember(memoryOf(deps).known, tokenHash(s.value), { app: app.name, until: Math.min(now + KNOWN_FOR_MS, s.expiresAt) });
+}
+
+/**
+ * The compat app whose current (or overlapping previous) token this is (of `platform`, when given):
+ * first match. Junk is refused without a read; a token this container knows, or knows to be no
+ * app's of that platform, costs no read; other tokens are looked up within the bucket.
+ */
+async function appOf(deps: EdgeDeps, token: string, platform?: Platform): Promise<HubApp | undefined> {
   if (!CREDENTIAL_SHAPE.test(token)) return undefined;
   const now = deps.clock.now();
-  let unknownTokens = unknownByHub.get(deps.refresher);
-  if (!unknownTokens) unknownByHub.set(deps.refresher, (unknownTokens = new Map()));
-  const knownBad = unknownTokens.get(token);
-  if (knownBad !== undefined && knownBad > now) return undefined;
-  for (const app of compatApps(deps)) {
-    if (platform && (app.type === 'wecom') !== (platform === 'wecom')) continue;
-    if (await deps.refresher.recognizes(app.name, token)) return app;
+  const m = memoryOf(deps);
+  const hash = tokenHash(token);
+  const known = m.known.get(hash);
+  if (known && known.until > now) {
+    const app = deps.refresher.hasApp(known.app) ? deps.refresher.app(known.app) : undefined;
+    if (app?.compat) return onPlatform(app, platform) ? app : undefined;
   }
-  if (unknownTokens.size >= 1000) unknownTokens.clear();
-  unknownTokens.set(token, now + UNKNOWN_FOR_MS);
+  const missKey = `${platform ?? 'any'}:${hash}`;
+  if ((m.unknown.get(missKey) ?? 0) > now || (m.unknown.get(`any:${hash}`) ?? 0) > now) return undefined;
+  // Past the bucket: refused without a read, and not remembered (it may be a good token).
+  if (!takeLookup(m, now)) return undefined;
+  for (const app of compatApps(deps)) {
+    if (!onPlatform(app, platform)) continue;
+    if (await deps.refresher.recognizes(app.name, token)) {
+      remember(m.known, hash, { app: app.name, until: now + KNOWN_FOR_MS });
+      return app;
+    }
+  }
+  remember(m.unknown, missKey, now + UNKNOWN_FOR_MS);
   return undefined;
+}
+
+/** A body past what the compat paths take, answered as WeChat answers one (the local server's limit). */
+export function compatBodyTooLarge(): HttpResult {
+  return answer(new WeChatAnswer(47001, 'data format error: body too large'));
+}
+
+/**
+ * Whether a request to the pass-through carries a token the hub serves (the local server reads a
+ * large body only then). The same lookup the handler makes: a token it refuses costs nothing more.
+ */
+export async function compatTokenKnown(deps: EdgeDeps, event: HttpEvent): Promise<boolean> {
+  const token = new URLSearchParams(event.rawQueryString ?? '').get('access_token');
+  if (!token) return false;
+  try {
+    return (await appOf(deps, token)) !== undefined;
+  } catch {
+    return false; // the handler meets the same failure and answers it
+  }
 }
 
 function compatApps(deps: EdgeDeps): HubApp[] {
@@ -248,9 +340,10 @@ function str(v: unknown): string | undefined {
 }
 
 
-function tokenAnswer(s: Served, deps: EdgeDeps, wecom = false): HttpResult {
+function tokenAnswer(s: Served, deps: EdgeDeps, app: HubApp): HttpResult {
+  knowServed(deps, app, s);
   const token = { access_token: s.value, expires_in: servedSeconds(s, deps.clock.now()) };
-  return json(wecom ? { errcode: 0, errmsg: 'ok', ...token } : token);
+  return json(app.type === 'wecom' ? { errcode: 0, errmsg: 'ok', ...token } : token);
 }
 
 function ticketAnswer(s: Served, deps: EdgeDeps): HttpResult {
@@ -278,5 +371,5 @@ function answer(e: WeChatAnswer): HttpResult {
 }
 
 function json(body: unknown): HttpResult {
-  return { statusCode: 200, headers: { 'content-type': 'application/json; encoding=utf-8', 'cache-control': 'no-store' }, body: JSON.stringify(body) };
+  return { statusCode: 200, headers: { 'content-type': 'application/json; encoding=utf-8', 'cache-control': 'no-store', ...NOSNIFF }, body: JSON.stringify(body) };
 }

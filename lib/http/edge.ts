@@ -5,10 +5,10 @@ import type { Clock } from '../clock.js';
 import { APP_NAME, type Scope } from '../config.js';
 import { ForcedRefreshBudgetError, NoTokenAvailableError, RefreshInProgressError, UnknownAppError, UnknownKindError, UpstreamLimitError } from '../errors.js';
 import { servedSeconds } from '../policy.js';
-import type { Refresher, Served } from '../refresher.js';
+import type { ForcedResult, Refresher, Served } from '../refresher.js';
 import { StoreUnavailableError } from '../store/errors.js';
 import { WeChatError } from '../wechat/errors.js';
-import { permit, type Authenticator, type Grant } from './auth.js';
+import { allows, permit, type Authenticator, type Grant } from './auth.js';
 import { HttpError, KeysUnavailableError } from './errors.js';
 
 export type HttpEvent = APIGatewayProxyEventV2;
@@ -51,15 +51,24 @@ export async function getTokenRoute(event: HttpEvent, deps: EdgeDeps): Promise<H
   });
 }
 
-/** POST /v1/apps/{app}/access-token/refresh, body {"stale_token": "..."} */
+/**
+ * POST /v1/apps/{app}/access-token/refresh, body {"stale_token": "..."}. The token (and its expiry)
+ * is in the answer only for a caller that may also read it; a refresh-only caller learns what
+ * happened (`refreshed`, `changed`, `reason`), not to what.
+ */
 export async function forceRefreshRoute(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
   return respond(deps, async () => {
-    const app = await appFrom(event, deps, 'refresh');
+    const { app, grant } = await grantedApp(event, deps, 'refresh');
     noQuery(event);
     const { stale_token } = jsonBody(event, refreshBody);
     const result = await deps.refresher.forceRefresh(app, stale_token);
-    return ok({ ...tokenBody(result, deps.clock.now()), refreshed: result.refreshed, changed: result.changed, ...(result.reason ? { reason: result.reason } : {}) });
+    return ok(forcedBody(result, allows(grant, app, 'read') ? tokenBody(result, deps.clock.now()) : undefined));
   });
+}
+
+/** A forced refresh's answer: the value (`served`) only for a caller that may read it, then what happened. */
+export function forcedBody(result: ForcedResult, served: Record<string, unknown> | undefined): Record<string, unknown> {
+  return { ...served, refreshed: result.refreshed, changed: result.changed, ...(result.reason ? { reason: result.reason } : {}) };
 }
 
 /** Everything API Gateway would not route: a clear 404 or 405 in the same error shape. */
@@ -72,6 +81,11 @@ export function notRouted(event: HttpEvent, allowed: string[] | undefined): Http
 
 /** The app of the path, once the caller is known and may use `scope` on it: 400, 401, 403 or 404 otherwise. */
 export async function appFrom(event: HttpEvent, deps: EdgeDeps, scope: Scope): Promise<string> {
+  return (await grantedApp(event, deps, scope)).app;
+}
+
+/** appFrom, and the caller's grant (what else it may do on the app). */
+export async function grantedApp(event: HttpEvent, deps: EdgeDeps, scope: Scope): Promise<{ app: string; grant: Grant }> {
   const raw = event.pathParameters?.app;
   const grant = await callerOf(event, deps);
   const app = appParam.safeParse(raw);
@@ -79,7 +93,7 @@ export async function appFrom(event: HttpEvent, deps: EdgeDeps, scope: Scope): P
   const caller = permit(grant, app.data, scope);
   if (!deps.refresher.hasApp(app.data)) throw new HttpError(404, 'unknown_app', 'no such app is configured');
   deps.logger.appendKeys({ app: app.data, caller: caller.keyName });
-  return app.data;
+  return { app: app.data, grant };
 }
 
 /**
@@ -209,6 +223,9 @@ export function errorResult(e: HttpError): HttpResult {
   };
 }
 
+/** Every answer's headers: JSON, never cached, never sniffed into something a browser would run. */
+export const NOSNIFF = { 'x-content-type-options': 'nosniff' } as const;
+
 function baseHeaders(): Record<string, string> {
-  return { 'content-type': 'application/json', 'cache-control': 'no-store' };
+  return { 'content-type': 'application/json', 'cache-control': 'no-store', ...NOSNIFF };
 }

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { errorResult, notRouted, type HttpResult } from './edge.js';
+import { allows } from './auth.js';
+import { COMPAT_MAX_BODY_BYTES, compatBodyTooLarge, compatTokenKnown } from './compat-routes.js';
+import { callerOf, errorResult, MAX_BODY_BYTES, NOSNIFF, notRouted, respond, type EdgeDeps, type HttpResult } from './edge.js';
 import { HttpError } from './errors.js';
+import { MAX_PROXY_BODY_BYTES } from './proxy-route.js';
 
 export interface LocalRoutes {
   getToken(event: APIGatewayProxyEventV2): Promise<HttpResult>;
@@ -11,11 +14,16 @@ export interface LocalRoutes {
   compat(event: APIGatewayProxyEventV2): Promise<HttpResult>;
   proxy(event: APIGatewayProxyEventV2): Promise<HttpResult>;
   status(event: APIGatewayProxyEventV2): Promise<HttpResult>;
+  /**
+   * The hub's keys, clock and logger (a Hub has them): with them the server checks the caller
+   * before it reads a body, as API Gateway's authorizer would. Without (a stand-in), bodies are
+   * read up to the route's limit.
+   */
+  readonly edge?: EdgeDeps;
 }
 
 
-
-type Handler = keyof LocalRoutes;
+type Handler = Exclude<keyof LocalRoutes, 'edge'>;
 
 /** The routes of serverless.yml: path pattern, its parameters, and the handler of each method. */
 const ROUTES: { path: RegExp; params: string[]; template: string; methods: Partial<Record<string, Handler>> | { ANY: Handler } }[] = [
@@ -32,8 +40,6 @@ const ROUTES: { path: RegExp; params: string[]; template: string; methods: Parti
   // handler answers unrouted /v1/ paths with the hub's own 404.
   { path: /^\/(.+)$/, params: ['path'], template: '/{path+}', methods: { ANY: 'compat' } },
 ];
-/** Lambda's synchronous payload limit (API Gateway's own is 10 MB); the native routes refuse anything over 4 KiB anyway. */
-const READ_LIMIT = 6 * 1024 * 1024;
 
 /**
  * The HTTP API as API Gateway would present it, on one local port: the same routes, and each
@@ -47,27 +53,81 @@ export function createLocalServer(routes: LocalRoutes): Server {
     } catch {
       result = errorResult(new HttpError(500, 'internal', 'internal error'));
     }
-    res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
+    // A body left unread (refused before it was needed) is not drained: the connection closes instead.
+    const unread = !req.readableEnded && hasBody(req);
+    // Every answer of this server (a stand-in route's too) carries nosniff.
+    res.writeHead(result.statusCode ?? 200, { ...NOSNIFF, ...(result.headers as Record<string, string>), ...(unread ? { connection: 'close' } : {}) });
     res.end(result.isBase64Encoded && result.body ? Buffer.from(result.body, 'base64') : (result.body ?? ''));
   });
 }
+
+const NO_BODY = Buffer.alloc(0);
 
 async function dispatch(req: IncomingMessage, routes: LocalRoutes): Promise<HttpResult> {
   const url = parseUrl(req.url);
   if (!url) return errorResult(new HttpError(400, 'bad_request', 'the request target is not a valid path'));
   const method = req.method ?? 'GET';
-  const body = await readBody(req);
-  if (body === undefined) return errorResult(new HttpError(413, 'body_too_large', `the body is larger than ${READ_LIMIT} bytes`));
   for (const route of ROUTES) {
     const match = route.path.exec(url.pathname);
     if (!match) continue;
     const params = Object.fromEntries(route.params.map((p, i) => [p, decodeSafe(match[i + 1]!)]));
     const any = 'ANY' in route.methods ? route.methods.ANY : undefined;
     const handler = any ?? (route.methods as Partial<Record<string, Handler>>)[method];
-    if (handler) return routes[handler](toEvent(req, url, `${any ? 'ANY' : method} ${route.template}`, params, body));
-    return notRouted(toEvent(req, url, '$default', params, body), Object.keys(route.methods));
+    if (!handler) return notRouted(toEvent(req, url, '$default', params, NO_BODY), Object.keys(route.methods));
+    const routeKey = `${any ? 'ANY' : method} ${route.template}`;
+    const admitted = await admit(routes, handler, toEvent(req, url, routeKey, params, NO_BODY));
+    if ('refused' in admitted) return admitted.refused;
+    const body = admitted.limit > 0 ? await readBody(req, admitted.limit) : NO_BODY;
+    if (body === undefined) return admitted.tooLarge();
+    return routes[handler](toEvent(req, url, routeKey, params, body));
   }
-  return notRouted(toEvent(req, url, '$default', undefined, body), undefined);
+  return notRouted(toEvent(req, url, '$default', undefined, NO_BODY), undefined);
+}
+
+type Admission = { refused: HttpResult } | { limit: number; tooLarge: () => HttpResult };
+
+const tooLarge = (limit: number) => () => errorResult(new HttpError(413, 'body_too_large', `the body is larger than ${limit} bytes`));
+
+/**
+ * What API Gateway and Lambda settle before a handler runs, here before a byte of the body is read:
+ * whether the caller holds a valid key (routes that take one: anything else is the handler's own
+ * 401, at once), and how much body the route may carry: 4 KiB for the JSON routes, the proxy's
+ * 6 MB only for a caller that may use the proxy on that app, and on the WeChat-compatible paths
+ * 4 KiB for the token and ticket endpoints, the pass-through's 6 MB only with a token the hub
+ * serves (any other is answered 40001 without its body).
+ */
+async function admit(routes: LocalRoutes, handler: Handler, event: APIGatewayProxyEventV2): Promise<Admission> {
+  const edge = routes.edge;
+  if (handler === 'compat') {
+    const passOn = !COMPAT_ENDPOINTS.has(event.rawPath);
+    if (!passOn) return { limit: COMPAT_MAX_BODY_BYTES, tooLarge: compatBodyTooLarge };
+    if (edge && !(await compatTokenKnown(edge, event))) return { limit: 0, tooLarge: compatBodyTooLarge };
+    return { limit: MAX_PROXY_BODY_BYTES, tooLarge: compatBodyTooLarge };
+  }
+  if (handler === 'status' && event.rawPath === '/v1/health') return { limit: MAX_BODY_BYTES, tooLarge: tooLarge(MAX_BODY_BYTES) };
+  if (edge) {
+    try {
+      const grant = await callerOf(event, edge);
+      if (handler === 'proxy') {
+        const app = event.pathParameters?.app ?? '';
+        return allows(grant, app, 'proxy') ? { limit: MAX_PROXY_BODY_BYTES, tooLarge: tooLarge(MAX_PROXY_BODY_BYTES) } : { limit: 0, tooLarge: tooLarge(0) };
+      }
+    } catch (error) {
+      // The refusal the handler would give, with its access line.
+      return { refused: await respond(edge, () => Promise.reject(error)) };
+    }
+  } else if (handler === 'proxy') {
+    return { limit: MAX_PROXY_BODY_BYTES, tooLarge: tooLarge(MAX_PROXY_BODY_BYTES) };
+  }
+  return { limit: MAX_BODY_BYTES, tooLarge: tooLarge(MAX_BODY_BYTES) };
+}
+
+/** WeChat's token and ticket endpoints the compat handler answers itself (every other path is passed on). */
+const COMPAT_ENDPOINTS = new Set(['/cgi-bin/token', '/cgi-bin/stable_token', '/cgi-bin/ticket/getticket', '/cgi-bin/gettoken', '/cgi-bin/get_jsapi_ticket', '/cgi-bin/ticket/get']);
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = Number(req.headers['content-length'] ?? 0);
+  return length > 0 || req.headers['transfer-encoding'] !== undefined;
 }
 
 function parseUrl(target: string | undefined): URL | undefined {
@@ -125,12 +185,14 @@ function toEvent(req: IncomingMessage, url: URL, routeKey: string, pathParameter
   };
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+/** The body, or undefined once it passes `limit` bytes (the rest is not read). */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  if (Number(req.headers['content-length'] ?? 0) > limit) return undefined;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > READ_LIMIT) return undefined;
+    if (size > limit) return undefined;
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

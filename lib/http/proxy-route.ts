@@ -1,7 +1,7 @@
 import type { HubApp } from '../apps.js';
 import type { WeChatPassthrough, PassResponse } from '../wechat/passthrough.js';
 import { PassthroughError } from '../wechat/passthrough.js';
-import { appFrom, header, respond, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
+import { appFrom, header, NOSNIFF, respond, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
 import { HttpError } from './errors.js';
 
 /** The token-injecting proxy's upstreams (one per platform; a caller picks a path, never a host). */
@@ -24,6 +24,8 @@ const NEVER = [
   '/cgi-bin/clear_quota',
   '/cgi-bin/openapi/quota/clear',
   '/cgi-bin/component/',
+  // WeCom: mints a token of another corp of the group with this corp's token.
+  '/cgi-bin/corpgroup/corp/gettoken',
 ];
 const PATH = /^\/v1\/apps\/[^/]+\/wechat(\/.*)$/;
 const SAFE_PATH = /^(\/[A-Za-z0-9_.-]+)+\/?$/;
@@ -46,7 +48,7 @@ export function proxyRoute(event: HttpEvent, deps: EdgeDeps, upstreams: ProxyUps
     // WeChat's APIs are GET or POST; anything else is a mistake that would only reach WeChat to be refused.
     if (method !== 'GET' && method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'the proxy forwards GET and POST', { allow: 'GET, POST' });
     const query = new URLSearchParams(event.rawQueryString ?? '');
-    query.delete('access_token'); // the hub's token, never one the caller brings
+    dropAccessTokens(query); // the hub's token, never one the caller brings (in any spelling)
     const raw = event.body === undefined ? undefined : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
     if (raw && raw.length > MAX_PROXY_BODY_BYTES) throw new HttpError(413, 'body_too_large', `the body may be at most ${MAX_PROXY_BODY_BYTES} bytes`);
     const upstream = app.type === 'wecom' ? upstreams.wecom : upstreams.wechat;
@@ -88,13 +90,44 @@ function upstreamPath(event: HttpEvent, app: HubApp): string {
   return path!;
 }
 
-/** Why a path may not be forwarded for this app, if it may not. */
+/**
+ * Why a path may not be forwarded for this app, if it may not. Plain segments only (SAFE_PATH: no
+ * `%`, `;`, backslashes, empty or dot-only segments), and never a credential API in any spelling a server
+ * may take for it: compared in lowercase, each segment cut at its first dot (`token.`, `token..`,
+ * `token.json`, `ticket./getticket`), without a trailing slash.
+ */
 export function pathRefusal(path: string | undefined, app: HubApp): 'invalid' | 'credential' | 'not_allowed' | undefined {
-  if (!path || !SAFE_PATH.test(path) || path.split('/').some((s) => s === '.' || s === '..')) return 'invalid';
-  const lower = path.toLowerCase(); // whatever case WeChat's router accepts, these stay refused
-  if (NEVER.some((p) => lower === p || lower.startsWith(p.endsWith('/') ? p : `${p}/`))) return 'credential';
+  if (!path || !SAFE_PATH.test(path) || path.split('/').some((s) => /^\.+$/.test(s))) return 'invalid';
+  const canonical = `/${path.toLowerCase().split('/').map((s) => s.split('.')[0]).filter(Boolean).join('/')}`;
+  if (NEVER.some((p) => {
+    const base = p.replace(/\/$/, '');
+    return canonical === base || canonical.startsWith(`${base}/`);
+  })) return 'credential';
   if (!app.proxyPaths.some((p) => path.startsWith(p))) return 'not_allowed';
   return undefined;
+}
+
+/**
+ * Drop every query parameter a server might read as `access_token` (any case, percent-decoded
+ * again, with junk around it: `ACCESS_TOKEN`, `access_token%00`, `access_token[]`, `access token`),
+ * so that only the one token the hub sets is sent.
+ */
+export function dropAccessTokens(query: URLSearchParams): void {
+  for (const key of new Set(query.keys())) {
+    if (spellsAccessToken(key)) query.delete(key);
+  }
+}
+
+function spellsAccessToken(key: string): boolean {
+  let k = key;
+  for (let i = 0; i < 3 && k.includes('%'); i++) {
+    try {
+      k = decodeURIComponent(k);
+    } catch {
+      break;
+    }
+  }
+  return k.toLowerCase().replace(/[^a-z0-9]/g, '').startsWith('accesstoken');
 }
 
 /** WeChat's errcode in an answer, when it is a JSON (or text) object that has one; never read from a file's bytes. */
@@ -116,7 +149,7 @@ export function asResult(res: PassResponse): HttpResult {
   const text = /json|text|xml/i.test(type) || type === '';
   return {
     statusCode: res.status,
-    headers: { ...res.headers, 'cache-control': 'no-store' },
+    headers: { ...res.headers, 'cache-control': 'no-store', ...NOSNIFF },
     body: text ? res.body.toString('utf8') : res.body.toString('base64'),
     isBase64Encoded: !text,
   };

@@ -26,7 +26,7 @@ export function statusRoutes(event: HttpEvent, deps: EdgeDeps, status: StatusDep
   if (method !== 'GET') return Promise.resolve(notRouted(event, ['GET']));
   if (path === '/v1/status') return respond(deps, () => overview(event, deps, status));
   const quota = /^\/v1\/status\/([^/]+)\/quota$/.exec(path);
-  if (quota) return respond(deps, () => appQuota(event, deps, status, event.pathParameters?.app ?? decodeURIComponent(quota[1]!)));
+  if (quota) return respond(deps, () => appQuota(event, deps, status, event.pathParameters?.app ?? decodeSafe(quota[1]!)));
   return Promise.resolve(notRouted(event, undefined));
 }
 
@@ -46,18 +46,61 @@ async function appQuota(event: HttpEvent, deps: EdgeDeps, status: StatusDeps, na
   const app = deps.refresher.app(name);
   const now = deps.clock.now();
   const { quota } = await status.view.of(app, now);
-  return ok({ app: name, ledger: quota, wechat: await wechatCount(deps, status, app) });
+  if (app.type === 'wecom') return ok({ app: name, ledger: quota, wechat: { note: 'WeCom has no quota API; the ledger is the only count' } });
+  const count = await wechatCount(deps, status, app);
+  return ok({ app: name, ledger: quota, wechat: count.wechat, wechatAsOf: new Date(count.asOf).toISOString() });
 }
 
-async function wechatCount(deps: EdgeDeps, status: StatusDeps, app: HubApp) {
-  if (app.type === 'wecom') return { note: 'WeCom has no quota API; the ledger is the only count' };
+/** How long WeChat's count of an app is kept before WeChat is asked again (per container). */
+export const QUOTA_CACHE_MS = 60_000;
+
+interface CountAnswer {
+  wechat: Record<string, unknown>;
+  asOf: number;
+  /** WeChat answered (its count, or its refusal): kept for QUOTA_CACHE_MS. Not kept: the hub had no token, WeChat could not be reached. */
+  keep: boolean;
+}
+/** Per hub: WeChat's last answer per app and token API, or the request for it in flight. */
+const countsByHub = new WeakMap<object, Map<string, { until: number; answer: Promise<CountAnswer> }>>();
+
+/** WeChat's own count (openapi/quota/get), asked at most once per QUOTA_CACHE_MS per app; concurrent requests share one call. */
+function wechatCount(deps: EdgeDeps, status: StatusDeps, app: Exclude<HubApp, { type: 'wecom' }>): Promise<CountAnswer> {
   const cgiPath = app.tokenApi === 'stable' ? '/cgi-bin/stable_token' : '/cgi-bin/token';
+  let counts = countsByHub.get(deps.refresher);
+  if (!counts) countsByHub.set(deps.refresher, (counts = new Map()));
+  const key = `${app.name}#${cgiPath}`;
+  const now = deps.clock.now();
+  const cached = counts.get(key);
+  if (cached && cached.until > now) return cached.answer;
+  const answer = askWeChat(deps, status, app.name, cgiPath);
+  const entry = { until: now + QUOTA_CACHE_MS, answer };
+  counts.set(key, entry);
+  void answer.then((a) => {
+    if (!a.keep && counts.get(key) === entry) counts.delete(key);
+  });
+  return answer;
+}
+
+async function askWeChat(deps: EdgeDeps, status: StatusDeps, name: string, cgiPath: string): Promise<CountAnswer> {
   try {
-    const token = (await deps.refresher.get(app.name)).value;
+    const token = (await deps.refresher.get(name)).value;
     const q = await status.wechat.getApiQuota(token, cgiPath);
-    return { cgi_path: cgiPath, daily_limit: q.dailyLimit, used: q.used, remain: q.remain };
+    return { wechat: { cgi_path: cgiPath, daily_limit: q.dailyLimit, used: q.used, remain: q.remain }, asOf: deps.clock.now(), keep: true };
   } catch (error) {
-    return { cgi_path: cgiPath, error: error instanceof WeChatError && error.errcode !== undefined ? { errcode: error.errcode, errmsg: error.errmsg } : { code: errorCode(error) } };
+    const answered = error instanceof WeChatError && error.errcode !== undefined;
+    return {
+      wechat: { cgi_path: cgiPath, error: answered ? { errcode: error.errcode, errmsg: error.errmsg } : { code: errorCode(error) } },
+      asOf: deps.clock.now(),
+      keep: answered,
+    };
+  }
+}
+
+function decodeSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
   }
 }
 

@@ -4,7 +4,8 @@ import { UnknownKindError } from '../errors.js';
 import { jsapiSignature, nonceStr, withoutFragment } from '../jssdk.js';
 import { ticketKindId } from '../kinds/catalog.js';
 import type { Served } from '../refresher.js';
-import { appFrom, jsonBody, lifetime, noQuery, notRouted, ok, respond, staleValue, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
+import { appFrom, forcedBody, grantedApp, jsonBody, lifetime, noQuery, notRouted, ok, respond, staleValue, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
+import { allows } from './auth.js';
 import { HttpError } from './errors.js';
 
 /** The longest page URL the signature route signs. */
@@ -31,15 +32,18 @@ export function getTicketRoute(event: HttpEvent, deps: EdgeDeps): Promise<HttpRe
   });
 }
 
-/** POST /v1/apps/{app}/tickets/{type}/refresh, body {"stale_ticket": "..."} */
+/**
+ * POST /v1/apps/{app}/tickets/{type}/refresh, body {"stale_ticket": "..."}: the ticket (and its
+ * expiry) only for a caller that may also read it; a refresh-only caller learns what happened.
+ */
 export function refreshTicketRoute(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
   return respond(deps, async () => {
-    const app = await appFrom(event, deps, 'refresh');
+    const { app, grant } = await grantedApp(event, deps, 'refresh');
     const kind = ticketKindOf(event, deps, app);
     noQuery(event);
     const { stale_ticket } = jsonBody(event, refreshBody);
     const result = await deps.refresher.forceRefresh(app, stale_ticket, kind);
-    return ok({ ...ticketBody(result, deps.clock.now()), refreshed: result.refreshed, changed: result.changed, ...(result.reason ? { reason: result.reason } : {}) });
+    return ok(forcedBody(result, allows(grant, app, 'read') ? ticketBody(result, deps.clock.now()) : undefined));
   });
 }
 

@@ -26,8 +26,18 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
   const closers: (() => Promise<void>)[] = [];
   const notes: string[] = [];
   let demoKey: string | undefined;
+  const ownApps = Boolean(settings.HUB_APPS || settings.HUB_APPS_SSM_PATH);
+  const keysGiven = Boolean(settings.HUB_API_KEYS || settings.HUB_API_KEYS_SSM);
+  // A key for every app with every scope is a demo's convenience; for real apps it is a leak waiting.
+  if (ownApps && !keysGiven && settings.HUB_AUTH !== 'iam') {
+    const names = loadConfig(settings).apps.map((a) => a.name).join(','); // a mistake in the rest of the configuration is named first
+    throw new ConfigurationInvalidError(
+      'Invalid configuration: HUB_API_KEYS: is required when HUB_APPS (or HUB_APPS_SSM_PATH) names your own apps; npm start makes a key only for its demo apps. ' +
+        `Make one with \`npm run key -- --apps ${names || '<app,app|*>'} --scopes read\` (it prints the key once and its entry) and start with HUB_API_KEYS='[<that entry>]'`,
+    );
+  }
 
-  if (!settings.HUB_APPS) {
+  if (!settings.HUB_APPS && !settings.HUB_APPS_SSM_PATH) {
     const sim = new WeChatSimulator();
     const secret = randomBytes(16).toString('hex');
     const wecomSecret = randomBytes(16).toString('hex');
@@ -44,8 +54,8 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
     closers.push(() => sim.close());
     notes.push(`WeChat and WeCom simulator: ${settings.WECHAT_API_BASE} (demo apps "demo", an Official Account, and "demo-wecom"; no HUB_APPS set)`);
   }
-  // With IAM auth there are no API keys to hand out: callers are IAM principals.
-  if (!settings.HUB_API_KEYS && settings.HUB_AUTH !== 'iam') {
+  // The demo's one key (shown once). With IAM auth there are no API keys to hand out: callers are IAM principals.
+  if (!ownApps && !keysGiven && settings.HUB_AUTH !== 'iam') {
     demoKey = `hub_${randomBytes(24).toString('base64url')}`;
     settings.HUB_API_KEYS = JSON.stringify([{ name: 'local-demo', sha256: hashApiKey(demoKey), apps: ['*'], scopes: ['read', 'refresh', 'proxy', 'admin'] }]);
   }
@@ -110,14 +120,21 @@ function iamLines(config: HubConfig): string[] {
   ];
 }
 
-/** The demo key, if one was made, and a curl line for each kind of route. */
+/**
+ * The demo key, if one was made, printed once; then a curl line for each kind of route, which read
+ * the key from $HUB_KEY (so the key is on the screen, and in the terminal's scrollback, once).
+ */
 function tryLines(config: HubConfig, url: string, demoKey: string | undefined): string[] {
   const lines: string[] = [];
   const app = config.apps[0]!.name;
   const jssdk = config.apps.find((a) => a.type !== 'mini_program')?.name;
-  if (demoKey) lines.push(`Demo API key (read, refresh, proxy, admin on every app; shown once): ${demoKey}`);
-  lines.push('Try:');
-  const auth = `-H "Authorization: Bearer ${demoKey ?? '<your key>'}"`;
+  if (demoKey) {
+    lines.push(`Demo API key (read, refresh, proxy, admin on every app; shown once): ${demoKey}`);
+    lines.push('Try (first: export HUB_KEY=<the demo key above>):');
+  } else {
+    lines.push('Try (first: export HUB_KEY=<one of your keys>):');
+  }
+  const auth = '-H "Authorization: Bearer $HUB_KEY"';
   lines.push(`  curl -s ${auth} ${url}/v1/apps/${app}/access-token`);
   if (jssdk) {
     lines.push(`  curl -s ${auth} ${url}/v1/apps/${jssdk}/tickets/jsapi`);
@@ -127,9 +144,9 @@ function tryLines(config: HubConfig, url: string, demoKey: string | undefined): 
   const compat = config.apps.find((a) => a.compat && a.type !== 'wecom');
   if (compat && compat.type !== 'wecom') {
     lines.push(`An unmodified SDK: API base ${url}, appid ${compat.appid}, and a hub key as its secret:`);
-    lines.push(`  curl -s '${url}/cgi-bin/token?grant_type=client_credential&appid=${compat.appid}&secret=${demoKey ?? '<your key>'}'`);
+    lines.push(`  curl -s "${url}/cgi-bin/token?grant_type=client_credential&appid=${compat.appid}&secret=$HUB_KEY"`);
   }
-  lines.push(`The hub's state: npm run status -- --url ${url} --key ${demoKey ?? '<a key with the admin scope>'}`);
+  lines.push(`The hub's state: npm run status -- --url ${url} --key "$HUB_KEY"${demoKey ? '' : ' (a key with the admin scope)'}`);
   return lines;
 }
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../lib/http/edge.js';
 import { createLocalServer } from '../../lib/http/local-server.js';
 import type { Hub } from '../../lib/hub.js';
-import { closeSharedDynalite, COMPAT_APPS, httpEvent, json, READ_KEY, REFRESH_KEY, startWorld, ticketEvent, type World } from '../support/world.js';
+import { closeSharedDynalite, COMPAT_APPS, httpEvent, json, PROXY_KEY, READ_KEY, REFRESH_KEY, startWorld, ticketEvent, type World } from '../support/world.js';
 
 let world: World;
 let hub: Hub;
@@ -62,8 +62,13 @@ describe('body messages say exactly what is wrong, naming the field once', () =>
       const headers = { authorization: `Bearer ${REFRESH_KEY}`, 'content-type': 'application/json' };
       const small = await request(url, { method: 'POST', headers, body: JSON.stringify({ stale_token: 'x'.repeat(MAX_BODY_BYTES) }) });
       expect([small.statusCode, ((await small.body.json()) as any).error.message]).toEqual([413, `the body is larger than ${MAX_BODY_BYTES} bytes`]);
+      // The local server reads no more than the route's own limit: 4 KiB here, whatever the size sent.
       const huge = await request(url, { method: 'POST', headers, body: Buffer.alloc(6 * 1024 * 1024 + 1, 'x') });
-      expect([huge.statusCode, ((await huge.body.json()) as any).error.message]).toEqual([413, `the body is larger than ${6 * 1024 * 1024} bytes`]);
+      expect([huge.statusCode, ((await huge.body.json()) as any).error.message]).toEqual([413, `the body is larger than ${MAX_BODY_BYTES} bytes`]);
+      // Only the proxy, for a caller with the proxy scope, takes up to Lambda's 6 MB.
+      const proxyUrl = url.replace('/access-token/refresh', '/wechat/cgi-bin/media/upload');
+      const proxied = await request(proxyUrl, { method: 'POST', headers: { authorization: `Bearer ${PROXY_KEY}`, 'content-type': 'application/octet-stream' }, body: Buffer.alloc(6 * 1024 * 1024 + 1, 'x') });
+      expect([proxied.statusCode, ((await proxied.body.json()) as any).error.message]).toEqual([413, `the body is larger than ${6 * 1024 * 1024} bytes`]);
     } finally {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
