@@ -126,9 +126,13 @@ async function passOn(method: string, path: string, q: URLSearchParams, event: H
   if (!token) throw new WeChatAnswer(41001, 'access_token missing');
   const app = await appOf(deps, token);
   if (!app) throw new WeChatAnswer(40001, TOKEN_INVALID_MSG);
+  // A token the hub issued and has since replaced (a forced rotation, a self-heal) is no longer
+  // accepted by WeChat, and an SDK without 40001 handling keeps sending it until its cache expires:
+  // within that token's own life the call goes out with the current one (docs/compat.md).
+  const sent = (await deps.refresher.identify(app.name, token)) === 'replaced' ? (await deps.refresher.get(app.name)).value : token;
   // The one token checked is the one sent: a second access_token in the query (in any spelling) would ride along unchecked.
   dropAccessTokens(q);
-  q.set('access_token', token);
+  q.set('access_token', sent);
   const refusal = pathRefusal(path, app);
   if (refusal) throw new WeChatAnswer(48001, `api unauthorized: the hub does not pass on ${refusal === 'credential' ? 'credential APIs' : 'this path'} (allowed: ${app.proxyPaths.join(', ')})`);
   if (method !== 'GET' && method !== 'POST') throw new WeChatAnswer(43002, 'require POST method');
@@ -143,8 +147,9 @@ async function passOn(method: string, path: string, q: URLSearchParams, event: H
   }
   if (TOKEN_INVALID.has(errcodeOf(res) ?? 0)) memoryOf(deps).known.delete(tokenHash(token)); // looked up again next time
   if (TOKEN_INVALID.has(errcodeOf(res) ?? 0) && deps.refresher.canProbe(app.name)) {
-    // WeChat says the hub's token is dead: heal it now (probe first, budgeted), so the SDK's retry gets a good one.
-    await deps.refresher.forceRefresh(app.name, token).catch((error: unknown) => {
+    // WeChat says the hub's token is dead: heal it now (probed again even within PROBE_TTL: the hub saw
+    // the rejection itself; budgeted), so the SDK's retry gets a good one.
+    await deps.refresher.forceRefresh(app.name, sent, 'access_token', { observed: true }).catch((error: unknown) => {
       deps.logger.warn('compat: could not refresh a token WeChat rejected', { app: app.name, error: error instanceof Error ? error.name : 'unknown' });
     });
   }
@@ -193,8 +198,9 @@ async function forced(deps: EdgeDeps, app: WeChatApp, current: Served): Promise<
   try {
     return await deps.refresher.forceRefresh(app.name, current.value);
   } catch (error) {
-    // Within 30 s of the last force WeChat "does not refresh" and answers the current token: so does the hub.
-    if (error instanceof ForcedRefreshBudgetError && error.message.includes('30 s')) return current;
+    // Within 30 s of the last force WeChat "does not refresh" and answers the current token: so does the
+    // hub, and for a token too young to be rotated unconfirmed (its probe could not answer).
+    if (error instanceof ForcedRefreshBudgetError && (error.reason === 'spacing' || error.reason === 'young')) return current;
     throw error;
   }
 }

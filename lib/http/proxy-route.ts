@@ -66,10 +66,11 @@ export function proxyRoute(event: HttpEvent, deps: EdgeDeps, upstreams: ProxyUps
     const token = (await deps.refresher.get(name)).value;
     let res = await call(token);
     let retried = false;
-    // Only where WeChat can be asked whether the token is really dead (a probe): a Mini Program's is
-    // not rotated on the word of an answer alone (the caller uses the forced refresh, scope refresh).
+    // Only where WeChat can be asked whether the token is really dead (a probe; every token kind has
+    // one): a token is not rotated on the word of an answer alone. The hub saw the rejection itself,
+    // so WeChat is asked again even within PROBE_TTL of a probe that said "valid".
     if (TOKEN_INVALID.has(errcodeOf(res) ?? 0) && deps.refresher.canProbe(name)) {
-      const fresh = await deps.refresher.forceRefresh(name, token);
+      const fresh = await deps.refresher.forceRefresh(name, token, 'access_token', { observed: true });
       if (fresh.value !== token) {
         res = await call(fresh.value);
         retried = true;
