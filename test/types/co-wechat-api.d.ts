@@ -22,5 +22,7 @@ declare module 'co-wechat-api' {
     getTicket(type?: string): Promise<Ticket>;
     getLatestTicket(): Promise<Ticket>;
     getIp(): Promise<{ ip_list: string[] }>;
+    getUser(options: string | { openid: string; lang?: string }): Promise<Record<string, unknown>>;
+    getJsConfig(param: { url: string; debug?: boolean; jsApiList?: string[] }): Promise<{ appId: string; timestamp: string; nonceStr: string; signature: string }>;
   }
 }
