@@ -194,6 +194,10 @@ const envSchema = z.object({
   FORCED_DAILY_BUDGET: seconds(200),
   TICK_CONCURRENCY: seconds(16),
   PROBE_TTL: wholeSeconds(10),
+  /** A value WeChat cannot be asked about is rotated on a report only once it is this old (seconds)… */
+  UNVERIFIED_MIN_AGE: wholeSeconds(60),
+  /** …and at most this many times a day per app and kind. */
+  UNVERIFIED_DAILY_BUDGET: seconds(10),
   SECRET_CACHE_TTL: wholeSeconds(60),
   /** The tick asks WeChat (with a call that spends no quota) whether each current token is still good. */
   SELF_HEAL: z._default(z.enum(['on', 'off'], { error: 'must be on or off' }), 'on'),
@@ -248,6 +252,8 @@ export interface HubConfig {
     forcedDailyBudget: number;
     tickConcurrency: number;
     probeTtlMs: number;
+    unverifiedMinAgeMs: number;
+    unverifiedForcedDailyBudget: number;
     secretCacheTtlSeconds: number;
     configErrorBackoffMs: number;
   };
@@ -320,6 +326,8 @@ export function loadConfig(env: Record<string, string | undefined>): HubConfig {
       forcedDailyBudget: e.FORCED_DAILY_BUDGET,
       tickConcurrency: e.TICK_CONCURRENCY,
       probeTtlMs: e.PROBE_TTL * 1000,
+      unverifiedMinAgeMs: e.UNVERIFIED_MIN_AGE * 1000,
+      unverifiedForcedDailyBudget: e.UNVERIFIED_DAILY_BUDGET,
       secretCacheTtlSeconds: e.SECRET_CACHE_TTL,
       configErrorBackoffMs: e.CONFIG_ERROR_BACKOFF * 1000,
     },
