@@ -1,13 +1,16 @@
-import { createHash } from 'node:crypto';
 import type { HubApp, WeChatApp, WeComApp } from '../apps.js';
-import { ForcedRefreshBudgetError, NoTokenAvailableError, UpstreamLimitError } from '../errors.js';
-import { servedSeconds } from '../policy.js';
+import { ForcedRefreshBudgetError } from '../errors.js';
 import type { Served } from '../refresher.js';
-import { WeChatError } from '../wechat/errors.js';
 import { PassthroughError } from '../wechat/passthrough.js';
 import type { Grant } from './auth.js';
-import { CREDENTIAL_SHAPE, header, notRouted, NOSNIFF, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
+import { answer, asWeChat, ticketAnswer, tokenAnswer, WeChatAnswer } from './compat-answers.js';
+import { appOf, compatApps, forgetKnown } from './compat-lookup.js';
+import { header, notRouted, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
 import { asResult, dropAccessTokens, errcodeOf, pathRefusal, TOKEN_INVALID, type ProxyUpstreams } from './proxy-route.js';
+
+// What the local server and the tests import from here, now held by the two modules above.
+export { compatBodyTooLarge } from './compat-answers.js';
+export { compatTokenKnown, UNKNOWN_LOOKUPS_BURST, UNKNOWN_LOOKUPS_PER_SECOND } from './compat-lookup.js';
 
 /**
  * WeChat's own paths, answered as WeChat would, so that an unmodified SDK works by changing only its
@@ -22,16 +25,6 @@ import { asResult, dropAccessTokens, errcodeOf, pathRefusal, TOKEN_INVALID, type
  * guarded forced refresh before answering, so the SDK's own retry (it asks for a token again) gets a
  * good one.
  */
-
-/** A WeChat-shaped refusal. */
-class WeChatAnswer extends Error {
-  constructor(
-    readonly errcode: number,
-    readonly errmsg: string,
-  ) {
-    super(errmsg);
-  }
-}
 
 const INVALID_KEY = 'invalid appsecret: the secret must be a hub API key with the read scope on this app, not the AppSecret';
 const TOKEN_INVALID_MSG = 'invalid credential, access_token is invalid or not latest';
@@ -145,7 +138,7 @@ async function passOn(method: string, path: string, q: URLSearchParams, event: H
     if (error instanceof PassthroughError) throw new WeChatAnswer(-1, 'system error: WeChat could not be reached');
     throw error;
   }
-  if (TOKEN_INVALID.has(errcodeOf(res) ?? 0)) memoryOf(deps).known.delete(tokenHash(token)); // looked up again next time
+  if (TOKEN_INVALID.has(errcodeOf(res) ?? 0)) forgetKnown(deps, token); // looked up again next time
   if (TOKEN_INVALID.has(errcodeOf(res) ?? 0) && deps.refresher.canProbe(app.name)) {
     // WeChat says the hub's token is dead: heal it now (probed again even within PROBE_TTL: the hub saw
     // the rejection itself; budgeted), so the SDK's retry gets a good one.
@@ -205,119 +198,6 @@ async function forced(deps: EdgeDeps, app: WeChatApp, current: Served): Promise<
   }
 }
 
-type Platform = 'wechat' | 'wecom';
-
-/**
- * What one container (one hub) remembers about tokens SDKs sent, so that junk costs the store little:
- * tokens found to be an app's (`known`), tokens found to be no app's for what was looked up
- * (`unknown`, keyed by the platform looked up: an Official Account token sent to a WeCom path is no
- * WeCom app's, and stays an Official Account's), and a token bucket for lookups of tokens in
- * neither (each reads the store once per compat app). Tokens are held as their SHA-256, never as
- * they are.
- */
-interface TokenMemory {
-  known: Map<string, { app: string; until: number }>;
-  unknown: Map<string, number>;
-  bucket: { tokens: number; at: number };
-}
-const memoryByHub = new WeakMap<object, TokenMemory>();
-/** How long a token found (or handed out) stays known without a store read: a token the hub stopped serving then goes to WeChat, which refuses it. */
-const KNOWN_FOR_MS = 60_000;
-/** How long a token found to be no app's is answered without a read (a token that is no app's never becomes one's: the hub's are minted by WeChat and stored before anyone holds them). */
-const UNKNOWN_FOR_MS = 60_000;
-const MAX_REMEMBERED = 5_000;
-/** Lookups of tokens this container does not know yet, per container: a burst, then so many a second; past it, 40001 without a read. */
-export const UNKNOWN_LOOKUPS_BURST = 10;
-export const UNKNOWN_LOOKUPS_PER_SECOND = 5;
-
-function memoryOf(deps: EdgeDeps): TokenMemory {
-  let m = memoryByHub.get(deps.refresher);
-  if (!m) memoryByHub.set(deps.refresher, (m = { known: new Map(), unknown: new Map(), bucket: { tokens: UNKNOWN_LOOKUPS_BURST, at: deps.clock.now() } }));
-  return m;
-}
-
-function tokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
-}
-
-/** Remember `key` until `until`, dropping the oldest entry when full (a Map keeps insertion order). */
-function remember<V>(map: Map<string, V>, key: string, value: V): void {
-  map.delete(key);
-  if (map.size >= MAX_REMEMBERED) map.delete(map.keys().next().value!);
-  map.set(key, value);
-}
-
-/** One lookup from the bucket, if there is one left. */
-function takeLookup(m: TokenMemory, now: number): boolean {
-  const b = m.bucket;
-  b.tokens = Math.min(UNKNOWN_LOOKUPS_BURST, b.tokens + (Math.max(0, now - b.at) * UNKNOWN_LOOKUPS_PER_SECOND) / 1000);
-  b.at = Math.max(b.at, now);
-  if (b.tokens < 1) return false;
-  b.tokens -= 1;
-  return true;
-}
-
-const onPlatform = (app: HubApp, platform: Platform | undefined) => !platform || (app.type === 'wecom') === (platform === 'wecom');
-
-/** A token the hub just handed an SDK (compat /cgi-bin/token, gettoken): its calls pass without a lookup. */
-function knowServed(deps: EdgeDeps, app: HubApp, s: Served): void {
-  const now = deps.clock.now();
-  remember(memoryOf(deps).known, tokenHash(s.value), { app: app.name, until: Math.min(now + KNOWN_FOR_MS, s.expiresAt) });
-}
-
-/**
- * The compat app whose current (or overlapping previous) token this is (of `platform`, when given):
- * first match. Junk is refused without a read; a token this container knows, or knows to be no
- * app's of that platform, costs no read; other tokens are looked up within the bucket.
- */
-async function appOf(deps: EdgeDeps, token: string, platform?: Platform): Promise<HubApp | undefined> {
-  if (!CREDENTIAL_SHAPE.test(token)) return undefined;
-  const now = deps.clock.now();
-  const m = memoryOf(deps);
-  const hash = tokenHash(token);
-  const known = m.known.get(hash);
-  if (known && known.until > now) {
-    const app = deps.refresher.hasApp(known.app) ? deps.refresher.app(known.app) : undefined;
-    if (app?.compat) return onPlatform(app, platform) ? app : undefined;
-  }
-  const missKey = `${platform ?? 'any'}:${hash}`;
-  if ((m.unknown.get(missKey) ?? 0) > now || (m.unknown.get(`any:${hash}`) ?? 0) > now) return undefined;
-  // Past the bucket: refused without a read, and not remembered (it may be a good token).
-  if (!takeLookup(m, now)) return undefined;
-  for (const app of compatApps(deps)) {
-    if (!onPlatform(app, platform)) continue;
-    if (await deps.refresher.recognizes(app.name, token)) {
-      remember(m.known, hash, { app: app.name, until: now + KNOWN_FOR_MS });
-      return app;
-    }
-  }
-  remember(m.unknown, missKey, now + UNKNOWN_FOR_MS);
-  return undefined;
-}
-
-/** A body past what the compat paths take, answered as WeChat answers one (the local server's limit). */
-export function compatBodyTooLarge(): HttpResult {
-  return answer(new WeChatAnswer(47001, 'data format error: body too large'));
-}
-
-/**
- * Whether a request to the pass-through carries a token the hub serves (the local server reads a
- * large body only then). The same lookup the handler makes: a token it refuses costs nothing more.
- */
-export async function compatTokenKnown(deps: EdgeDeps, event: HttpEvent): Promise<boolean> {
-  const token = new URLSearchParams(event.rawQueryString ?? '').get('access_token');
-  if (!token) return false;
-  try {
-    return (await appOf(deps, token)) !== undefined;
-  } catch {
-    return false; // the handler meets the same failure and answers it
-  }
-}
-
-function compatApps(deps: EdgeDeps): HubApp[] {
-  return deps.refresher.appNames.map((n) => deps.refresher.app(n)).filter((a) => a.compat);
-}
-
 async function grantOf(deps: EdgeDeps, key: string): Promise<Grant | undefined> {
   if (key.length > 256) return undefined;
   const auth = await deps.keyring();
@@ -343,39 +223,4 @@ function stableBody(event: HttpEvent): Record<string, unknown> {
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
-}
-
-
-function tokenAnswer(s: Served, deps: EdgeDeps, app: HubApp): HttpResult {
-  knowServed(deps, app, s);
-  const token = { access_token: s.value, expires_in: servedSeconds(s, deps.clock.now()) };
-  return json(app.type === 'wecom' ? { errcode: 0, errmsg: 'ok', ...token } : token);
-}
-
-function ticketAnswer(s: Served, deps: EdgeDeps): HttpResult {
-  return json({ errcode: 0, errmsg: 'ok', ticket: s.value, expires_in: servedSeconds(s, deps.clock.now()) });
-}
-
-/** What the hub's own failures look like to an SDK: WeChat's codes, with the hub's reason. */
-function asWeChat(error: unknown, deps: EdgeDeps): WeChatAnswer {
-  if (error instanceof WeChatAnswer) return error;
-  if (error instanceof NoTokenAvailableError) {
-    const up = error.upstream;
-    const errcode = up instanceof WeChatError ? up.errcode : up ? Number(up.code.split(':')[1]) || undefined : undefined;
-    const kind = up instanceof WeChatError ? up.kind : up?.code.split(':')[0];
-    if (errcode !== undefined && kind !== 'retry_later') return new WeChatAnswer(errcode, `WeChat refused to issue a token to the hub (errcode ${errcode})`);
-    return new WeChatAnswer(-1, 'system error: the hub has no valid token right now; try again later');
-  }
-  if (error instanceof ForcedRefreshBudgetError) return new WeChatAnswer(45009, `reach max api daily quota limit: ${error.message}`);
-  if (error instanceof UpstreamLimitError) return new WeChatAnswer(45009, `api freq out of limit: ${error.message}`);
-  deps.logger.error('compat request failed', { error: error instanceof Error ? error.name : 'unknown' });
-  return new WeChatAnswer(-1, 'system error');
-}
-
-function answer(e: WeChatAnswer): HttpResult {
-  return json({ errcode: e.errcode, errmsg: e.errmsg });
-}
-
-function json(body: unknown): HttpResult {
-  return { statusCode: 200, headers: { 'content-type': 'application/json; encoding=utf-8', 'cache-control': 'no-store', ...NOSNIFF }, body: JSON.stringify(body) };
 }

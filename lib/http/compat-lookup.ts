@@ -1,0 +1,125 @@
+import { createHash } from 'node:crypto';
+import type { HubApp } from '../apps.js';
+import type { Served } from '../refresher.js';
+import { CREDENTIAL_SHAPE, type EdgeDeps, type HttpEvent } from './edge.js';
+
+/**
+ * How the WeChat-compatible paths (lib/http/compat-routes.ts) find the compat app of a token an SDK
+ * sends: the container's memory of tokens it handed out or found (keyed by the token's SHA-256),
+ * of tokens found to be no app's (keyed by that hash and the platform looked up), and the token
+ * bucket that bounds the store reads of tokens in neither.
+ */
+
+type Platform = 'wechat' | 'wecom';
+
+/**
+ * What one container (one hub) remembers about tokens SDKs sent, so that junk costs the store little:
+ * tokens found to be an app's (`known`), tokens found to be no app's for what was looked up
+ * (`unknown`, keyed by the platform looked up: an Official Account token sent to a WeCom path is no
+ * WeCom app's, and stays an Official Account's), and a token bucket for lookups of tokens in
+ * neither (each reads the store once per compat app). Tokens are held as their SHA-256, never as
+ * they are.
+ */
+interface TokenMemory {
+  known: Map<string, { app: string; until: number }>;
+  unknown: Map<string, number>;
+  bucket: { tokens: number; at: number };
+}
+const memoryByHub = new WeakMap<object, TokenMemory>();
+/** How long a token found (or handed out) stays known without a store read: a token the hub stopped serving then goes to WeChat, which refuses it. */
+const KNOWN_FOR_MS = 60_000;
+/** How long a token found to be no app's is answered without a read (a token that is no app's never becomes one's: the hub's are minted by WeChat and stored before anyone holds them). */
+const UNKNOWN_FOR_MS = 60_000;
+const MAX_REMEMBERED = 5_000;
+/** Lookups of tokens this container does not know yet, per container: a burst, then so many a second; past it, 40001 without a read. */
+export const UNKNOWN_LOOKUPS_BURST = 10;
+export const UNKNOWN_LOOKUPS_PER_SECOND = 5;
+
+function memoryOf(deps: EdgeDeps): TokenMemory {
+  let m = memoryByHub.get(deps.refresher);
+  if (!m) memoryByHub.set(deps.refresher, (m = { known: new Map(), unknown: new Map(), bucket: { tokens: UNKNOWN_LOOKUPS_BURST, at: deps.clock.now() } }));
+  return m;
+}
+
+function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+/** Remember `key` until `until`, dropping the oldest entry when full (a Map keeps insertion order). */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  if (map.size >= MAX_REMEMBERED) map.delete(map.keys().next().value!);
+  map.set(key, value);
+}
+
+/** One lookup from the bucket, if there is one left. */
+function takeLookup(m: TokenMemory, now: number): boolean {
+  const b = m.bucket;
+  b.tokens = Math.min(UNKNOWN_LOOKUPS_BURST, b.tokens + (Math.max(0, now - b.at) * UNKNOWN_LOOKUPS_PER_SECOND) / 1000);
+  b.at = Math.max(b.at, now);
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
+
+const onPlatform = (app: HubApp, platform: Platform | undefined) => !platform || (app.type === 'wecom') === (platform === 'wecom');
+
+/** A token the hub just handed an SDK (compat /cgi-bin/token, gettoken): its calls pass without a lookup. */
+export function knowServed(deps: EdgeDeps, app: HubApp, s: Served): void {
+  const now = deps.clock.now();
+  remember(memoryOf(deps).known, tokenHash(s.value), { app: app.name, until: Math.min(now + KNOWN_FOR_MS, s.expiresAt) });
+}
+
+/** A token WeChat refused: no longer known, so it is looked up again next time. */
+export function forgetKnown(deps: EdgeDeps, token: string): void {
+  memoryOf(deps).known.delete(tokenHash(token));
+}
+
+/**
+ * The compat app whose current (or overlapping previous) token this is (of `platform`, when given):
+ * first match. Junk is refused without a read; a token this container knows, or knows to be no
+ * app's of that platform, costs no read; other tokens are looked up within the bucket.
+ */
+export async function appOf(deps: EdgeDeps, token: string, platform?: Platform): Promise<HubApp | undefined> {
+  if (!CREDENTIAL_SHAPE.test(token)) return undefined;
+  const now = deps.clock.now();
+  const m = memoryOf(deps);
+  const hash = tokenHash(token);
+  const known = m.known.get(hash);
+  if (known && known.until > now) {
+    const app = deps.refresher.hasApp(known.app) ? deps.refresher.app(known.app) : undefined;
+    if (app?.compat) return onPlatform(app, platform) ? app : undefined;
+  }
+  const missKey = `${platform ?? 'any'}:${hash}`;
+  if ((m.unknown.get(missKey) ?? 0) > now || (m.unknown.get(`any:${hash}`) ?? 0) > now) return undefined;
+  // Past the bucket: refused without a read, and not remembered (it may be a good token).
+  if (!takeLookup(m, now)) return undefined;
+  for (const app of compatApps(deps)) {
+    if (!onPlatform(app, platform)) continue;
+    if (await deps.refresher.recognizes(app.name, token)) {
+      remember(m.known, hash, { app: app.name, until: now + KNOWN_FOR_MS });
+      return app;
+    }
+  }
+  remember(m.unknown, missKey, now + UNKNOWN_FOR_MS);
+  return undefined;
+}
+
+/**
+ * Whether a request to the pass-through carries a token the hub serves (the local server reads a
+ * large body only then). The same lookup the handler makes: a token it refuses costs nothing more.
+ */
+export async function compatTokenKnown(deps: EdgeDeps, event: HttpEvent): Promise<boolean> {
+  const token = new URLSearchParams(event.rawQueryString ?? '').get('access_token');
+  if (!token) return false;
+  try {
+    return (await appOf(deps, token)) !== undefined;
+  } catch {
+    return false; // the handler meets the same failure and answers it
+  }
+}
+
+/** The hub's apps that answer on WeChat's own paths (`"compat": true`). */
+export function compatApps(deps: EdgeDeps): HubApp[] {
+  return deps.refresher.appNames.map((n) => deps.refresher.app(n)).filter((a) => a.compat);
+}
