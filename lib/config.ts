@@ -1,105 +1,21 @@
 import * as z from 'zod/mini';
-import en from 'zod/v4/locales/en.js';
-import type { TicketType } from './apps.js';
+import { apiBases, DEFAULT_WECHAT_API_BASES, DEFAULT_WECOM_API_BASES } from './config/api-bases.js';
+import { APP_NAME, appsSchema, type AppConfig } from './config/apps.js';
+import { ConfigurationInvalidError, matching, parse, parseJson } from './config/parse.js';
 
 /**
  * The hub's configuration contract (README, "Configuration"). This module and the wiring are the
- * only code that reads the environment; everything else receives what it needs.
+ * only code that reads the environment; everything else receives what it needs. The apps' schema,
+ * the API bases and the parsing helpers are in lib/config/; loadConfig here is the one entry point.
  */
 
-export const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+// Importable from here as before.
+export { DEFAULT_WECHAT_API_BASES, DEFAULT_WECOM_API_BASES } from './config/api-bases.js';
+export { APP_NAME, DEFAULT_PROXY_PATHS, parseAppEntry, type AppConfig } from './config/apps.js';
+export { ConfigurationInvalidError } from './config/parse.js';
+
 export const SCOPES = ['read', 'refresh', 'proxy', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
-
-// zod/mini: the same zod, functional, so that a bundle carries only what it uses (27 KB, not 444).
-z.config(en());
-
-/** A string matching `re`, with a message that says what it must be. */
-const matching = (re: RegExp, message?: string) => z.string().check(z.regex(re, message));
-
-const secretRef = z.union([
-  z.strictObject({ env: matching(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name') }),
-  z.strictObject({ ssm: matching(/^\/[A-Za-z0-9_.\-/]{1,1010}$/, 'must be an SSM parameter name starting with /') }),
-], { error: 'must be {"env":"VAR"} or {"ssm":"/parameter/name"}' });
-
-/** Path prefixes the token-injecting proxy forwards by default (WeChat's business API families). */
-export const DEFAULT_PROXY_PATHS = {
-  wechat: ['/cgi-bin/', '/wxa/', '/datacube/', '/card/', '/customservice/'],
-  wecom: ['/cgi-bin/'],
-} as const;
-
-const proxyPathsSchema = z.optional(
-  z
-    .array(z.string().check(z.regex(/^\/[A-Za-z0-9_\-/.]{0,200}$/, 'must be a path prefix such as /cgi-bin/'), z.refine((p) => !p.split('/').includes('..'), 'must not contain ..')))
-    .check(z.minLength(1, 'must list at least one path prefix')),
-);
-
-const ticketsSchema = <const T extends readonly [TicketType, ...TicketType[]]>(allowed: T) =>
-  z._default(z.array(z.enum(allowed, { error: `must be one of ${allowed.join(', ')}` })), []);
-
-const appName = z.optional(matching(APP_NAME, 'must be 1-64 letters, digits, _ or -'));
-
-const wechatAppSchema = z
-  .pipe(
-    z.strictObject({
-      name: appName,
-      appid: matching(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -'),
-      type: z.enum(['official_account', 'mini_program'], { error: 'must be official_account, mini_program or wecom' }),
-      tokenApi: z._default(z.enum(['classic', 'stable']), 'classic'),
-      secret: secretRef,
-      /** JS-SDK tickets the tick keeps fresh from the start (Official Accounts: jsapi, wx_card). */
-      tickets: ticketsSchema(['jsapi', 'wx_card']),
-      /** Answer on WeChat's own paths (/cgi-bin/token, …) so that an unmodified SDK can use the hub. */
-      compat: z._default(z.boolean(), false),
-      /** Path prefixes the token-injecting proxy may forward to. */
-      proxyPaths: proxyPathsSchema,
-    }),
-    z.transform((a) => ({ ...a, name: a.name ?? a.appid, proxyPaths: a.proxyPaths ?? [...DEFAULT_PROXY_PATHS.wechat] })),
-  )
-  .check(z.refine((a) => a.type === 'official_account' || a.tickets.length === 0, { path: ['tickets'], message: 'a Mini Program has no JS-SDK tickets' }));
-
-const wecomAppSchema = z.pipe(
-  z.strictObject({
-    name: appName,
-    type: z.literal('wecom'),
-    corpid: matching(/^[A-Za-z0-9_-]{1,64}$/, 'must be the corp ID (1-64 letters, digits, _ or -)'),
-    agentid: z.number({ error: 'must be the app\'s AgentId (a number)' }).check(z.int(), z.nonnegative()),
-    secret: secretRef,
-    /** JS-SDK tickets the tick keeps fresh from the start (WeCom: jsapi, the corp ticket; agent_config, the app ticket). */
-    tickets: ticketsSchema(['jsapi', 'agent_config']),
-    compat: z._default(z.boolean(), false),
-    proxyPaths: proxyPathsSchema,
-  }),
-  z.transform((a) => ({ ...a, name: a.name ?? `${a.corpid}-${a.agentid}`, proxyPaths: a.proxyPaths ?? [...DEFAULT_PROXY_PATHS.wecom] })),
-);
-
-/** An app entry, checked by the schema of its type, so that a message names the field that is wrong. */
-const appSchema = z.pipe(
-  z.unknown(),
-  z.transform((value, ctx): z.output<typeof wechatAppSchema> | z.output<typeof wecomAppSchema> => {
-    const wecom = typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'wecom';
-    const result = (wecom ? wecomAppSchema : wechatAppSchema).safeParse(value);
-    if (result.success) return result.data;
-    for (const issue of result.error.issues) ctx.issues.push({ code: 'custom', message: issue.message, path: issue.path, input: value });
-    return z.NEVER;
-  }),
-);
-
-const appsSchema = z.array(appSchema).check(
-  z.superRefine((apps, ctx) => {
-    const seen = new Set<string>();
-    const compatIds = new Set<string>();
-    apps.forEach((a, i) => {
-      if (seen.has(a.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate app name "${a.name}"` });
-      seen.add(a.name);
-      const id = a.type === 'wecom' ? undefined : a.appid;
-      if (a.compat && id !== undefined) {
-        if (compatIds.has(id)) ctx.addIssue({ code: 'custom', path: [i, 'compat'], message: `another compat app has appid "${id}": WeChat-compatible paths find an app by its appid` });
-        compatIds.add(id);
-      }
-    });
-  }),
-);
 
 const label = z.string().check(z.minLength(1), z.maxLength(64));
 const appList = z.array(z.union([z.literal('*'), matching(APP_NAME)])).check(z.minLength(1));
@@ -122,45 +38,6 @@ const iamPrincipalSchema = z.strictObject({
 const seconds = (def: number) => z._default(z.coerce.number().check(z.int(), z.positive()), def);
 const wholeSeconds = (def: number) => z._default(z.coerce.number().check(z.int(), z.nonnegative()), def);
 const sshPath = (message: string, re: RegExp) => z.optional(matching(re, message));
-
-/** WeChat's general domain, then the disaster-recovery domain WeChat publishes for when the first cannot be reached. */
-export const DEFAULT_WECHAT_API_BASES = ['https://api.weixin.qq.com', 'https://api2.weixin.qq.com'] as const;
-/** WeCom has one domain. */
-export const DEFAULT_WECOM_API_BASES = ['https://qyapi.weixin.qq.com'] as const;
-
-const BASE_MESSAGE = 'must be an http(s) URL without a query or fragment, e.g. https://api2.weixin.qq.com';
-const apiBaseList = z.array(
-  z.url({ protocol: /^https?$/, error: BASE_MESSAGE }).check(z.refine((u) => {
-    // (zod runs this check after a failed z.url too: no URL, no second message)
-    const url = URL.canParse(u) ? new URL(u) : undefined;
-    return !url || (!url.search && !url.hash && !url.username && !url.password && !u.includes('?') && !u.includes('#'));
-  }, BASE_MESSAGE)),
-).check(
-  z.minLength(1, 'must list at least one URL, comma-separated'),
-  z.superRefine((list, ctx) => {
-    const seen = new Set<string>();
-    list.forEach((u, i) => {
-      if (!URL.canParse(u)) return;
-      const key = new URL(u).href.replace(/\/$/, '');
-      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: [i], message: 'is listed twice' });
-      seen.add(key);
-    });
-  }),
-);
-
-/**
- * The bases of one platform: `<field>S` (a comma-separated list), else `<field>` (one base), else the
- * defaults. Setting both is refused: which one was meant cannot be known.
- */
-function apiBases(list: string | undefined, single: string | undefined, field: string, defaults: readonly string[]): string[] {
-  if (list !== undefined && single !== undefined) {
-    throw new ConfigurationInvalidError(`Invalid configuration: ${field}S: set either ${field}S (a list) or ${field} (one base), not both`);
-  }
-  if (single !== undefined) return [single];
-  if (list === undefined) return [...defaults];
-  const items = list.trim() === '' ? [] : list.split(',').map((u) => u.trim());
-  return parse(apiBaseList, items, `${field}S`);
-}
 
 /** The longest life WeChat gives an access token or a ticket (expires_in), in seconds. */
 export const MAX_TOKEN_LIFE_SECONDS = 7200;
@@ -218,7 +95,6 @@ const envSchema = z.object({
   ),
 });
 
-export type AppConfig = z.output<typeof appSchema>;
 export type ApiKeyConfig = z.output<typeof apiKeySchema>;
 export type IamPrincipalConfig = z.output<typeof iamPrincipalSchema>;
 
@@ -262,10 +138,6 @@ export interface HubConfig {
   port: number;
   /** The log level of `npm start`. */
   logLevel: LogLevel;
-}
-
-export class ConfigurationInvalidError extends Error {
-  override readonly name = 'ConfigurationInvalidError';
 }
 
 /** Parse and check the whole configuration; the message names the field that is wrong. */
@@ -337,34 +209,7 @@ export function loadConfig(env: Record<string, string | undefined>): HubConfig {
   };
 }
 
-/**
- * One app entry read from SSM (the parameter's JSON value); `name` defaults to the parameter's last
- * path segment. Throws ConfigurationInvalidError naming the parameter.
- */
-export function parseAppEntry(json: string, parameter: string): AppConfig {
-  const name = parameter.split('/').filter(Boolean).pop();
-  const raw = parseJson(json, parameter);
-  const withName = typeof raw === 'object' && raw !== null && !Array.isArray(raw) && !('name' in raw) && name ? { ...raw, name } : raw;
-  return parse(appSchema, withName, parameter);
-}
-
 /** A key list (HUB_API_KEYS, or the SSM parameter's value), checked; the message names the field. */
 export function parseApiKeys(text: string, field: string): ApiKeyConfig[] {
   return parse(z.array(apiKeySchema), parseJson(text, field), field);
-}
-
-function parseJson(text: string, field: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new ConfigurationInvalidError(`Invalid configuration: ${field}: is not valid JSON`);
-  }
-}
-
-function parse<T extends z.ZodMiniType>(schema: T, value: unknown, field: string): z.output<T> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const path = issue.path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), field);
-  throw new ConfigurationInvalidError(`Invalid configuration: ${path || 'environment'}: ${issue.message}`);
 }
