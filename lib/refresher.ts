@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { HubApp } from './apps.js';
@@ -9,6 +8,7 @@ import type { KindCatalog } from './kinds/catalog.js';
 import type { CredentialKind } from './kinds/kind.js';
 import { describe, isDue, renewAt, servable } from './policy.js';
 import { credentialKey, LeaseProtocol, type HubMetric, type RefreshRequest, type RefreshResult } from './protocol.js';
+import { identifyValue, type Identified } from './identify.js';
 import { forceRefresh, type ForcedResult, type ForceOptions, type Passive } from './forced.js';
 import { refreshIfDue, type Scheduled, type TickOutcome } from './tick.js';
 import { Ledger } from './quota/ledger.js';
@@ -23,6 +23,7 @@ export { errorCode } from './policy.js';
 
 export { defaultSettings, type RefresherSettings } from './settings.js';
 export type { Served } from './serving.js';
+export type { Identified } from './identify.js';
 export type { ForcedResult, ForceOptions } from './forced.js';
 
 export type { TickOutcome } from './tick.js';
@@ -37,15 +38,6 @@ export interface RefresherOptions {
   metrics?: Metrics;
   settings?: Partial<RefresherSettings>;
 }
-
-/** What a value sent to the hub is to one of its credentials (docs/compat.md, "Pass-through"). */
-export type Identified =
-  /** The value the hub serves now. */
-  | 'current'
-  /** The value before it, in the 5 minutes WeChat still accepts it after a scheduled rotation. */
-  | 'previous'
-  /** A value the hub issued and has replaced, within the life it was served for: WeChat may no longer accept it. */
-  | 'replaced';
 
 /**
  * What the hub does with credentials, for every kind: serve (per-container cache, then the store,
@@ -213,20 +205,14 @@ export class Refresher {
   };
 
   /**
-   * What `value` is to the app's credential of this kind, if anything (compared in constant time):
-   * the current value, the previous one in its overlap, or one the hub replaced within its life.
+   * What `value` is to the app's credential of this kind, if anything (lib/identify.ts): the
+   * current value, the previous one in its overlap, or one the hub replaced within its life.
    */
   async identify(appName: string, value: string, kindId = 'access_token'): Promise<Identified | undefined> {
     const { app, kind } = this.#resolve(appName, kindId);
     const now = this.#clock.now();
     const cached = this.#served.cached(cacheKey(app, kind), now);
-    if (cached && sameSecret(cached.value, value)) return 'current';
-    const item = await this.#store.read(credentialKey(app, kind));
-    if (!item) return undefined;
-    if (item.value !== undefined && (item.expiresAt ?? 0) > now && sameSecret(item.value, value)) return 'current';
-    if (item.previousValue !== undefined && (item.previousValidUntil ?? 0) > now && sameSecret(item.previousValue, value)) return 'previous';
-    if (item.replacedValue !== undefined && (item.replacedUntil ?? 0) > now && sameSecret(item.replacedValue, value)) return 'replaced';
-    return undefined;
+    return identifyValue(value, cached?.value, () => this.#store.read(credentialKey(app, kind)), now);
   }
 
   /** Whether the hub issued `value` as this app's credential of this kind and it is within its life (identify()). */
@@ -278,9 +264,6 @@ export class Refresher {
 
 const cacheKey = (app: HubApp, kind: CredentialKind): string => `${app.name}#${kind.id}`;
 
-function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
-}
 
 /** A caller that joined another's refresh in this container did not write. */
 const notWritten = (r: RefreshResult): RefreshResult => ({ item: r.item, wrote: false });
