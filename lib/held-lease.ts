@@ -11,6 +11,16 @@ import type { Ledger, QuotaCharge } from './quota/ledger.js';
 import { StoreUnavailableError } from './store/errors.js';
 import type { CredentialItem, CredentialKey, CredentialStore, QuotaCall, TokenWrite } from './store/store.js';
 
+/** What the protocol and a lease's holder work with. */
+export interface LeaseDeps {
+  store: CredentialStore;
+  ledger: Ledger;
+  clock: Clock;
+  logger: Logger;
+  settings: ProtocolSettings;
+  count: (metric: HubMetric, app: HubApp, kind: CredentialKind) => void;
+}
+
 /** Attempts at the fenced write after WeChat answered, while the lease lasts. */
 const WRITE_ATTEMPTS = 5;
 
@@ -27,14 +37,7 @@ export class HeldLease {
   readonly #settings: ProtocolSettings;
   readonly #count: (metric: HubMetric, app: HubApp, kind: CredentialKind) => void;
 
-  constructor(options: {
-    store: CredentialStore;
-    ledger: Ledger;
-    clock: Clock;
-    logger: Logger;
-    settings: ProtocolSettings;
-    count: (metric: HubMetric, app: HubApp, kind: CredentialKind) => void;
-  }) {
+  constructor(options: LeaseDeps) {
     this.#store = options.store;
     this.#ledger = options.ledger;
     this.#clock = options.clock;

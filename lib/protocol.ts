@@ -1,15 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '@aws-lambda-powertools/logger';
 import type { HubApp } from './apps.js';
-import type { Clock } from './clock.js';
 import { AppBlockedError, ForcedRefreshBudgetError, NoTokenAvailableError, RefreshInProgressError } from './errors.js';
 import type { FailureSettings } from './failure.js';
-import { HeldLease } from './held-lease.js';
+import { HeldLease, type LeaseDeps } from './held-lease.js';
 import { fingerprint } from './fingerprint.js';
 import { DependencyRejectedError, type CredentialKind, type PlannedFetch } from './kinds/kind.js';
 import { errorCode, recentlyValidated, retryAfterFor, seconds } from './policy.js';
-import type { Ledger } from './quota/ledger.js';
-import type { CredentialItem, CredentialKey, CredentialStore, RefreshCause } from './store/store.js';
+import type { CredentialItem, CredentialKey, RefreshCause } from './store/store.js';
 
 export interface ProtocolSettings extends FailureSettings {
   leaseMs: number;
@@ -67,39 +64,24 @@ export const credentialKey = (app: HubApp, kind: CredentialKind): CredentialKey 
  * inside the lease by the holder's clock; others take a lapsed lease over only `leaseSkewMs` later.
  */
 export class LeaseProtocol {
-  readonly #store: CredentialStore;
-  readonly #clock: Clock;
-  readonly #log: Logger;
-  readonly #settings: ProtocolSettings;
-  readonly #count: (metric: HubMetric, app: HubApp, kind: CredentialKind) => void;
+  readonly #d: LeaseDeps;
   readonly #holder: HeldLease;
 
-  constructor(options: {
-    store: CredentialStore;
-    ledger: Ledger;
-    clock: Clock;
-    logger: Logger;
-    settings: ProtocolSettings;
-    count: (metric: HubMetric, app: HubApp, kind: CredentialKind) => void;
-  }) {
-    this.#store = options.store;
-    this.#clock = options.clock;
-    this.#log = options.logger;
-    this.#settings = options.settings;
-    this.#count = options.count;
-    this.#holder = new HeldLease(options);
+  constructor(deps: LeaseDeps) {
+    this.#d = deps;
+    this.#holder = new HeldLease(deps);
   }
 
   /** One pass of the protocol, retried from the top when a lease holder vanished without writing or the dependency was replaced. */
   async refresh(req: RefreshRequest): Promise<RefreshResult> {
     const { app, kind } = req;
     const key = credentialKey(app, kind);
-    const startedAt = this.#clock.now();
+    const startedAt = this.#d.clock.now();
     let dependencyRetried = false;
     for (let round = 0; round < 3; round++) {
-      const item = round === 0 && req.justRead ? req.justRead.item : await this.#store.read(key);
+      const item = round === 0 && req.justRead ? req.justRead.item : await this.#d.store.read(key);
       if (!req.needed(item)) return { item: item!, wrote: false };
-      const now = this.#clock.now();
+      const now = this.#d.clock.now();
       if (item?.blockedUntil !== undefined && item.blockedUntil > now) {
         throw new AppBlockedError('WeChat refuses this app until the block ends', seconds(item.blockedUntil - now), item.lastError);
       }
@@ -118,15 +100,15 @@ export class LeaseProtocol {
       const dependencyValue = kind.dependsOn === undefined ? undefined : await req.dependencies.value();
       const owner = randomUUID();
       const seenVersion = item?.version ?? 0;
-      const leaseUntil = now + this.#settings.leaseMs;
-      if (await this.#store.acquireLease(key, { owner, seenVersion, now, leaseMs: this.#settings.leaseMs, skewMs: this.#settings.leaseSkewMs })) {
-        const planned: PlannedFetch = { forced: req.forced, old: item, forcedDailyBudget: this.#settings.forcedDailyBudget };
+      const leaseUntil = now + this.#d.settings.leaseMs;
+      if (await this.#d.store.acquireLease(key, { owner, seenVersion, now, leaseMs: this.#d.settings.leaseMs, skewMs: this.#d.settings.leaseSkewMs })) {
+        const planned: PlannedFetch = { forced: req.forced, old: item, forcedDailyBudget: this.#d.settings.forcedDailyBudget };
         let unverified = false;
         if (req.forced) {
           const verdict = probe ? await this.#stillAccepted(app, kind, probe.item.value!, now) : 'unknown';
           if (verdict === 'valid') {
-            const validatedAt = this.#clock.now();
-            await this.#store.releaseLease(key, owner, validatedAt);
+            const validatedAt = this.#d.clock.now();
+            await this.#d.store.releaseLease(key, owner, validatedAt);
             return { item: { ...probe!.item, validatedAt, leaseOwner: undefined, leaseUntil: undefined }, wrote: false };
           }
           unverified = verdict === 'unknown';
@@ -134,12 +116,12 @@ export class LeaseProtocol {
         }
         req.beforeFetch?.();
         try {
-          const written = await this.#holder.fetchAndWrite(req, key, owner, planned, unverified, { deadline: now + this.#settings.upstreamDeadlineMs, leaseUntil, dependencyValue });
+          const written = await this.#holder.fetchAndWrite(req, key, owner, planned, unverified, { deadline: now + this.#d.settings.upstreamDeadlineMs, leaseUntil, dependencyValue });
           return { item: written, wrote: true };
         } catch (error) {
           if (!(error instanceof DependencyRejectedError) || dependencyRetried) throw unwrap(error);
           // The ticket's token is dead: give the lease back, heal the token outside it, try again.
-          await this.#store.releaseLease(key, owner).catch(() => undefined);
+          await this.#d.store.releaseLease(key, owner).catch(() => undefined);
           dependencyRetried = true;
           const fresh = await req.dependencies.rejected(error.stale);
           if (fresh === error.stale) throw unwrap(error); // WeChat still accepts it: the same call would be refused the same way
@@ -164,32 +146,32 @@ export class LeaseProtocol {
    * budget (spent in #fetchAndWrite). Refused with 429 and Retry-After otherwise.
    */
   async #unverifiedAllowed(app: HubApp, kind: CredentialKind, key: CredentialKey, owner: string, item: CredentialItem | undefined): Promise<void> {
-    const age = item?.obtainedAt === undefined ? Infinity : this.#clock.now() - item.obtainedAt;
-    if (age >= this.#settings.unverifiedMinAgeMs) return;
-    await this.#store.releaseLease(key, owner).catch(() => undefined);
-    this.#count('ForcedRefreshRefused', app, kind);
+    const age = item?.obtainedAt === undefined ? Infinity : this.#d.clock.now() - item.obtainedAt;
+    if (age >= this.#d.settings.unverifiedMinAgeMs) return;
+    await this.#d.store.releaseLease(key, owner).catch(() => undefined);
+    this.#d.count('ForcedRefreshRefused', app, kind);
     throw new ForcedRefreshBudgetError(
-      seconds(this.#settings.unverifiedMinAgeMs - age),
-      `WeChat cannot be asked whether this value is still good, and it was fetched less than ${Math.round(this.#settings.unverifiedMinAgeMs / 1000)} s ago: it is rotated on a report only after that`,
+      seconds(this.#d.settings.unverifiedMinAgeMs - age),
+      `WeChat cannot be asked whether this value is still good, and it was fetched less than ${Math.round(this.#d.settings.unverifiedMinAgeMs / 1000)} s ago: it is rotated on a report only after that`,
       'young',
     );
   }
 
   /** Lost the lease race: wait for the holder's write. Undefined means the lease lapsed unused. */
   async #awaitOtherRefresher(key: CredentialKey, seenVersion: number, startedAt: number): Promise<CredentialItem | undefined> {
-    const { leaseMs, leaseSkewMs, pollIntervalMs } = this.#settings;
+    const { leaseMs, leaseSkewMs, pollIntervalMs } = this.#d.settings;
     // Enough polls to outlast the lease and the skew even when every jittered wait is the shortest (half the interval).
     const polls = Math.ceil((leaseMs + leaseSkewMs) / (pollIntervalMs * 0.5)) + 5;
     for (let i = 0; i < polls; i++) {
-      const item = await this.#store.read(key);
+      const item = await this.#d.store.read(key);
       if (item && item.version > seenVersion) return item;
       if (item?.validatedAt !== undefined && item.validatedAt >= startedAt && item.leaseOwner === undefined) return item;
       if (item?.lastError && item.lastError.at >= startedAt && item.leaseOwner === undefined) {
         // The holder tried and failed just now: report its failure instead of trying again at once.
         throw new NoTokenAvailableError('WeChat did not issue a token', retryAfterFor(item.lastError), item.lastError);
       }
-      if (!item?.leaseUntil || item.leaseUntil + leaseSkewMs < this.#clock.now()) return undefined;
-      await this.#clock.sleep(pollIntervalMs * (0.5 + Math.random()));
+      if (!item?.leaseUntil || item.leaseUntil + leaseSkewMs < this.#d.clock.now()) return undefined;
+      await this.#d.clock.sleep(pollIntervalMs * (0.5 + Math.random()));
     }
     throw new RefreshInProgressError();
   }
@@ -201,11 +183,11 @@ export class LeaseProtocol {
   async #stillAccepted(app: HubApp, kind: CredentialKind, value: string, now: number): Promise<'valid' | 'invalid' | 'unknown'> {
     if (!kind.probe) return 'unknown';
     try {
-      const valid = await kind.probe(app, value, now + Math.floor(this.#settings.upstreamDeadlineMs / 3));
-      this.#log.info('forced refresh: probed the current value', { app: app.name, kind: kind.id, fingerprint: fingerprint(value), valid });
+      const valid = await kind.probe(app, value, now + Math.floor(this.#d.settings.upstreamDeadlineMs / 3));
+      this.#d.logger.info('forced refresh: probed the current value', { app: app.name, kind: kind.id, fingerprint: fingerprint(value), valid });
       return valid ? 'valid' : 'invalid';
     } catch (error) {
-      this.#log.warn('forced refresh: could not probe the current value', { app: app.name, kind: kind.id, code: errorCode(error) });
+      this.#d.logger.warn('forced refresh: could not probe the current value', { app: app.name, kind: kind.id, code: errorCode(error) });
       return 'unknown';
     }
   }

@@ -11,7 +11,7 @@ export type TokenApi = 'classic' | 'stable';
 /** Whose API this client talks to: WeChat (api.weixin.qq.com) or WeCom (qyapi.weixin.qq.com). Their errcodes differ. */
 export type Platform = 'wechat' | 'wecom';
 
-export interface AccessTokenRequest {
+export interface AccessTokenRequest extends RequestHooks {
   appid: string;
   secret: string;
   api: TokenApi;
@@ -19,10 +19,6 @@ export interface AccessTokenRequest {
   forceRefresh?: boolean;
   /** Epoch ms (by the client's clock) after which no further attempt starts. */
   deadline?: number;
-  /** Called before every request after the first, a failover included (see RequestHooks.onRetry). */
-  onRetry?: () => Promise<void>;
-  /** Called for each request that provably never reached a server, to take its count back (see RequestHooks.onUnsent). */
-  onUnsent?: () => Promise<void>;
 }
 
 /**
@@ -46,28 +42,20 @@ export interface RequestHooks {
   onUnsent?: () => Promise<void>;
 }
 
-export interface WeComTokenRequest {
+export interface WeComTokenRequest extends RequestHooks {
   corpid: string;
   /** The WeCom app's own secret. */
   secret: string;
   deadline?: number;
-  /** Called before every request after the first, a failover included (see RequestHooks.onRetry). */
-  onRetry?: () => Promise<void>;
-  /** Called for each request that provably never reached a server, to take its count back (see RequestHooks.onUnsent). */
-  onUnsent?: () => Promise<void>;
 }
 
-export interface TicketRequest {
+export interface TicketRequest extends RequestHooks {
   /** `/cgi-bin/ticket/getticket` (WeChat), `/cgi-bin/get_jsapi_ticket` or `/cgi-bin/ticket/get` (WeCom). */
   path: string;
   accessToken: string;
   /** `type` query parameter, when the API takes one. */
   type?: string;
   deadline?: number;
-  /** Called before every request after the first, a failover included (see RequestHooks.onRetry). */
-  onRetry?: () => Promise<void>;
-  /** Called for each request that provably never reached a server, to take its count back (see RequestHooks.onUnsent). */
-  onUnsent?: () => Promise<void>;
 }
 
 export interface Ticket {

@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createLocalServer } from '../../lib/http/local-server.js';
-import { listen } from '../support/listen.js';
+import { closedPort, listen } from '../support/listen.js';
 import { quotaDay } from '../../lib/quota/periods.js';
 import { ADMIN_KEY, httpEvent, json, PROXY_KEY, READ_KEY, ticketEvent } from '../support/world.js';
 import { useWorld } from '../support/use-world.js';
@@ -14,14 +13,6 @@ import { useWorld } from '../support/use-world.js';
  */
 const OA = 'wx_oa_0001';
 const world = useWorld();
-
-async function closedPort(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return `http://127.0.0.1:${port}`;
-}
 
 /** A container whose WeChat bases are a dead primary and the simulator (WECHAT_API_BASE of the world dropped: one of the two). */
 async function failoverContainer() {

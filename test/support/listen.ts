@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 
 export interface Listening {
   /** http://127.0.0.1:<port>, no trailing slash. */
@@ -18,4 +18,13 @@ export async function listen(server: Server): Promise<Listening> {
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+/** A loopback URL nobody listens on: connections to it are refused (an unreachable WeChat base). */
+export async function closedPort(): Promise<string> {
+  const server = createNetServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return `http://127.0.0.1:${port}`;
 }

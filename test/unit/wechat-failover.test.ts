@@ -7,7 +7,7 @@ import { UpstreamBases } from '../../lib/wechat/bases.js';
 import { WeChatClient, type RequestHooks } from '../../lib/wechat/client.js';
 import { ConfigurationError, RetryLaterError } from '../../lib/wechat/errors.js';
 import { PassthroughError, WeChatPassthrough } from '../../lib/wechat/passthrough.js';
-import { listen, type Listening } from '../support/listen.js';
+import { closedPort, listen, type Listening } from '../support/listen.js';
 import { ManualClock } from '../support/manual-clock.js';
 
 /**
@@ -37,15 +37,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await Promise.all(closers.splice(0).map((c) => c()));
 });
-
-/** A loopback port nobody listens on: connections are refused. */
-async function closedPort(): Promise<string> {
-  const server = createNetServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return `http://127.0.0.1:${port}`;
-}
 
 /** A TCP server that reads a request, then resets the connection (or, `hang`, never answers). Counts requests it received. */
 async function brokenServer(mode: 'reset' | 'hang', onRequest?: () => void): Promise<{ url: string; received: () => number }> {
