@@ -137,7 +137,11 @@ export class HeldLease {
   async #write(req: RefreshRequest, key: CredentialKey, owner: string, old: CredentialItem | undefined, write: TokenWrite, leaseUntil: number): Promise<CredentialItem | undefined> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#store.writeToken(key, write);
+        const written = await this.#store.writeToken(key, write);
+        if (written || attempt === 1) return written;
+        // Fenced off on a second try: the earlier try may have been applied with its answer lost.
+        const stored = await this.#store.read(key);
+        return stored?.writtenBy === owner && stored.version === write.seenVersion + 1 ? stored : undefined;
       } catch (error) {
         const wait = Math.min(1_000, 100 * 2 ** attempt);
         if (!(error instanceof StoreUnavailableError) || attempt >= WRITE_ATTEMPTS || this.#clock.now() + wait >= leaseUntil) {

@@ -1,6 +1,8 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import { describe, expect, it, vi } from 'vitest';
 import { DynamoCredentialStore } from '../../lib/store/dynamodb.js';
 import { quotaDay, quotaHour } from '../../lib/quota/periods.js';
+import { captureOutput } from '../support/capture.js';
 import { flakyDynamo, isValueWrite } from '../support/flaky-dynamo.js';
 import { MINUTE } from '../support/manual-clock.js';
 import { useWorld } from '../support/use-world.js';
@@ -103,6 +105,23 @@ describe('a write that fails after WeChat answered (2c)', () => {
     expect(world.sim.calls(OA)).toBe(1);
     expect(json(res).access_token).toBe(world.sim.currentToken(OA));
     expect((await world.store.read(tokenKey))?.value).toBe(world.sim.currentToken(OA));
+    flaky.client.destroy();
+  });
+
+  it('whose answer was lost after it was applied counts as written: one fetch, no lease lost, the value served', async () => {
+    const flaky = await flakyDynamo();
+    const logger = new Logger({ serviceName: 'test', logLevel: 'WARN' });
+    const hub = world.container({}, { dynamodb: flaky.client, logger });
+    let left = 1;
+    flaky.loseAnswersWhen((command, input) => isValueWrite(command, input) && left-- > 0);
+    const { text } = await captureOutput(async () => {
+      const res = await read(hub);
+      expect(res.statusCode).toBe(200);
+      expect(json(res).access_token).toBe(world.sim.currentToken(OA));
+    });
+    expect(text).not.toContain('lease lost');
+    expect(world.sim.calls(OA)).toBe(1);
+    expect((await world.store.read(tokenKey))?.version).toBe(1);
     flaky.client.destroy();
   });
 
