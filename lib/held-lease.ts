@@ -1,12 +1,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { HubApp } from './apps.js';
 import type { Clock } from './clock.js';
-import { ForcedRefreshBudgetError, RefreshInProgressError } from './errors.js';
+import { ForcedRefreshBudgetError, RefreshInProgressError, UpstreamLimitError } from './errors.js';
 import { failureDecision } from './failure.js';
 import { fingerprint } from './fingerprint.js';
 import { DependencyRejectedError, type CredentialKind, type PlannedFetch } from './kinds/kind.js';
 import { OVERLAP_MS } from './policy.js';
-import type { HubMetric, ProtocolSettings, RefreshRequest } from './protocol.js';
+import type { HubMetric, ProtocolSettings, RefreshRequest, RefreshResult } from './protocol.js';
 import type { Ledger, QuotaCharge } from './quota/ledger.js';
 import { StoreUnavailableError } from './store/errors.js';
 import type { CredentialItem, CredentialKey, CredentialStore, QuotaCall, TokenWrite } from './store/store.js';
@@ -51,20 +51,31 @@ export class HeldLease {
     key: CredentialKey,
     owner: string,
     planned: PlannedFetch,
-    unverified: boolean,
-    at: { deadline: number; leaseUntil: number; dependencyValue: string | undefined },
-  ): Promise<CredentialItem> {
+    at: {
+      deadline: number;
+      leaseUntil: number;
+      dependencyValue: string | undefined;
+      /** A rotation WeChat could not confirm: it spends the day's unverified budget too. */
+      unverified: boolean;
+      /** The second call of the same fetch (after its dependency was healed): counted as a retry. */
+      again: boolean;
+    },
+  ): Promise<RefreshResult> {
     const { app, kind, forced } = req;
     const old = planned.old;
-    const charges = kind.charges(app, planned).map((c) => (unverified ? smallerBudget(c, this.#settings.unverifiedForcedDailyBudget) : c));
+    const charges = kind.charges(app, planned);
     // Counted as the call is made (after the dependency was had): the ledger counts what WeChat receives.
     let counted: QuotaCall[];
     try {
-      counted = await this.#ledger.charge(charges, this.#clock.now());
+      if (at.unverified) await this.#ledger.charge([unverifiedRow(app, kind, this.#settings.unverifiedForcedDailyBudget)], this.#clock.now());
+      counted = at.again ? await this.#ledger.recount(charges, this.#clock.now()) : await this.#ledger.charge(charges, this.#clock.now());
     } catch (error) {
       await this.#store.releaseLease(key, owner).catch(() => undefined);
-      if (error instanceof ForcedRefreshBudgetError) this.#count('ForcedRefreshRefused', app, kind);
-      throw error;
+      const refusal = error instanceof UpstreamLimitError && error.message.startsWith(UNVERIFIED_LIMIT)
+        ? new ForcedRefreshBudgetError(error.retryAfterSeconds, "today's rotations WeChat could not confirm (UNVERIFIED_DAILY_BUDGET) are spent for this app")
+        : error;
+      if (refusal instanceof ForcedRefreshBudgetError) this.#count('ForcedRefreshRefused', app, kind);
+      throw refusal;
     }
 
     let fetched;
@@ -81,7 +92,7 @@ export class HeldLease {
       });
     } catch (error) {
       if (error instanceof DependencyRejectedError) throw error; // not this kind's failure: the caller heals the dependency
-      await this.#recordFailure(req, key, owner, old, error);
+      await this.recordFailure(req, key, owner, old, error);
       throw error;
     }
 
@@ -114,7 +125,7 @@ export class HeldLease {
       this.#count('LeaseLost', app, kind);
       const stored = await this.#store.read(key);
       if (!stored) throw new RefreshInProgressError();
-      return stored;
+      return { item: stored, wrote: false };
     }
     this.#count('TokenRefreshed', app, kind);
     this.#log.info(`${kind.id} refreshed`, {
@@ -125,7 +136,7 @@ export class HeldLease {
       version: written.version,
       forced,
     });
-    return written;
+    return { item: written, wrote: true };
   }
 
   /**
@@ -146,7 +157,7 @@ export class HeldLease {
         const wait = Math.min(1_000, 100 * 2 ** attempt);
         if (!(error instanceof StoreUnavailableError) || attempt >= WRITE_ATTEMPTS || this.#clock.now() + wait >= leaseUntil) {
           this.#log.error('could not store the value WeChat issued', { app: req.app.name, kind: req.kind.id, fingerprint: fingerprint(write.value), attempts: attempt });
-          await this.#recordFailure(req, key, owner, old, error).catch(() => undefined);
+          await this.recordFailure(req, key, owner, old, error).catch(() => undefined);
           throw error;
         }
         await this.#clock.sleep(wait);
@@ -154,7 +165,8 @@ export class HeldLease {
     }
   }
 
-  async #recordFailure(req: RefreshRequest, key: CredentialKey, owner: string, old: CredentialItem | undefined, error: unknown): Promise<void> {
+  /** Record a failed refresh (the error, a block, the backoff), which gives the lease back. */
+  async recordFailure(req: RefreshRequest, key: CredentialKey, owner: string, old: CredentialItem | undefined, error: unknown): Promise<void> {
     const { app, kind } = req;
     const at = this.#clock.now();
     const secret = await app.getSecret().catch(() => undefined);
@@ -166,8 +178,12 @@ export class HeldLease {
   }
 }
 
-/** A forced charge under the unverified (smaller) daily budget. */
-function smallerBudget(c: QuotaCharge, budget: number): QuotaCharge {
-  return c.forcedBudget === undefined ? c : { ...c, forcedBudget: Math.min(c.forcedBudget, budget) };
-}
+const UNVERIFIED_LIMIT = "the day's rotations WeChat could not confirm";
 
+/**
+ * The ledger row of rotations WeChat could not confirm (no probe, or it could not answer), per app
+ * and kind and quota day: one per rotation, whatever its calls, apart from the forced budget.
+ */
+function unverifiedRow(app: HubApp, kind: CredentialKind, budget: number): QuotaCharge {
+  return { scope: app.name, api: `unverified_${kind.id}`, period: 'day', limit: budget, limitName: UNVERIFIED_LIMIT };
+}

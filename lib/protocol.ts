@@ -7,6 +7,7 @@ import { fingerprint } from './fingerprint.js';
 import { DependencyRejectedError, type CredentialKind, type PlannedFetch } from './kinds/kind.js';
 import { errorCode, recentlyValidated, retryAfterFor, seconds } from './policy.js';
 import type { CredentialItem, CredentialKey, RefreshCause } from './store/store.js';
+import { WeChatError } from './wechat/errors.js';
 
 export interface ProtocolSettings extends FailureSettings {
   leaseMs: number;
@@ -77,7 +78,6 @@ export class LeaseProtocol {
     const { app, kind } = req;
     const key = credentialKey(app, kind);
     const startedAt = this.#d.clock.now();
-    let dependencyRetried = false;
     for (let round = 0; round < 3; round++) {
       const item = round === 0 && req.justRead ? req.justRead.item : await this.#d.store.read(key);
       if (!req.needed(item)) return { item: item!, wrote: false };
@@ -98,40 +98,79 @@ export class LeaseProtocol {
       // The dependency (a ticket's access token) is had before the lease: a refresh of it never runs
       // inside this lease, and a failure of it charges nothing for this kind.
       const dependencyValue = kind.dependsOn === undefined ? undefined : await req.dependencies.value();
+      // Timed from here: having the dependency may have taken a while.
+      const leasedAt = this.#d.clock.now();
       const owner = randomUUID();
       const seenVersion = item?.version ?? 0;
-      const leaseUntil = now + this.#d.settings.leaseMs;
-      if (await this.#d.store.acquireLease(key, { owner, seenVersion, now, leaseMs: this.#d.settings.leaseMs, skewMs: this.#d.settings.leaseSkewMs })) {
-        const planned: PlannedFetch = { forced: req.forced, old: item, forcedDailyBudget: this.#d.settings.forcedDailyBudget };
-        let unverified = false;
-        if (req.forced) {
-          const verdict = probe ? await this.#stillAccepted(app, kind, probe.item.value!, now) : 'unknown';
-          if (verdict === 'valid') {
-            const validatedAt = this.#d.clock.now();
-            await this.#d.store.releaseLease(key, owner, validatedAt);
-            return { item: { ...probe!.item, validatedAt, leaseOwner: undefined, leaseUntil: undefined }, wrote: false };
-          }
-          unverified = verdict === 'unknown';
-          if (unverified) await this.#unverifiedAllowed(app, kind, key, owner, item);
-        }
-        req.beforeFetch?.();
-        try {
-          const written = await this.#holder.fetchAndWrite(req, key, owner, planned, unverified, { deadline: now + this.#d.settings.upstreamDeadlineMs, leaseUntil, dependencyValue });
-          return { item: written, wrote: true };
-        } catch (error) {
-          if (!(error instanceof DependencyRejectedError) || dependencyRetried) throw unwrap(error);
-          // The ticket's token is dead: give the lease back, heal the token outside it, try again.
-          await this.#d.store.releaseLease(key, owner).catch(() => undefined);
-          dependencyRetried = true;
-          const fresh = await req.dependencies.rejected(error.stale);
-          if (fresh === error.stale) throw unwrap(error); // WeChat still accepts it: the same call would be refused the same way
-          continue;
-        }
+      if (await this.#d.store.acquireLease(key, { owner, seenVersion, now: leasedAt, leaseMs: this.#d.settings.leaseMs, skewMs: this.#d.settings.leaseSkewMs })) {
+        return this.#holding(req, key, owner, item, probe?.item, dependencyValue, leasedAt);
       }
-      const other = await this.#awaitOtherRefresher(key, seenVersion, startedAt);
+      const other = await this.#awaitOtherRefresher(key, seenVersion, startedAt, req.needed);
       if (other) return { item: other, wrote: false };
     }
     throw new RefreshInProgressError();
+  }
+
+  /** What this call does once it holds the lease: probe (forced), fetch and write, healing a rejected dependency once. */
+  async #holding(req: RefreshRequest, key: CredentialKey, owner: string, item: CredentialItem | undefined, probed: CredentialItem | undefined, dependencyValue: string | undefined, leasedAt: number): Promise<RefreshResult> {
+    const { app, kind } = req;
+    const s = this.#d.settings;
+    const planned: PlannedFetch = { forced: req.forced, old: item, forcedDailyBudget: s.forcedDailyBudget };
+    let unverified = false;
+    if (req.forced) {
+      const verdict = probed ? await this.#stillAccepted(app, kind, probed.value!, leasedAt) : 'unknown';
+      if (verdict === 'valid') {
+        const validatedAt = this.#d.clock.now();
+        await this.#d.store.releaseLease(key, owner, validatedAt);
+        return { item: { ...probed!, validatedAt, leaseOwner: undefined, leaseUntil: undefined }, wrote: false };
+      }
+      unverified = verdict === 'unknown';
+      if (unverified) await this.#unverifiedAllowed(app, kind, key, owner, item);
+    }
+    req.beforeFetch?.();
+    try {
+      return await this.#holder.fetchAndWrite(req, key, owner, planned, { deadline: leasedAt + s.upstreamDeadlineMs, leaseUntil: leasedAt + s.leaseMs, dependencyValue, unverified, again: false });
+    } catch (error) {
+      if (!(error instanceof DependencyRejectedError)) throw error;
+      return this.#healDependency(req, key, owner, planned, error);
+    }
+  }
+
+  /**
+   * WeChat rejected the value this kind is fetched with (a ticket's token). The lease is kept
+   * (renewed) while that value goes through the guarded forced refresh, so that other containers
+   * keep waiting for this one rather than fetching with the same dead token; then the call is made
+   * once more under a renewed lease with a fresh deadline. Whatever stops it is recorded as this
+   * kind's failure (which gives the lease back and starts a backoff).
+   */
+  async #healDependency(req: RefreshRequest, key: CredentialKey, owner: string, planned: PlannedFetch, rejected: DependencyRejectedError): Promise<RefreshResult> {
+    const s = this.#d.settings;
+    const fail = async (error: unknown): Promise<never> => {
+      await this.#holder.recordFailure(req, key, owner, planned.old, error).catch(() => undefined);
+      throw error;
+    };
+    await this.#d.store.renewLease(key, owner, this.#d.clock.now() + 2 * s.leaseMs).catch(() => false);
+    let fresh: string;
+    try {
+      fresh = await req.dependencies.rejected(rejected.stale);
+    } catch (error) {
+      const retryAfter = typeof (error as { retryAfterSeconds?: unknown }).retryAfterSeconds === 'number' ? (error as { retryAfterSeconds: number }).retryAfterSeconds : 5;
+      return fail(new NoTokenAvailableError('WeChat rejected the access token this is fetched with, and it cannot be replaced right now', retryAfter, upstreamOf(rejected)));
+    }
+    // WeChat still accepts the token: the same call would be refused the same way.
+    if (fresh === rejected.stale) return fail(rejected.cause);
+    const again = this.#d.clock.now();
+    if (!(await this.#d.store.renewLease(key, owner, again + s.leaseMs).catch(() => false))) {
+      const stored = await this.#d.store.read(key); // taken over meanwhile: the other holder's result stands
+      if (stored && !req.needed(stored)) return { item: stored, wrote: false };
+      throw new RefreshInProgressError();
+    }
+    try {
+      return await this.#holder.fetchAndWrite(req, key, owner, planned, { deadline: again + s.upstreamDeadlineMs, leaseUntil: again + s.leaseMs, dependencyValue: fresh, unverified: false, again: true });
+    } catch (error) {
+      if (error instanceof DependencyRejectedError) return fail(error.cause);
+      throw error;
+    }
   }
 
   async #sameSource(app: HubApp, kind: CredentialKind, item: CredentialItem): Promise<boolean> {
@@ -158,14 +197,16 @@ export class LeaseProtocol {
   }
 
   /** Lost the lease race: wait for the holder's write. Undefined means the lease lapsed unused. */
-  async #awaitOtherRefresher(key: CredentialKey, seenVersion: number, startedAt: number): Promise<CredentialItem | undefined> {
+  async #awaitOtherRefresher(key: CredentialKey, seenVersion: number, startedAt: number, needed: RefreshRequest['needed']): Promise<CredentialItem | undefined> {
     const { leaseMs, leaseSkewMs, pollIntervalMs } = this.#d.settings;
-    // Enough polls to outlast the lease and the skew even when every jittered wait is the shortest (half the interval).
-    const polls = Math.ceil((leaseMs + leaseSkewMs) / (pollIntervalMs * 0.5)) + 5;
+    // Enough polls to outlast the lease (renewed up to three times its length while a holder heals its
+    // dependency) and the skew, even when every jittered wait is the shortest (half the interval).
+    const polls = Math.ceil((3 * leaseMs + leaseSkewMs) / (pollIntervalMs * 0.5)) + 5;
     for (let i = 0; i < polls; i++) {
       const item = await this.#d.store.read(key);
       if (item && item.version > seenVersion) return item;
-      if (item?.validatedAt !== undefined && item.validatedAt >= startedAt && item.leaseOwner === undefined) return item;
+      // WeChat just confirmed the value for another refresher: the answer, if that is all this call needed.
+      if (item?.validatedAt !== undefined && item.validatedAt >= startedAt && item.leaseOwner === undefined) return needed(item) ? undefined : item;
       if (item?.lastError && item.lastError.at >= startedAt && item.leaseOwner === undefined) {
         // The holder tried and failed just now: report its failure instead of trying again at once.
         throw new NoTokenAvailableError('WeChat did not issue a token', retryAfterFor(item.lastError), item.lastError);
@@ -193,7 +234,7 @@ export class LeaseProtocol {
   }
 }
 
-/** The dependency's rejection, as the error WeChat gave (a caller sees WeChat's errcode). */
-function unwrap(error: unknown): unknown {
-  return error instanceof DependencyRejectedError ? error.cause : error;
+/** WeChat's answer to the rejected dependency, for the caller to see its errcode. */
+function upstreamOf(rejected: DependencyRejectedError): WeChatError | undefined {
+  return rejected.cause instanceof WeChatError ? rejected.cause : undefined;
 }

@@ -22,7 +22,11 @@ export interface TokenHubClientOptions {
    * this many seconds before it expires. Default: unset.
    */
   reuseUntilSecondsBeforeExpiry?: number;
-  /** A value whose renewal time has passed (the hub could not replace it yet) is reused at most this many seconds. Default 30. */
+  /**
+   * A value the hub answers with no time left before its renewal (only when `reuseUntilSecondsBeforeExpiry`
+   * leaves none) is reused at most this many seconds. Default 30. (A value past its renewal whose
+   * refresh failed comes with `expires_in` of at most 300: the 5 minutes WeChat still accepts it.)
+   */
   shortReuseSeconds?: number;
   /** Defaults to the global fetch. */
   fetch?: typeof fetch;

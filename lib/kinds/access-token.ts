@@ -2,7 +2,7 @@ import type { HubApp, WeChatApp, WeComApp } from '../apps.js';
 import { ForcedRefreshBudgetError } from '../errors.js';
 import { fingerprint } from '../fingerprint.js';
 import type { WeChatClient } from '../wechat/client.js';
-import type { CredentialKind } from './kind.js';
+import type { CredentialKind, FetchContext } from './kind.js';
 
 /** stable_token's force mode: 20 a day, 30 s apart (docs/wechat.md §2). */
 const STABLE_FORCE_DAILY_LIMIT = 20;
@@ -47,7 +47,7 @@ export function wechatAccessToken(client: WeChatClient, options: { probePath: '/
     async fetch(app, ctx) {
       const a = app as WeChatApp;
       const force = stableForce(a, ctx.forced, ctx.old?.value !== undefined);
-      const secret = await a.getSecret();
+      const secret = await secretFor(a, ctx);
       const t = await client.fetchAccessToken({ appid: a.appid, secret, api: a.tokenApi, forceRefresh: force, deadline: ctx.deadline, onRetry: ctx.onRetry, onUnsent: ctx.onUnsent });
       return { value: t.accessToken, expiresIn: t.expiresIn, sourceFingerprint: fingerprint(secret), forcedAt: force ? ctx.now() : undefined };
     },
@@ -72,13 +72,23 @@ export function wecomAccessToken(client: WeChatClient): CredentialKind {
     },
     async fetch(app, ctx) {
       const a = app as WeComApp;
-      const secret = await a.getSecret();
+      const secret = await secretFor(a, ctx);
       const t = await client.fetchWeComToken({ corpid: a.corpid, secret, deadline: ctx.deadline, onRetry: ctx.onRetry, onUnsent: ctx.onUnsent });
       return { value: t.accessToken, expiresIn: t.expiresIn, sourceFingerprint: fingerprint(secret) };
     },
     sourceFingerprint: secretFingerprint,
     probe: (_app, value, deadline) => client.isTokenValid(value, deadline),
   };
+}
+
+/** The app's secret; when it cannot be read, the call counted for this fetch was never made. */
+async function secretFor(app: HubApp, ctx: FetchContext): Promise<string> {
+  try {
+    return await app.getSecret();
+  } catch (error) {
+    await ctx.onUnsent();
+    throw error;
+  }
 }
 
 async function secretFingerprint(app: HubApp): Promise<string | undefined> {

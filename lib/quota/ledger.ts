@@ -70,17 +70,24 @@ export class Ledger {
   }
 
   /**
-   * Count one more call of a fetch already charged (a retry: WeChat counts every call). No budget or
-   * limit applies: the fetch was allowed, and a retry within its deadline is part of it.
+   * Count one more call of a fetch already charged (a retry: WeChat counts every call). No budget
+   * applies (the fetch was allowed, and a retry within its deadline is part of it), but an hourly
+   * limit WeChat enforces by blocking still does: past it the retry is not made. Rows counted before
+   * a refusal are taken back.
    */
   async recount(charges: readonly QuotaCharge[], now: number): Promise<QuotaCall[]> {
     const done: QuotaCall[] = [];
-    for (const c of charges) {
-      const { limit: _limit, forcedBudget: _budget, ...call } = await this.#call({ ...c, limit: undefined }, now);
-      await this.#store.countUpstreamCall(call);
-      done.push(call);
+    try {
+      for (const c of charges) {
+        const { forcedBudget: _budget, ...call } = await this.#call({ ...c, limit: c.period === 'hour' ? c.limit : undefined }, now);
+        await this.#store.countUpstreamCall(call);
+        done.push(call);
+      }
+      return done;
+    } catch (error) {
+      await this.refund(done);
+      throw this.#refusal(error, charges, now);
     }
-    return done;
   }
 
   async #call(c: QuotaCharge, now: number): Promise<QuotaCall> {

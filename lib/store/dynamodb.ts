@@ -160,6 +160,18 @@ export class DynamoCredentialStore implements CredentialStore {
     return str(item?.releasedBy) === owner && str(item?.leaseOwner) !== owner;
   }
 
+  async renewLease(key: CredentialKey, owner: string, until: number): Promise<boolean> {
+    // Idempotent as it is: a retry of an applied renewal finds the same owner and sets the same time.
+    const refused = await this.#table.conditional('renewLease', new UpdateItemCommand({
+      TableName: this.#table.name,
+      Key: { pk: S(credentialPk(key)) },
+      UpdateExpression: 'SET leaseUntil = :until',
+      ConditionExpression: 'leaseOwner = :me',
+      ExpressionAttributeValues: { ':me': S(owner), ':until': N(until) },
+    }));
+    return refused === undefined;
+  }
+
   async recordFailure(key: CredentialKey, f: FailureRecord): Promise<boolean> {
     const values: Item = {
       ':me': S(f.owner),

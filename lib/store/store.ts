@@ -149,6 +149,11 @@ export interface CredentialStore {
   writeToken(key: CredentialKey, write: TokenWrite): Promise<CredentialItem | undefined>;
   /** Give the lease back without a write (refused before any call, or WeChat confirmed the token at `validatedAt`). */
   releaseLease(key: CredentialKey, owner: string, validatedAt?: number): Promise<boolean>;
+  /**
+   * Move the end of a lease `owner` holds to `until` (the holder needs longer: it heals what it is
+   * fetched with); false when `owner` no longer holds it.
+   */
+  renewLease(key: CredentialKey, owner: string, until: number): Promise<boolean>;
   /** Keep the value, count the failure, release the lease (only if `owner` still holds it). */
   recordFailure(key: CredentialKey, failure: FailureRecord): Promise<boolean>;
   /**
