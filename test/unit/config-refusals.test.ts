@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationInvalidError, loadConfig, parseApiKeys, parseAppEntry } from '../../lib/config.js';
 import { checkStackEnvironment } from '../../lib/config/stack.js';
+import { runLocal } from '../../lib/local/run-local.js';
 
 /**
  * WeCom secrets without an agentid, and the refusals a deploy needs (issue 13): what the functions
@@ -81,6 +82,12 @@ describe('refusals that would otherwise surface only in AWS', () => {
     [{ HUB_IAM_PRINCIPALS: '' }, /^Invalid configuration: HUB_IAM_PRINCIPALS: is set but empty/],
   ])('refuses %j naming the field', (patch, message) => {
     expect(error(() => loadConfig({ ...base, ...patch }))).toMatch(message);
+  });
+
+  it('npm start takes HUB_APPS=\'\' and HUB_API_KEYS=\'\' as set (and refuses them), not as "run the demo"', async () => {
+    await expect(runLocal({ HUB_APPS: '' }, () => {})).rejects.toThrow(/^Invalid configuration: HUB_APPS: is set but empty/);
+    await expect(runLocal({ HUB_API_KEYS: '' }, () => {})).rejects.toThrow(/^Invalid configuration: HUB_API_KEYS: is set but empty/);
+    await expect(runLocal({ HUB_API_KEYS: '[]' }, () => {})).rejects.toThrow(/^Invalid configuration: HUB_API_KEYS: no keys/);
   });
 
   it('refuses duplicate key names in the key list read from SSM too (the same schema)', () => {
