@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { apiBases, DEFAULT_WECHAT_API_BASES, DEFAULT_WECOM_API_BASES } from './config/api-bases.js';
 import { APP_NAME, appsSchema, type AppConfig } from './config/apps.js';
-import { ConfigurationInvalidError, matching, parse, parseJson } from './config/parse.js';
+import { callerList, ConfigurationInvalidError, matching, parse, parseJson } from './config/parse.js';
 
 /**
  * The hub's configuration contract (README, "Configuration"). This module and the wiring are the
@@ -27,22 +27,6 @@ const apiKeySchema = z.strictObject({
   apps: appList,
   scopes: scopeList,
 });
-
-/** A list of callers (keys or IAM principals) whose `name`s (in logs and metrics) and `unique` field differ. */
-const callerList = <T extends z.ZodMiniType<{ name: string }>>(entry: T, unique: 'sha256' | 'arn', what: string) =>
-  z.array(entry).check(
-    z.superRefine((list, ctx) => {
-      const names = new Set<string>();
-      const ids = new Set<unknown>();
-      list.forEach((e, i) => {
-        const id = (e as Record<string, unknown>)[unique];
-        if (names.has(e.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate ${what} name "${e.name}": each caller needs its own name` });
-        else if (ids.has(id)) ctx.addIssue({ code: 'custom', path: [i, unique], message: `the same ${unique} as an earlier entry` });
-        names.add(e.name);
-        ids.add(id);
-      });
-    }),
-  );
 
 const iamPrincipalSchema = z.strictObject({
   name: label,
