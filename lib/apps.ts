@@ -22,11 +22,14 @@ export interface WeChatApp extends AppBase {
   tokenApi: TokenApi;
 }
 
-/** A WeCom (企业微信) self-built app: its own secret, its own token, on qyapi. */
+/**
+ * A WeCom (企业微信) secret: its own token, on qyapi. A self-built app's has its AgentId (and the app
+ * ticket, for wx.agentConfig); a contacts-sync or customer-contact secret has none (token and corp ticket).
+ */
 export interface WeComApp extends AppBase {
   type: 'wecom';
   corpid: string;
-  agentid: number;
+  agentid?: number;
 }
 
 export type HubApp = WeChatApp | WeComApp;

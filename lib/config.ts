@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { apiBases, DEFAULT_WECHAT_API_BASES, DEFAULT_WECOM_API_BASES } from './config/api-bases.js';
 import { APP_NAME, appsSchema, type AppConfig } from './config/apps.js';
-import { ConfigurationInvalidError, matching, parse, parseJson } from './config/parse.js';
+import { callerList, ConfigurationInvalidError, matching, parse, parseJson } from './config/parse.js';
 
 /**
  * The hub's configuration contract (README, "Configuration"). This module and the wiring are the
@@ -47,13 +47,19 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const PORT_MESSAGE = 'must be a port number 0-65535';
 
+/** WeChat's daily access_token quota of an Official Account (docs/wechat.md §1): no app can be refreshed more often a day. */
+export const WECHAT_DAILY_TOKEN_QUOTA = 2000;
+
+/** A JSON variable: set but empty is an error (like PORT), not "unset". */
+const jsonText = z.string().check(z.minLength(1, 'is set but empty: give a JSON array, or leave the variable unset'));
+
 const envSchema = z.object({
-  HUB_APPS: z.optional(z.string()),
+  HUB_APPS: z.optional(jsonText),
   /** In AWS: one SSM parameter per app under this path (e.g. /wechat-token-hub/prod/apps/), read at run time. */
   HUB_APPS_SSM_PATH: sshPath('must be an SSM path starting and ending with /', /^\/[A-Za-z0-9_.\-/]{1,1000}\/$/),
-  HUB_API_KEYS: z._default(z.string(), '[]'),
+  HUB_API_KEYS: z.optional(jsonText),
   HUB_AUTH: z._default(z.enum(['key', 'iam']), 'key'),
-  HUB_IAM_PRINCIPALS: z._default(z.string(), '[]'),
+  HUB_IAM_PRINCIPALS: z._default(jsonText, '[]'),
   HUB_API_KEYS_SSM: sshPath('must be an SSM parameter name starting with /', /^\/[A-Za-z0-9_.\-/]{1,1010}$/),
   /** One base (tests, the simulator, `npm start`); WECHAT_API_BASES takes a list. At most one of the two. */
   WECHAT_API_BASE: z.optional(z.url({ protocol: /^https?$/ })),
@@ -68,7 +74,9 @@ const envSchema = z.object({
   LEASE: seconds(15),
   UPSTREAM_DEADLINE: seconds(10),
   CACHE_TTL: wholeSeconds(30),
-  FORCED_DAILY_BUDGET: seconds(200),
+  FORCED_DAILY_BUDGET: seconds(200).check(
+    z.refine((n) => n <= WECHAT_DAILY_TOKEN_QUOTA, `must be at most ${WECHAT_DAILY_TOKEN_QUOTA}, WeChat's daily access_token quota of an Official Account (docs/wechat.md §1)`),
+  ),
   TICK_CONCURRENCY: seconds(16),
   PROBE_TTL: wholeSeconds(10),
   /** A value WeChat cannot be asked about is rotated on a report only once it is this old (seconds)… */
@@ -140,20 +148,37 @@ export interface HubConfig {
   logLevel: LogLevel;
 }
 
+export interface LoadOptions {
+  /**
+   * The configuration is a Lambda's (deploy/check-config.cjs, at package time): an `{"env": …}`
+   * secret is refused, since nothing sets that variable in Lambda; secrets are in SSM there.
+   */
+  lambda?: boolean;
+}
+
 /** Parse and check the whole configuration; the message names the field that is wrong. */
-export function loadConfig(env: Record<string, string | undefined>): HubConfig {
+export function loadConfig(env: Record<string, string | undefined>, options: LoadOptions = {}): HubConfig {
   const e = parse(envSchema, env, '');
   if (e.HUB_APPS === undefined && e.HUB_APPS_SSM_PATH === undefined) {
     throw new ConfigurationInvalidError('Invalid configuration: HUB_APPS: is required: a JSON array of apps (or HUB_APPS_SSM_PATH, an SSM path with one parameter per app)');
   }
   const apps = parse(appsSchema, parseJson(e.HUB_APPS ?? '[]', 'HUB_APPS'), 'HUB_APPS');
   if (apps.length === 0 && !e.HUB_APPS_SSM_PATH) throw new ConfigurationInvalidError('Invalid configuration: HUB_APPS: must list at least one app');
-  const apiKeys = parseApiKeys(e.HUB_API_KEYS, 'HUB_API_KEYS');
-  const iamPrincipals = parse(z.array(iamPrincipalSchema), parseJson(e.HUB_IAM_PRINCIPALS, 'HUB_IAM_PRINCIPALS'), 'HUB_IAM_PRINCIPALS');
+  const apiKeys = e.HUB_API_KEYS === undefined ? [] : parseApiKeys(e.HUB_API_KEYS, 'HUB_API_KEYS');
+  if (e.HUB_API_KEYS !== undefined && apiKeys.length === 0 && e.HUB_AUTH === 'key' && !e.HUB_API_KEYS_SSM) {
+    throw new ConfigurationInvalidError('Invalid configuration: HUB_API_KEYS: no keys: nobody could call the hub (list at least one entry from `npm run key`)');
+  }
+  const iamPrincipals = parse(callerList(iamPrincipalSchema, 'arn', 'principal'), parseJson(e.HUB_IAM_PRINCIPALS, 'HUB_IAM_PRINCIPALS'), 'HUB_IAM_PRINCIPALS');
   if (e.HUB_AUTH === 'iam' && iamPrincipals.length === 0) {
     throw new ConfigurationInvalidError('Invalid configuration: HUB_IAM_PRINCIPALS: must list at least one principal when HUB_AUTH is iam');
   }
   apps.forEach((a, i) => {
+    if ('env' in a.secret && options.lambda) {
+      throw new ConfigurationInvalidError(
+        `Invalid configuration: HUB_APPS[${i}].secret: {"env": "${a.secret.env}"} cannot work in AWS (nothing sets ${a.secret.env} in Lambda): ` +
+          `put the secret in SSM as a SecureString and give {"ssm": "/wechat-token-hub/<stage>/${a.name}"}`,
+      );
+    }
     if ('env' in a.secret && !env[a.secret.env]) {
       throw new ConfigurationInvalidError(`Invalid configuration: HUB_APPS[${i}].secret: environment variable ${a.secret.env} is not set`);
     }
@@ -211,5 +236,5 @@ export function loadConfig(env: Record<string, string | undefined>): HubConfig {
 
 /** A key list (HUB_API_KEYS, or the SSM parameter's value), checked; the message names the field. */
 export function parseApiKeys(text: string, field: string): ApiKeyConfig[] {
-  return parse(z.array(apiKeySchema), parseJson(text, field), field);
+  return parse(callerList(apiKeySchema, 'sha256', 'key'), parseJson(text, field), field);
 }

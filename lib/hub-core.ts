@@ -74,7 +74,7 @@ export class HubCore {
       const getSecret = secretReader(a, secretEnv, config.timings.secretCacheTtlSeconds, ssmProvider);
       const common = { name: a.name, tickets: a.tickets, compat: a.compat, proxyPaths: a.proxyPaths, getSecret };
       return a.type === 'wecom'
-        ? { ...common, type: a.type, corpid: a.corpid, agentid: a.agentid }
+        ? { ...common, type: a.type, corpid: a.corpid, ...(a.agentid === undefined ? {} : { agentid: a.agentid }) }
         : { ...common, type: a.type, appid: a.appid, tokenApi: a.tokenApi };
     };
     const apps = config.apps.map(toApp);

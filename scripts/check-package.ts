@@ -403,7 +403,9 @@ const slsPackage = (name: string, params: string[]) => {
   return { out, status: run.status, output: `${run.stdout}${run.stderr}` };
 };
 try {
-  const create = slsPackage('create', ['egress=create', 'authorizer=iam', 'alarmEmail=ops@example.com']);
+  // authorizer=iam needs its principals: without them deploy/check-config.cjs refuses to package.
+  const principals = JSON.stringify([{ name: 'orders', arn: 'arn:aws:iam::123456789012:role/orders', apps: ['*'], scopes: ['read'] }]);
+  const create = slsPackage('create', ['egress=create', 'authorizer=iam', `iamPrincipals=${principals}`, 'alarmEmail=ops@example.com']);
   check(create.status === 0, `packages with egress=create, authorizer=iam${create.status === 0 ? '' : `: ${create.output.slice(-2000)}`}`);
   if (create.status === 0) {
     const t = readTemplate(create.out);

@@ -51,18 +51,36 @@ const wechatAppSchema = z
   )
   .check(z.refine((a) => a.type === 'official_account' || a.tickets.length === 0, { path: ['tickets'], message: 'a Mini Program has no JS-SDK tickets' }));
 
+const AGENTID_MESSAGE = 'must be the app\'s AgentId (a positive integer); leave agentid out for a secret that has none (contacts sync, customer contact)';
+
+/**
+ * A WeCom secret: a self-built app's (with its AgentId: token, corp ticket, app ticket), or one
+ * without an AgentId (contacts sync 通讯录同步, customer contact 客户联系): token and corp ticket only,
+ * and then `name` is required (there is no `<corpid>-<agentid>` to default to).
+ */
 const wecomAppSchema = z.pipe(
-  z.strictObject({
-    name: appName,
-    type: z.literal('wecom'),
-    corpid: matching(/^[A-Za-z0-9_-]{1,64}$/, 'must be the corp ID (1-64 letters, digits, _ or -)'),
-    agentid: z.number({ error: 'must be the app\'s AgentId (a number)' }).check(z.int(), z.nonnegative()),
-    secret: secretRef,
-    /** JS-SDK tickets the tick keeps fresh from the start (WeCom: jsapi, the corp ticket; agent_config, the app ticket). */
-    tickets: ticketsSchema(['jsapi', 'agent_config']),
-    compat: z._default(z.boolean(), false),
-    proxyPaths: proxyPathsSchema,
-  }),
+  z
+    .strictObject({
+      name: appName,
+      type: z.literal('wecom'),
+      corpid: matching(/^[A-Za-z0-9_-]{1,64}$/, 'must be the corp ID (1-64 letters, digits, _ or -)'),
+      agentid: z.optional(z.number({ error: AGENTID_MESSAGE }).check(z.refine((n) => Number.isInteger(n) && n > 0, AGENTID_MESSAGE))),
+      secret: secretRef,
+      /** JS-SDK tickets the tick keeps fresh from the start (WeCom: jsapi, the corp ticket; agent_config, the app ticket). */
+      tickets: ticketsSchema(['jsapi', 'agent_config']),
+      compat: z._default(z.boolean(), false),
+      proxyPaths: proxyPathsSchema,
+    })
+    .check(
+      z.refine((a) => a.agentid !== undefined || a.name !== undefined, {
+        path: ['name'],
+        message: 'is required for a WeCom secret without an agentid (contacts sync, customer contact): there is no <corpid>-<agentid> to name it by',
+      }),
+      z.refine((a) => a.agentid !== undefined || !a.tickets.includes('agent_config'), {
+        path: ['tickets'],
+        message: 'agent_config (the app ticket, for wx.agentConfig) needs an agentid: a secret without one has only the corp ticket (jsapi)',
+      }),
+    ),
   z.transform((a) => ({ ...a, name: a.name ?? `${a.corpid}-${a.agentid}`, proxyPaths: a.proxyPaths ?? [...DEFAULT_PROXY_PATHS.wecom] })),
 );
 

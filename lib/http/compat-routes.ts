@@ -106,6 +106,9 @@ async function route(method: string, path: string, q: URLSearchParams, event: Ht
       only('GET');
       const app = await appOfToken(deps, q.get('access_token'), 'wecom');
       if (q.get('type') !== 'agent_config') throw new WeChatAnswer(40058, 'invalid parameter: type must be agent_config');
+      if (app.type === 'wecom' && app.agentid === undefined) {
+        throw new WeChatAnswer(48001, 'api unauthorized: this secret has no agentid (contacts sync, customer contact), so it has no app ticket (agent_config)');
+      }
       return ticketAnswer(await deps.refresher.get(app.name, 'agent_config_ticket'), deps);
     }
     default:

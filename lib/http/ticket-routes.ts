@@ -49,7 +49,9 @@ export function refreshTicketRoute(event: HttpEvent, deps: EdgeDeps): Promise<Ht
 
 /**
  * POST /v1/apps/{app}/jsapi-signature, body {"url": "https://…"}: what a page passes to wx.config
- * (and, for a WeCom app, to wx.agentConfig), signed with the hub's tickets.
+ * (and, for a WeCom app with an AgentId, to wx.agentConfig), signed with the hub's tickets. A WeCom
+ * secret without an AgentId (contacts sync, customer contact) has no app ticket: its answer is
+ * wx.config's alone, without `agentConfig` (README, "JS-SDK tickets and signatures").
  */
 export function jsapiSignatureRoute(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
   return respond(deps, async () => {
@@ -61,6 +63,7 @@ export function jsapiSignatureRoute(event: HttpEvent, deps: EdgeDeps): Promise<H
     const page = withoutFragment(url);
     const config = await sign(deps, app, 'jsapi', page);
     if (app.type !== 'wecom') return ok({ appId: app.appid, ...config });
+    if (app.agentid === undefined) return ok({ appId: app.corpid, ...config });
     const agent = await sign(deps, app, 'agent_config', page);
     return ok({ appId: app.corpid, ...config, agentConfig: { corpid: app.corpid, agentid: app.agentid, ...agent } });
   });
@@ -80,18 +83,22 @@ function ticketKindOf(event: HttpEvent, deps: EdgeDeps, app: string): string {
     throw new HttpError(404, 'unknown_ticket_type', `ticket types are ${TICKET_TYPES.join(', ')}`);
   }
   const kind = ticketKindId(type as TicketType);
-  if (!deps.refresher.hasKind(app, kind)) {
-    const appType = deps.refresher.app(app).type;
-    throw new UnknownKindError(app, `${type} ticket (apps of type ${appType} have ${TICKETS_OF[appType]})`);
-  }
+  if (!deps.refresher.hasKind(app, kind)) throw new UnknownKindError(app, `${type} ticket (${ticketsOf(deps.refresher.app(app))})`);
   return kind;
 }
 
-const TICKETS_OF: Record<HubApp['type'], string> = {
-  official_account: 'jsapi and wx_card',
-  mini_program: 'no tickets',
-  wecom: 'jsapi and agent_config',
-};
+function ticketsOf(app: HubApp): string {
+  switch (app.type) {
+    case 'official_account':
+      return 'apps of type official_account have jsapi and wx_card';
+    case 'mini_program':
+      return 'apps of type mini_program have no tickets';
+    case 'wecom':
+      return app.agentid === undefined
+        ? 'a WeCom app without an agentid (a contacts-sync or customer-contact secret) has only jsapi, the corp ticket; the app ticket for wx.agentConfig needs an app\'s AgentId'
+        : 'apps of type wecom have jsapi and agent_config';
+  }
+}
 
 function ticketBody(t: Served, now: number) {
   return { ticket: t.value, ...lifetime(t, now) };

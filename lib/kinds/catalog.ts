@@ -13,6 +13,8 @@ export const ticketKindId = (type: TicketType): string => `${type}_ticket`;
  */
 export class KindCatalog {
   readonly #byType: Record<HubApp['type'], readonly CredentialKind[]>;
+  /** A WeCom secret without an AgentId (contacts sync, customer contact): no app ticket. */
+  readonly #wecomWithoutAgent: readonly CredentialKind[];
 
   constructor(clients: { wechat: WeChatClient; wecom: WeChatClient }) {
     const { wechat, wecom } = clients;
@@ -21,13 +23,14 @@ export class KindCatalog {
       mini_program: [wechatAccessToken(wechat, { probePath: '/cgi-bin/get_api_domain_ip' })],
       wecom: [wecomAccessToken(wecom), wecomTicket(wecom, 'jsapi'), wecomTicket(wecom, 'agent_config')],
     };
+    this.#wecomWithoutAgent = this.#byType.wecom.filter((k) => k.id !== ticketKindId('agent_config'));
   }
 
   kindsOf(app: HubApp): readonly CredentialKind[] {
-    return this.#byType[app.type];
+    return app.type === 'wecom' && app.agentid === undefined ? this.#wecomWithoutAgent : this.#byType[app.type];
   }
 
   kind(app: HubApp, id: string): CredentialKind | undefined {
-    return this.#byType[app.type].find((k) => k.id === id);
+    return this.kindsOf(app).find((k) => k.id === id);
   }
 }

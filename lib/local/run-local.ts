@@ -26,8 +26,9 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
   const closers: (() => Promise<void>)[] = [];
   const notes: string[] = [];
   let demoKey: string | undefined;
-  const ownApps = Boolean(settings.HUB_APPS || settings.HUB_APPS_SSM_PATH);
-  const keysGiven = Boolean(settings.HUB_API_KEYS || settings.HUB_API_KEYS_SSM);
+  // Set but empty is set (loadConfig refuses it, as it refuses PORT=''), not "use the demo".
+  const ownApps = settings.HUB_APPS !== undefined || Boolean(settings.HUB_APPS_SSM_PATH);
+  const keysGiven = settings.HUB_API_KEYS !== undefined || Boolean(settings.HUB_API_KEYS_SSM);
   // A key for every app with every scope is a demo's convenience; for real apps it is a leak waiting.
   if (ownApps && !keysGiven && settings.HUB_AUTH !== 'iam') {
     const names = loadConfig(settings).apps.map((a) => a.name).join(','); // a mistake in the rest of the configuration is named first
@@ -37,7 +38,7 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
     );
   }
 
-  if (!settings.HUB_APPS && !settings.HUB_APPS_SSM_PATH) {
+  if (!ownApps) {
     const sim = new WeChatSimulator();
     const secret = randomBytes(16).toString('hex');
     const wecomSecret = randomBytes(16).toString('hex');

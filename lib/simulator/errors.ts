@@ -30,6 +30,7 @@ export const WECOM_ERRMSG: Readonly<Record<number, string>> = {
   41004: 'corpsecret missing',
   42001: 'access_token expired',
   45009: 'api freq out of limit',
+  48001: 'api unauthorized',
   60020: 'not allow to access from your ip',
 };
 

@@ -55,8 +55,8 @@ export function settingsFrom(options: SimulatorOptions): Settings {
   };
 }
 
-export function weComId(app: { corpid: string; agentid: number }): string {
-  return `${app.corpid}/${app.agentid}`;
+export function weComId(app: SimulatedWeComApp): string {
+  return `${app.corpid}/${app.agentid ?? app.label}`;
 }
 
 /** Everything the routes share: the apps, the clock, the counters, pending faults, what was issued. */

@@ -7,12 +7,12 @@ export interface SimulatedApp {
   dailyQuota?: number;
 }
 
-/** A WeCom (企业微信) self-built app. Its id in every per-app method and filter is `${corpid}/${agentid}`. */
-export interface SimulatedWeComApp {
-  corpid: string;
-  agentid: number;
-  secret: string;
-}
+/**
+ * A WeCom (企业微信) secret: a self-built app's (with its AgentId), or one without an AgentId (contacts
+ * sync, customer contact), which has a token and the corp ticket but no app ticket (agent_config: 48001).
+ * Its id in every per-app method and filter is `${corpid}/${agentid}`, or `${corpid}/${label}` without one.
+ */
+export type SimulatedWeComApp = { corpid: string; secret: string } & ({ agentid: number; label?: never } | { agentid?: never; label: string });
 
 export type SimulatedFault =
   | { kind: 'errcode'; errcode: number; errmsg?: string }

@@ -21,7 +21,7 @@ export type { SimulatedApp, SimulatedEndpoint, SimulatedFault, SimulatedTicketTy
  *   GET  /cgi-bin/get_api_domain_ip?access_token=              (WeChat tokens, Mini Programs' too)
  *   GET  /cgi-bin/ticket/getticket?access_token=&type=jsapi|wx_card
  *   POST /cgi-bin/openapi/quota/get?access_token=  {"cgi_path"}   (today's count of token or stable_token calls)
- * WeCom (an app's id is `${corpid}/${agentid}`):
+ * WeCom (an app's id is `${corpid}/${agentid}`, or `${corpid}/${label}` for a secret without an AgentId):
  *   GET  /cgi-bin/gettoken?corpid=&corpsecret=
  *   GET  /cgi-bin/get_jsapi_ticket?access_token=               (corp ticket)
  *   GET  /cgi-bin/ticket/get?access_token=&type=agent_config   (app ticket)
@@ -62,7 +62,7 @@ export class WeChatSimulator {
     this.#sim.addWeChat(app);
   }
 
-  /** Add a WeCom app; its id in every per-app method is `${corpid}/${agentid}`. */
+  /** Add a WeCom app; its id in every per-app method is `${corpid}/${agentid}` (`${corpid}/${label}` without an AgentId). */
   addWeComApp(app: SimulatedWeComApp): void {
     this.#sim.addWeCom(app);
   }

@@ -48,6 +48,8 @@ export function weComAgentTicket(sim: SimState, res: ServerResponse, url: URL): 
   if (sim.injected(res, owner?.id ?? null, 'wecom_agent_config', WECOM_ERRMSG)) return;
   if (tokenRefused(sim, res, token, owner)) return;
   if (url.searchParams.get('type') !== 'agent_config') return error(res, 40058);
+  // A secret without an AgentId (contacts sync, customer contact) is no app's: it has no app ticket.
+  if (owner!.app.agentid === undefined) return error(res, 48001);
   issueTicket(sim, res, owner!, 'agent_config');
 }
 
