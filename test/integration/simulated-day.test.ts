@@ -7,6 +7,9 @@ import { closeSharedDynalite, startWorld } from '../support/world.js';
 const DAY_START = Date.UTC(2026, 10, 23, 16, 0);
 afterAll(closeSharedDynalite);
 
+/** A day of virtual time is a long run on a shared 2-core machine: not a timing assertion, just room. */
+const DAY_TIMEOUT_MS = 120_000;
+
 describe('a simulated day', () => {
   it('fault-free: no service is handed a token WeChat rejects, at most 15 token fetches per app, the ledger equals WeChat\'s count', async () => {
     const world = await startWorld({ clock: new ManualClock(DAY_START) });
@@ -22,7 +25,7 @@ describe('a simulated day', () => {
     } finally {
       await world.close();
     }
-  });
+  }, DAY_TIMEOUT_MS);
 
   it('with faults and one outside fetch: only a read after the outside fetch gets a rejected token, healed by one forced refresh; the ledger still equals WeChat\'s count', async () => {
     const world = await startWorld({ clock: new ManualClock(DAY_START) });
@@ -46,5 +49,5 @@ describe('a simulated day', () => {
     } finally {
       await world.close();
     }
-  });
+  }, DAY_TIMEOUT_MS);
 });
