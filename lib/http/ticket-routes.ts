@@ -57,6 +57,7 @@ export function jsapiSignatureRoute(event: HttpEvent, deps: EdgeDeps): Promise<H
     noQuery(event);
     const app = deps.refresher.app(name);
     if (app.type === 'mini_program') throw new HttpError(404, 'unknown_credential', 'a Mini Program has no JS-SDK (wx.config); there is nothing to sign');
+    if (app.type === 'website') throw new HttpError(404, 'unknown_credential', 'a website app has no JS-SDK tickets (it is for logins only); there is nothing to sign');
     const { url } = jsonBody(event, signatureBody);
     const page = withoutFragment(url);
     const config = await sign(deps, app, 'jsapi', page);
@@ -91,6 +92,7 @@ const TICKETS_OF: Record<HubApp['type'], string> = {
   official_account: 'jsapi and wx_card',
   mini_program: 'no tickets',
   wecom: 'jsapi and agent_config',
+  website: 'no tickets: they are for logins only',
 };
 
 function ticketBody(t: Served, now: number) {

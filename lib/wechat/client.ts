@@ -130,6 +130,7 @@ export class WeChatClient {
    */
   async exchangeCode(req: CodeExchangeRequest & { flow: 'code2session' }): Promise<SessionAnswer>;
   async exchangeCode(req: CodeExchangeRequest & { flow: 'oauth' }): Promise<UserTokenAnswer>;
+  async exchangeCode(req: CodeExchangeRequest): Promise<SessionAnswer | UserTokenAnswer>;
   async exchangeCode(req: CodeExchangeRequest): Promise<SessionAnswer | UserTokenAnswer> {
     const deadline = req.deadline ?? this.#clock.now() + this.#totalTimeoutMs;
     const query = loginQuery(req.flow, req.appid, req.secret, req.code);
