@@ -43,6 +43,7 @@ export function proxyRoute(event: HttpEvent, deps: EdgeDeps, upstreams: ProxyUps
   return respond(deps, async () => {
     const name = await appFrom(event, deps, 'proxy');
     const app = deps.refresher.app(name);
+    if (app.type === 'website') throw new HttpError(404, 'unknown_credential', 'a website app has no token to call WeChat with: its secret serves logins only');
     const path = upstreamPath(event, app);
     const method = event.requestContext?.http?.method ?? 'GET';
     // WeChat's APIs are GET or POST; anything else is a mistake that would only reach WeChat to be refused.
