@@ -19,7 +19,8 @@ export { compatTokenKnown, UNKNOWN_LOOKUPS_BURST, UNKNOWN_LOOKUPS_PER_SECOND } f
  * API base URL (apps with `"compat": true`). The `secret` (WeCom: `corpsecret`) an SDK sends is a hub
  * API key with the `read` scope on that app, never the AppSecret, which stays in the hub alone.
  * Errors are WeChat's `{"errcode","errmsg"}` with HTTP 200, never the hub's native error JSON.
- * Keys travel in query strings here: nothing on this path logs a query string or a body.
+ * Keys travel in query strings here: nothing on this path logs a query string or a body. WeChat's
+ * `/sns/` login paths, where the key needs the `login` scope instead, are lib/http/compat-login.ts.
  *
  * An SDK sends every call to its base URL, not only the token's: any other call that carries a
  * token the hub serves now (or in its overlap) is passed on to WeChat as it is (within the app's

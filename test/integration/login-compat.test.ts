@@ -1,3 +1,4 @@
+import API from 'co-wechat-api';
 import { MiniApp, OfficialAccount } from 'node-easywechat';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -46,6 +47,14 @@ describe('an unmodified SDK (node-easywechat) logs users in through the hub', ()
     expect(session).toMatchObject({ openid, unionid, session_key: expect.any(String) });
     expect(world.sim.issuedLoginValues()).toContain(session.session_key);
     expect(sentToWeChat()).toContain(`secret=${world.secrets.SECRET_MP}`);
+    expect(sentToWeChat()).not.toContain(LOGIN_KEY);
+  });
+
+  it('co-wechat-api\'s code2Session, its snsPrefix set to the hub, gets WeChat\'s session', async () => {
+    const api = new API(MP, LOGIN_KEY, async () => null, async () => undefined);
+    api.snsPrefix = `${base}/sns/`;
+    const { code, openid } = world.sim.issueLoginCode(MP);
+    expect(await api.code2Session(code)).toMatchObject({ openid, session_key: expect.any(String) });
     expect(sentToWeChat()).not.toContain(LOGIN_KEY);
   });
 
