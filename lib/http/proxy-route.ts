@@ -88,6 +88,9 @@ function upstreamPath(event: HttpEvent, app: HubApp): string {
   const refusal = pathRefusal(path, app);
   if (refusal === 'invalid') throw new HttpError(400, 'invalid_path', 'the path after /wechat must be a plain WeChat API path, e.g. /cgi-bin/message/custom/send');
   if (refusal === 'credential') throw new HttpError(403, 'path_not_allowed', 'the hub does not forward credential APIs; use its token and ticket routes');
+  if (refusal === 'not_allowed' && path!.startsWith('/sns/')) {
+    throw new HttpError(403, 'path_not_allowed', 'the proxy does not forward WeChat\'s login calls (they take the AppSecret, not a token): use POST /v1/apps/{app}/login or /v1/apps/{app}/oauth/token');
+  }
   if (refusal === 'not_allowed') throw new HttpError(403, 'path_not_allowed', `this app's proxy forwards only ${app.proxyPaths.join(', ')}`);
   return path!;
 }

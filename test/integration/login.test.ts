@@ -162,6 +162,12 @@ describe('who may log users in, and which app has which login', () => {
     expect(r.message).toMatch(says);
   });
 
+  it('the token-injecting proxy refuses WeChat\'s login calls, pointing at the login routes', async () => {
+    const r = await refusal(hub.proxy(httpEvent({ method: 'GET', key: NO_LOGIN_KEY, path: '/v1/apps/mp/wechat/sns/jscode2session', routeKey: 'ANY /v1/apps/{app}/wechat/{path+}', pathParameters: { app: 'mp', path: 'sns/jscode2session' } })));
+    expect(r).toMatchObject({ status: 403, code: 'path_not_allowed' });
+    expect(r.message).toMatch(/\/v1\/apps\/\{app\}\/login/);
+  });
+
   it('answers an unknown app 404 for a key of every app', async () => {
     expect(await refusal(login('ghost', { js_code: 'abc' }, EVERY_LOGIN_KEY))).toMatchObject({ status: 404, code: 'unknown_app' });
   });
