@@ -4,8 +4,9 @@ import { matching, parse, parseJson } from './parse.js';
 
 /**
  * The apps' configuration schema (README, "Configuration"): an Official Account or Mini Program
- * entry, a WeCom app entry, a website (Open Platform website or mobile app, for logins) entry, the list of them in HUB_APPS (names unique, compat appids unique), and
- * one entry read from SSM; with the defaults they take (name, proxy paths, tickets, compat).
+ * entry, a WeCom app entry, a website entry (an Open Platform website or mobile app, for logins), the
+ * list of them in HUB_APPS (names unique, compat appids unique), and one entry read from SSM; with
+ * the defaults they take (name, proxy paths, tickets, compat).
  */
 
 export const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
