@@ -147,6 +147,10 @@ describe('the compatible login paths answer WeChat\'s way', () => {
     expect(upstream.urls).toEqual([]);
   });
 
+  it('a website app has no token on /cgi-bin/token either (40013)', async () => {
+    expect((await get(`/cgi-bin/token?grant_type=client_credential&appid=${SITE}&secret=${READ_KEY}`)).errcode).toBe(40013);
+  });
+
   it('answers another method than GET with 43001', async () => {
     const r = await request(`${base}/sns/jscode2session?appid=${MP}&secret=${LOGIN_KEY}&js_code=x`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
     expect(((await r.body.json()) as any).errcode).toBe(43001);

@@ -198,5 +198,7 @@ describe('a website app', () => {
     expect(world.sim.calls(SITE, 'token') + world.sim.calls(SITE, 'stable_token')).toBe(0);
     const status = json(await hub.status(httpEvent({ key: ADMIN_KEY, path: '/v1/status', routeKey: 'GET /v1/status' })));
     expect(status.apps.find((a: { app: string }) => a.app === 'site')).toMatchObject({ type: 'website', credentials: [] });
+    const quota = json(await hub.status(httpEvent({ key: ADMIN_KEY, path: '/v1/status/site/quota', routeKey: 'GET /v1/status/{app}/quota', pathParameters: { app: 'site' } })));
+    expect(quota).toMatchObject({ app: 'site', ledger: [], wechat: { note: expect.stringMatching(/no token/) } });
   });
 });
