@@ -112,7 +112,7 @@ export async function appSecret(deps: EdgeDeps, app: HubApp): Promise<string> {
 }
 
 /** WeChat's answer about a login as the hub's error (README, "Logins through the hub"). */
-export function loginHttpError(error: unknown): unknown {
+function loginHttpError(error: unknown): unknown {
   if (error instanceof LoginRefusedError) {
     const errcode = error.errcode;
     const extra = { errcode };
