@@ -19,6 +19,7 @@ const FUNCTIONS: [string, string][] = [
   ['compat', 'compat'],
   ['proxy', 'proxy'],
   ['status', 'status'],
+  ['login', 'login'],
 ];
 const BANNER = "import { createRequire as __hubCreateRequire } from 'node:module'; const require = __hubCreateRequire(import.meta.url);";
 

@@ -1,7 +1,7 @@
 import type { TokenApi } from './wechat/client.js';
 
 export type WeChatAppType = 'official_account' | 'mini_program';
-export type AppType = WeChatAppType | 'wecom';
+export type AppType = WeChatAppType | 'wecom' | 'website';
 
 interface AppBase {
   /** URL id of the app in the hub's API. */
@@ -32,7 +32,13 @@ export interface WeComApp extends AppBase {
   agentid?: number;
 }
 
-export type HubApp = WeChatApp | WeComApp;
+/** An Open Platform website or mobile app (网站应用, 移动应用): its AppSecret serves user logins only, so it has no token kind. */
+export interface WebsiteApp extends AppBase {
+  type: 'website';
+  appid: string;
+}
+
+export type HubApp = WeChatApp | WeComApp | WebsiteApp;
 
 /** The JS-SDK tickets of the HTTP API (`/v1/apps/{app}/tickets/{type}`). */
 export const TICKET_TYPES = ['jsapi', 'wx_card', 'agent_config'] as const;

@@ -14,7 +14,7 @@ export { DEFAULT_WECHAT_API_BASES, DEFAULT_WECOM_API_BASES } from './config/api-
 export { APP_NAME, DEFAULT_PROXY_PATHS, parseAppEntry, type AppConfig } from './config/apps.js';
 export { ConfigurationInvalidError } from './config/parse.js';
 
-export const SCOPES = ['read', 'refresh', 'proxy', 'admin'] as const;
+export const SCOPES = ['read', 'refresh', 'proxy', 'login', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 const label = z.string().check(z.minLength(1), z.maxLength(64));

@@ -73,9 +73,9 @@ export class HubCore {
     const toApp = (a: AppConfig): HubApp => {
       const getSecret = secretReader(a, secretEnv, config.timings.secretCacheTtlSeconds, ssmProvider);
       const common = { name: a.name, tickets: a.tickets, compat: a.compat, proxyPaths: a.proxyPaths, getSecret };
-      return a.type === 'wecom'
-        ? { ...common, type: a.type, corpid: a.corpid, ...(a.agentid === undefined ? {} : { agentid: a.agentid }) }
-        : { ...common, type: a.type, appid: a.appid, tokenApi: a.tokenApi };
+      if (a.type === 'wecom') return { ...common, type: a.type, corpid: a.corpid, ...(a.agentid === undefined ? {} : { agentid: a.agentid }) };
+      if (a.type === 'website') return { ...common, type: a.type, appid: a.appid };
+      return { ...common, type: a.type, appid: a.appid, tokenApi: a.tokenApi };
     };
     const apps = config.apps.map(toApp);
     this.#appsFromSsm = config.appsSsmPath ? appsReader(config, ssmProvider, this.#log, toApp, () => clock.now()) : undefined;

@@ -1,5 +1,6 @@
 import { compatRoutes } from './http/compat-routes.js';
 import { forceRefreshRoute, getTokenRoute, type HttpEvent, type HttpResult } from './http/edge.js';
+import { loginRoutes } from './http/login-routes.js';
 import { proxyRoute } from './http/proxy-route.js';
 import { statusRoutes } from './http/status-routes.js';
 import { ticketRoutes } from './http/ticket-routes.js';
@@ -22,6 +23,11 @@ export class Hub extends HubCore {
     return this.serve(event, ticketRoutes);
   }
 
+  /** POST /v1/apps/{app}/login (code2Session), POST /v1/apps/{app}/oauth/token (web authorization). */
+  login(event: HttpEvent): Promise<HttpResult> {
+    return this.serve(event, (e, deps) => loginRoutes(e, deps, { wechat: this.wechat }));
+  }
+
   /** GET /v1/status, GET /v1/status/{app}/quota (admin) and GET /v1/health. */
   status(event: HttpEvent): Promise<HttpResult> {
     return this.serve(event, (e, deps) => statusRoutes(e, deps, { view: this.statusView, wechat: this.wechat, upstream: () => this.upstreamStatus() }));
@@ -29,7 +35,7 @@ export class Hub extends HubCore {
 
   /** WeChat's own paths for unmodified SDKs (apps with `compat`). */
   compat(event: HttpEvent): Promise<HttpResult> {
-    return this.serve(event, (e, deps) => compatRoutes(e, deps, () => this.proxyUpstreams()));
+    return this.serve(event, (e, deps) => compatRoutes(e, deps, () => this.proxyUpstreams(), this.wechat));
   }
 
   /** ANY /v1/apps/{app}/wechat/{path+}: the token-injecting proxy. */

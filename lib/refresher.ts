@@ -242,7 +242,7 @@ export class Refresher {
   #resolve(appName: string, kindId: string): { app: HubApp; kind: CredentialKind } {
     const app = this.app(appName);
     const kind = this.#kinds.kind(app, kindId);
-    if (!kind) throw new UnknownKindError(app.name, kindId);
+    if (!kind) throw new UnknownKindError(app.name, app.type === 'website' ? `${kindId} (a website app has no token or ticket: its secret serves logins only)` : kindId);
     return { app, kind };
   }
 

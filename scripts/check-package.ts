@@ -105,7 +105,7 @@ function checkEgress(t: Template, what: string, expect: { vpcId?: string; natSub
   const key = (v: unknown) => JSON.stringify(v);
   const functions = ofKind('AWS::Lambda::Function').map(([, f]) => f.Properties.VpcConfig);
   const vpcConfig = functions[0];
-  check(functions.length === 7 && functions.every((c) => c !== undefined && key(c) === key(vpcConfig)), `${what}: every function has the same VpcConfig`);
+  check(functions.length === 8 && functions.every((c) => c !== undefined && key(c) === key(vpcConfig)), `${what}: every function has the same VpcConfig`);
   const subnets = listOf(vpcConfig?.SubnetIds);
   const groups = listOf(vpcConfig?.SecurityGroupIds);
   check(hasVpcPolicy(t), `${what}: the role has AWSLambdaVPCAccessExecutionRole (ENI permissions)`);
@@ -154,7 +154,7 @@ const resources = Object.values(template.Resources);
 const ofType = (t: string) => resources.filter((r) => r.Type === t);
 
 const fns = ofType('AWS::Lambda::Function');
-check(fns.length === 7, 'seven Lambda functions');
+check(fns.length === 8, 'eight Lambda functions');
 check(fns.every((f) => f.Properties.Runtime === 'nodejs22.x' && f.Properties.Architectures?.[0] === 'arm64'), 'nodejs22.x on arm64');
 check(ofType('AWS::Events::Rule').some((r) => r.Properties.ScheduleExpression === 'rate(5 minutes)'), 'schedule rule rate(5 minutes)');
 const routes = ofType('AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
@@ -164,6 +164,8 @@ for (const r of [
   'GET /v1/apps/{app}/tickets/{type}',
   'POST /v1/apps/{app}/tickets/{type}/refresh',
   'POST /v1/apps/{app}/jsapi-signature',
+  'POST /v1/apps/{app}/login',
+  'POST /v1/apps/{app}/oauth/token',
   'ANY /v1/apps/{app}/wechat/{path+}',
   'GET /cgi-bin/token',
   'POST /cgi-bin/stable_token',
@@ -300,11 +302,11 @@ checkNoEgress(template, 'egress=none (default)');
 
 // The bundles: unzip each, load it, and serve through it.
 const dir = mkdtempSync(join(tmpdir(), 'hub-bundle-'));
-for (const f of ['getToken', 'forceRefresh', 'refreshTick', 'tickets', 'compat', 'proxy', 'status']) execFileSync('unzip', ['-q', '-o', `.serverless/${f}.zip`, '-d', join(dir, f)]);
+for (const f of ['getToken', 'forceRefresh', 'refreshTick', 'tickets', 'compat', 'proxy', 'status', 'login']) execFileSync('unzip', ['-q', '-o', `.serverless/${f}.zip`, '-d', join(dir, f)]);
 
 const dynamo = await startDynalite();
 const sim = new WeChatSimulator({
-  apps: [{ appid: 'wx_bundle', secret: 'bundle-secret-000' }],
+  apps: [{ appid: 'wx_bundle', secret: 'bundle-secret-000' }, { appid: 'wx_bundle_mini', secret: 'bundle-mini-secret' }],
   wecomApps: [{ corpid: 'ww_bundle', agentid: 1000002, secret: 'bundle-wecom-secret' }],
 });
 const base = await sim.listen();
@@ -313,10 +315,12 @@ Object.assign(process.env, {
   HUB_APPS: JSON.stringify([
     { name: 'b', appid: 'wx_bundle', type: 'official_account', secret: { env: 'BUNDLE_SECRET' }, compat: true },
     { name: 'w', type: 'wecom', corpid: 'ww_bundle', agentid: 1000002, secret: { env: 'BUNDLE_WECOM_SECRET' } },
+    { name: 'm', appid: 'wx_bundle_mini', type: 'mini_program', secret: { env: 'BUNDLE_MINI_SECRET' }, compat: true },
   ]),
   BUNDLE_SECRET: 'bundle-secret-000',
   BUNDLE_WECOM_SECRET: 'bundle-wecom-secret',
-  HUB_API_KEYS: JSON.stringify([{ name: 'k', sha256: hashApiKey(key), apps: ['*'], scopes: ['read', 'refresh', 'proxy', 'admin'] }]),
+  BUNDLE_MINI_SECRET: 'bundle-mini-secret',
+  HUB_API_KEYS: JSON.stringify([{ name: 'k', sha256: hashApiKey(key), apps: ['*'], scopes: ['read', 'refresh', 'proxy', 'login', 'admin'] }]),
   WECHAT_API_BASE: base,
   WECOM_API_BASE: base,
   TABLE_NAME: 'bundle-check',
@@ -373,6 +377,15 @@ try {
   const proxyEvent = ticketsEvent('ANY /v1/apps/{app}/wechat/{path+}', '/v1/apps/b/wechat/cgi-bin/getcallbackip', { app: 'b', path: 'cgi-bin/getcallbackip' });
   const proxied = await proxy.handler({ ...proxyEvent, requestContext: { http: { method: 'GET' } } });
   check(proxied.statusCode === 200 && Array.isArray(JSON.parse(proxied.body).ip_list), 'bundled proxy calls WeChat with the hub\'s token');
+
+  const login = await load('login', 'login.mjs');
+  const code = sim.issueLoginCode('wx_bundle_mini').code;
+  const session = await login.handler(ticketsEvent('POST /v1/apps/{app}/login', '/v1/apps/m/login', { app: 'm' }, { js_code: code }));
+  check(session.statusCode === 200 && sim.issuedLoginValues().includes(JSON.parse(session.body).session_key), 'bundled login exchanges a Mini Program\'s code for its session (code2Session)');
+  const reused = await login.handler(ticketsEvent('POST /v1/apps/{app}/login', '/v1/apps/m/login', { app: 'm' }, { js_code: code }));
+  check(reused.statusCode === 400 && JSON.parse(reused.body).error?.errcode === 40029 && !reused.body.includes(code), 'bundled login answers a used code 400 invalid_code with errcode 40029, without the code');
+  const sdkLogin = await compat.handler({ ...ticketsEvent('GET /{path+}', '/sns/jscode2session', {}), headers: {}, rawQueryString: `appid=wx_bundle_mini&secret=${key}&js_code=${sim.issueLoginCode('wx_bundle_mini').code}&grant_type=authorization_code` });
+  check(sdkLogin.statusCode === 200 && sim.issuedLoginValues().includes(JSON.parse(sdkLogin.body).session_key), 'bundled compat sends /sns/jscode2session with a hub key on with the real secret');
 
   const status = await load('status', 'status.mjs');
   const health = await status.handler({ ...ticketsEvent('GET /v1/health', '/v1/health', {}), headers: {} });

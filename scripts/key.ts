@@ -23,6 +23,9 @@ only the key's SHA-256.
                                use the WeChat-compatible paths (as an SDK's AppSecret)
                       refresh  force a refresh of a token or ticket WeChat rejected
                       proxy    call WeChat through the token-injecting proxy (/v1/apps/{app}/wechat/...)
+                      login    exchange a user's login code with the AppSecret (Mini Program
+                               code2Session, web authorization): /v1/apps/{app}/login and
+                               …/oauth/token, WeChat's /sns/ login paths (as an SDK's AppSecret)
                       admin    the status routes (/v1/status, /v1/status/{app}/quota); implies none
                                of the others
   --name <label>    optional: a label for logs and the key list (default key-<date>-<random>)

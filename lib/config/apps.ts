@@ -4,8 +4,9 @@ import { matching, parse, parseJson } from './parse.js';
 
 /**
  * The apps' configuration schema (README, "Configuration"): an Official Account or Mini Program
- * entry, a WeCom app entry, the list of them in HUB_APPS (names unique, compat appids unique), and
- * one entry read from SSM; with the defaults they take (name, proxy paths, tickets, compat).
+ * entry, a WeCom app entry, a website entry (an Open Platform website or mobile app, for logins), the
+ * list of them in HUB_APPS (names unique, compat appids unique), and one entry read from SSM; with
+ * the defaults they take (name, proxy paths, tickets, compat).
  */
 
 export const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -37,7 +38,7 @@ const wechatAppSchema = z
     z.strictObject({
       name: appName,
       appid: matching(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -'),
-      type: z.enum(['official_account', 'mini_program'], { error: 'must be official_account, mini_program or wecom' }),
+      type: z.enum(['official_account', 'mini_program'], { error: 'must be official_account, mini_program, wecom or website' }),
       tokenApi: z._default(z.enum(['classic', 'stable']), 'classic'),
       secret: secretRef,
       /** JS-SDK tickets the tick keeps fresh from the start (Official Accounts: jsapi, wx_card). */
@@ -84,12 +85,24 @@ const wecomAppSchema = z.pipe(
   z.transform((a) => ({ ...a, name: a.name ?? `${a.corpid}-${a.agentid}`, proxyPaths: a.proxyPaths ?? [...DEFAULT_PROXY_PATHS.wecom] })),
 );
 
+/** An Open Platform website or mobile app: its AppSecret serves logins only (no token, no ticket, nothing to proxy). */
+const websiteAppSchema = z.pipe(
+  z.strictObject({
+    name: appName,
+    type: z.literal('website'),
+    appid: matching(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -'),
+    secret: secretRef,
+    compat: z._default(z.boolean(), false),
+  }),
+  z.transform((a) => ({ ...a, name: a.name ?? a.appid, tickets: [] as TicketType[], proxyPaths: [] as string[] })),
+);
+
 /** An app entry, checked by the schema of its type, so that a message names the field that is wrong. */
 const appSchema = z.pipe(
   z.unknown(),
-  z.transform((value, ctx): z.output<typeof wechatAppSchema> | z.output<typeof wecomAppSchema> => {
-    const wecom = typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'wecom';
-    const result = (wecom ? wecomAppSchema : wechatAppSchema).safeParse(value);
+  z.transform((value, ctx): z.output<typeof wechatAppSchema> | z.output<typeof wecomAppSchema> | z.output<typeof websiteAppSchema> => {
+    const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
+    const result = (type === 'wecom' ? wecomAppSchema : type === 'website' ? websiteAppSchema : wechatAppSchema).safeParse(value);
     if (result.success) return result.data;
     for (const issue of result.error.issues) ctx.issues.push({ code: 'custom', message: issue.message, path: issue.path, input: value });
     return z.NEVER;

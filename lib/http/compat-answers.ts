@@ -57,6 +57,7 @@ export function answer(e: WeChatAnswer): HttpResult {
   return json({ errcode: e.errcode, errmsg: e.errmsg });
 }
 
-function json(body: unknown): HttpResult {
+/** A WeChat-shaped answer: JSON with HTTP 200, never cached or sniffed. */
+export function json(body: unknown): HttpResult {
   return { statusCode: 200, headers: { 'content-type': 'application/json; encoding=utf-8', 'cache-control': 'no-store', ...NOSNIFF }, body: JSON.stringify(body) };
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { HubApp } from '../apps.js';
 import type { Served } from '../refresher.js';
+import type { Grant } from './auth.js';
 import { CREDENTIAL_SHAPE, type EdgeDeps, type HttpEvent } from './edge.js';
 
 /**
@@ -95,7 +96,7 @@ export async function appOf(deps: EdgeDeps, token: string, platform?: Platform):
   // Past the bucket: refused without a read, and not remembered (it may be a good token).
   if (!takeLookup(m, now)) return undefined;
   for (const app of compatApps(deps)) {
-    if (!onPlatform(app, platform)) continue;
+    if (!onPlatform(app, platform) || !deps.refresher.hasKind(app.name, 'access_token')) continue; // a website app has no token
     if (await deps.refresher.recognizes(app.name, token)) {
       remember(m.known, hash, { app: app.name, until: now + KNOWN_FOR_MS });
       return app;
@@ -122,4 +123,11 @@ export async function compatTokenKnown(deps: EdgeDeps, event: HttpEvent): Promis
 /** The hub's apps that answer on WeChat's own paths (`"compat": true`). */
 export function compatApps(deps: EdgeDeps): HubApp[] {
   return deps.refresher.appNames.map((n) => deps.refresher.app(n)).filter((a) => a.compat);
+}
+
+/** The grant of a hub key an SDK sends as its `secret` (or `corpsecret`), if it is one. */
+export async function grantOf(deps: EdgeDeps, key: string): Promise<Grant | undefined> {
+  if (key.length > 256) return undefined;
+  const auth = await deps.keyring();
+  return auth.lookup?.(key);
 }

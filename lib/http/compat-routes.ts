@@ -1,10 +1,12 @@
 import type { HubApp, WeChatApp, WeComApp } from '../apps.js';
 import { ForcedRefreshBudgetError } from '../errors.js';
 import type { Served } from '../refresher.js';
+import type { WeChatClient } from '../wechat/client.js';
 import { PassthroughError } from '../wechat/passthrough.js';
 import type { Grant } from './auth.js';
 import { answer, asWeChat, ticketAnswer, tokenAnswer, WeChatAnswer } from './compat-answers.js';
-import { appOf, compatApps, forgetKnown } from './compat-lookup.js';
+import { compatLogin, hasLogin } from './compat-login.js';
+import { appOf, compatApps, forgetKnown, grantOf } from './compat-lookup.js';
 import { header, notRouted, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
 import { asResult, dropAccessTokens, errcodeOf, pathRefusal, TOKEN_INVALID, type ProxyUpstreams } from './proxy-route.js';
 
@@ -17,7 +19,8 @@ export { compatTokenKnown, UNKNOWN_LOOKUPS_BURST, UNKNOWN_LOOKUPS_PER_SECOND } f
  * API base URL (apps with `"compat": true`). The `secret` (WeCom: `corpsecret`) an SDK sends is a hub
  * API key with the `read` scope on that app, never the AppSecret, which stays in the hub alone.
  * Errors are WeChat's `{"errcode","errmsg"}` with HTTP 200, never the hub's native error JSON.
- * Keys travel in query strings here: nothing on this path logs a query string or a body.
+ * Keys travel in query strings here: nothing on this path logs a query string or a body. WeChat's
+ * `/sns/` login paths, where the key needs the `login` scope instead, are lib/http/compat-login.ts.
  *
  * An SDK sends every call to its base URL, not only the token's: any other call that carries a
  * token the hub serves now (or in its overlap) is passed on to WeChat as it is (within the app's
@@ -32,20 +35,22 @@ const TOKEN_INVALID_MSG = 'invalid credential, access_token is invalid or not la
 export const COMPAT_MAX_BODY_BYTES = 4096;
 const MAX_BODY_BYTES = COMPAT_MAX_BODY_BYTES;
 
-/** Every request under /cgi-bin/ (the compat function's routes). */
-export async function compatRoutes(event: HttpEvent, deps: EdgeDeps, upstreams: () => ProxyUpstreams): Promise<HttpResult> {
+/** Every request under /cgi-bin/ and /sns/ (the compat function's routes). */
+export async function compatRoutes(event: HttpEvent, deps: EdgeDeps, upstreams: () => ProxyUpstreams, wechat: WeChatClient): Promise<HttpResult> {
   const method = event.requestContext?.http?.method ?? 'GET';
   const path = event.rawPath ?? '';
+  // WeChat's login paths (/sns/) when a compat app logs users in (lib/http/compat-login.ts).
+  const login = path.startsWith('/sns/') && compatApps(deps).some(hasLogin);
   // Only WeChat's API paths (/cgi-bin/ and the compat apps' proxy paths) are answered WeChat's way;
   // anything else that no route took is the hub's own 404.
-  if (!path.startsWith('/cgi-bin/') && !compatApps(deps).some((a) => a.proxyPaths.some((p) => path.startsWith(p)))) {
+  if (!login && !path.startsWith('/cgi-bin/') && !compatApps(deps).some((a) => a.proxyPaths.some((p) => path.startsWith(p)))) {
     return notRouted(event, undefined);
   }
   const q = new URLSearchParams(event.rawQueryString ?? '');
   const started = deps.clock.now();
   let result: HttpResult;
   try {
-    result = await route(method, path, q, event, deps, upstreams);
+    result = login ? await compatLogin(method, path, q, deps, upstreams, wechat) : await route(method, path, q, event, deps, upstreams);
   } catch (error) {
     result = answer(asWeChat(error, deps));
   }
@@ -161,7 +166,7 @@ async function passOn(method: string, path: string, q: URLSearchParams, event: H
 async function wechatApp(deps: EdgeDeps, appid: string | null | undefined, key: string | null | undefined): Promise<{ app: WeChatApp; grant: Grant }> {
   if (!appid) throw new WeChatAnswer(41002, 'appid missing');
   if (!key) throw new WeChatAnswer(41004, 'appsecret missing');
-  const app = compatApps(deps).find((a): a is WeChatApp => a.type !== 'wecom' && a.appid === appid);
+  const app = compatApps(deps).find((a): a is WeChatApp => (a.type === 'official_account' || a.type === 'mini_program') && a.appid === appid);
   if (!app) throw new WeChatAnswer(40013, 'invalid appid');
   const grant = await grantOf(deps, key);
   if (!grant || !mayRead(grant, app)) throw new WeChatAnswer(40125, INVALID_KEY);
@@ -199,12 +204,6 @@ async function forced(deps: EdgeDeps, app: WeChatApp, current: Served): Promise<
     if (error instanceof ForcedRefreshBudgetError && (error.reason === 'spacing' || error.reason === 'young')) return current;
     throw error;
   }
-}
-
-async function grantOf(deps: EdgeDeps, key: string): Promise<Grant | undefined> {
-  if (key.length > 256) return undefined;
-  const auth = await deps.keyring();
-  return auth.lookup?.(key);
 }
 
 function mayRead(grant: Grant, app: HubApp): boolean {

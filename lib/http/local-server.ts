@@ -14,6 +14,8 @@ export interface LocalRoutes {
   compat(event: APIGatewayProxyEventV2): Promise<HttpResult>;
   proxy(event: APIGatewayProxyEventV2): Promise<HttpResult>;
   status(event: APIGatewayProxyEventV2): Promise<HttpResult>;
+  /** POST /v1/apps/{app}/login and …/oauth/token; a stand-in may leave it out (404). */
+  login?(event: APIGatewayProxyEventV2): Promise<HttpResult>;
   /**
    * The hub's keys, clock and logger (a Hub has them): with them the server checks the caller
    * before it reads a body, as API Gateway's authorizer would. Without (a stand-in), bodies are
@@ -32,6 +34,8 @@ const ROUTES: { path: RegExp; params: string[]; template: string; methods: Parti
   { path: /^\/v1\/apps\/([^/]+)\/tickets\/([^/]+)$/, params: ['app', 'type'], template: '/v1/apps/{app}/tickets/{type}', methods: { GET: 'tickets' } },
   { path: /^\/v1\/apps\/([^/]+)\/tickets\/([^/]+)\/refresh$/, params: ['app', 'type'], template: '/v1/apps/{app}/tickets/{type}/refresh', methods: { POST: 'tickets' } },
   { path: /^\/v1\/apps\/([^/]+)\/jsapi-signature$/, params: ['app'], template: '/v1/apps/{app}/jsapi-signature', methods: { POST: 'tickets' } },
+  { path: /^\/v1\/apps\/([^/]+)\/login$/, params: ['app'], template: '/v1/apps/{app}/login', methods: { POST: 'login' } },
+  { path: /^\/v1\/apps\/([^/]+)\/oauth\/token$/, params: ['app'], template: '/v1/apps/{app}/oauth/token', methods: { POST: 'login' } },
   { path: /^\/v1\/health$/, params: [], template: '/v1/health', methods: { GET: 'status' } },
   { path: /^\/v1\/status$/, params: [], template: '/v1/status', methods: { GET: 'status' } },
   { path: /^\/v1\/status\/([^/]+)\/quota$/, params: ['app'], template: '/v1/status/{app}/quota', methods: { GET: 'status' } },
@@ -73,13 +77,14 @@ async function dispatch(req: IncomingMessage, routes: LocalRoutes): Promise<Http
     const params = Object.fromEntries(route.params.map((p, i) => [p, decodeSafe(match[i + 1]!)]));
     const any = 'ANY' in route.methods ? route.methods.ANY : undefined;
     const handler = any ?? (route.methods as Partial<Record<string, Handler>>)[method];
-    if (!handler) return notRouted(toEvent(req, url, '$default', params, NO_BODY), Object.keys(route.methods));
+    const run = handler ? routes[handler]?.bind(routes) : undefined;
+    if (!handler || !run) return notRouted(toEvent(req, url, '$default', params, NO_BODY), handler ? undefined : Object.keys(route.methods));
     const routeKey = `${any ? 'ANY' : method} ${route.template}`;
     const admitted = await admit(routes, handler, toEvent(req, url, routeKey, params, NO_BODY));
     if ('refused' in admitted) return admitted.refused;
     const body = admitted.limit > 0 ? await readBody(req, admitted.limit) : NO_BODY;
     if (body === undefined) return admitted.tooLarge();
-    return routes[handler](toEvent(req, url, routeKey, params, body));
+    return run(toEvent(req, url, routeKey, params, body));
   }
   return notRouted(toEvent(req, url, '$default', undefined, NO_BODY), undefined);
 }
@@ -99,7 +104,8 @@ const tooLarge = (limit: number) => () => errorResult(new HttpError(413, 'body_t
 async function admit(routes: LocalRoutes, handler: Handler, event: APIGatewayProxyEventV2): Promise<Admission> {
   const edge = routes.edge;
   if (handler === 'compat') {
-    const passOn = !COMPAT_ENDPOINTS.has(event.rawPath);
+    // WeChat's login paths take no token and no body worth more than the token endpoints' limit.
+    const passOn = !COMPAT_ENDPOINTS.has(event.rawPath) && !event.rawPath.startsWith('/sns/');
     if (!passOn) return { limit: COMPAT_MAX_BODY_BYTES, tooLarge: compatBodyTooLarge };
     if (edge && !(await compatTokenKnown(edge, event))) return { limit: 0, tooLarge: compatBodyTooLarge };
     return { limit: MAX_PROXY_BODY_BYTES, tooLarge: compatBodyTooLarge };

@@ -43,6 +43,7 @@ export function proxyRoute(event: HttpEvent, deps: EdgeDeps, upstreams: ProxyUps
   return respond(deps, async () => {
     const name = await appFrom(event, deps, 'proxy');
     const app = deps.refresher.app(name);
+    if (app.type === 'website') throw new HttpError(404, 'unknown_credential', 'a website app has no token to call WeChat with: its secret serves logins only');
     const path = upstreamPath(event, app);
     const method = event.requestContext?.http?.method ?? 'GET';
     // WeChat's APIs are GET or POST; anything else is a mistake that would only reach WeChat to be refused.
@@ -87,6 +88,9 @@ function upstreamPath(event: HttpEvent, app: HubApp): string {
   const refusal = pathRefusal(path, app);
   if (refusal === 'invalid') throw new HttpError(400, 'invalid_path', 'the path after /wechat must be a plain WeChat API path, e.g. /cgi-bin/message/custom/send');
   if (refusal === 'credential') throw new HttpError(403, 'path_not_allowed', 'the hub does not forward credential APIs; use its token and ticket routes');
+  if (refusal === 'not_allowed' && path!.startsWith('/sns/')) {
+    throw new HttpError(403, 'path_not_allowed', 'the proxy does not forward WeChat\'s login calls (they take the AppSecret, not a token): use POST /v1/apps/{app}/login or /v1/apps/{app}/oauth/token');
+  }
   if (refusal === 'not_allowed') throw new HttpError(403, 'path_not_allowed', `this app's proxy forwards only ${app.proxyPaths.join(', ')}`);
   return path!;
 }

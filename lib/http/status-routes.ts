@@ -47,6 +47,7 @@ async function appQuota(event: HttpEvent, deps: EdgeDeps, status: StatusDeps, na
   const now = deps.clock.now();
   const { quota } = await status.view.of(app, now);
   if (app.type === 'wecom') return ok({ app: name, ledger: quota, wechat: { note: 'WeCom has no quota API; the ledger is the only count' } });
+  if (app.type === 'website') return ok({ app: name, ledger: quota, wechat: { note: 'a website app fetches no token: there is no quota to count' } });
   const count = await wechatCount(deps, status, app);
   return ok({ app: name, ledger: quota, wechat: count.wechat, wechatAsOf: new Date(count.asOf).toISOString() });
 }
@@ -64,7 +65,7 @@ interface CountAnswer {
 const countsByHub = new WeakMap<object, Map<string, { until: number; answer: Promise<CountAnswer> }>>();
 
 /** WeChat's own count (openapi/quota/get), asked at most once per QUOTA_CACHE_MS per app; concurrent requests share one call. */
-function wechatCount(deps: EdgeDeps, status: StatusDeps, app: Exclude<HubApp, { type: 'wecom' }>): Promise<CountAnswer> {
+function wechatCount(deps: EdgeDeps, status: StatusDeps, app: Exclude<HubApp, { type: 'wecom' | 'website' }>): Promise<CountAnswer> {
   const cgiPath = app.tokenApi === 'stable' ? '/cgi-bin/stable_token' : '/cgi-bin/token';
   let counts = countsByHub.get(deps.refresher);
   if (!counts) countsByHub.set(deps.refresher, (counts = new Map()));

@@ -59,6 +59,7 @@ export function jsapiSignatureRoute(event: HttpEvent, deps: EdgeDeps): Promise<H
     noQuery(event);
     const app = deps.refresher.app(name);
     if (app.type === 'mini_program') throw new HttpError(404, 'unknown_credential', 'a Mini Program has no JS-SDK (wx.config); there is nothing to sign');
+    if (app.type === 'website') throw new HttpError(404, 'unknown_credential', 'a website app has no JS-SDK tickets (it is for logins only); there is nothing to sign');
     const { url } = jsonBody(event, signatureBody);
     const page = withoutFragment(url);
     const config = await sign(deps, app, 'jsapi', page);
@@ -93,6 +94,8 @@ function ticketsOf(app: HubApp): string {
       return 'apps of type official_account have jsapi and wx_card';
     case 'mini_program':
       return 'apps of type mini_program have no tickets';
+    case 'website':
+      return 'apps of type website have no tickets: they are for logins only';
     case 'wecom':
       return app.agentid === undefined
         ? 'a WeCom app without an agentid (a contacts-sync or customer-contact secret) has only jsapi, the corp ticket; the app ticket for wx.agentConfig needs an app\'s AgentId'

@@ -22,6 +22,8 @@ export class KindCatalog {
       official_account: [wechatAccessToken(wechat, { probePath: '/cgi-bin/getcallbackip' }), wechatTicket(wechat, 'jsapi'), wechatTicket(wechat, 'wx_card')],
       mini_program: [wechatAccessToken(wechat, { probePath: '/cgi-bin/get_api_domain_ip' })],
       wecom: [wecomAccessToken(wecom), wecomTicket(wecom, 'jsapi'), wecomTicket(wecom, 'agent_config')],
+      // An Open Platform website or mobile app: its AppSecret serves logins only (lib/http/login-routes.ts).
+      website: [],
     };
     this.#wecomWithoutAgent = this.#byType.wecom.filter((k) => k.id !== ticketKindId('agent_config'));
   }

@@ -58,7 +58,7 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
   // The demo's one key (shown once). With IAM auth there are no API keys to hand out: callers are IAM principals.
   if (!ownApps && !keysGiven && settings.HUB_AUTH !== 'iam') {
     demoKey = `hub_${randomBytes(24).toString('base64url')}`;
-    settings.HUB_API_KEYS = JSON.stringify([{ name: 'local-demo', sha256: hashApiKey(demoKey), apps: ['*'], scopes: ['read', 'refresh', 'proxy', 'admin'] }]);
+    settings.HUB_API_KEYS = JSON.stringify([{ name: 'local-demo', sha256: hashApiKey(demoKey), apps: ['*'], scopes: ['read', 'refresh', 'proxy', 'login', 'admin'] }]);
   }
   const dynamo = await startDynalite();
   closers.push(() => dynamo.close());
@@ -127,10 +127,10 @@ function iamLines(config: HubConfig): string[] {
  */
 function tryLines(config: HubConfig, url: string, demoKey: string | undefined): string[] {
   const lines: string[] = [];
-  const app = config.apps[0]!.name;
-  const jssdk = config.apps.find((a) => a.type !== 'mini_program')?.name;
+  const app = (config.apps.find((a) => a.type !== 'website') ?? config.apps[0]!).name; // a website app has no token
+  const jssdk = config.apps.find((a) => a.type === 'official_account' || a.type === 'wecom')?.name;
   if (demoKey) {
-    lines.push(`Demo API key (read, refresh, proxy, admin on every app; shown once): ${demoKey}`);
+    lines.push(`Demo API key (read, refresh, proxy, login, admin on every app; shown once): ${demoKey}`);
     lines.push('Try (first: export HUB_KEY=<the demo key above>):');
   } else {
     lines.push('Try (first: export HUB_KEY=<one of your keys>):');
@@ -142,8 +142,8 @@ function tryLines(config: HubConfig, url: string, demoKey: string | undefined): 
     lines.push(`  curl -s ${auth} -H 'content-type: application/json' -d '{"url":"https://example.com/page"}' ${url}/v1/apps/${jssdk}/jsapi-signature`);
   }
   lines.push(`  curl -s ${auth} ${url}/v1/apps/${app}/wechat/cgi-bin/getcallbackip`);
-  const compat = config.apps.find((a) => a.compat && a.type !== 'wecom');
-  if (compat && compat.type !== 'wecom') {
+  const compat = config.apps.find((a) => a.compat && (a.type === 'official_account' || a.type === 'mini_program'));
+  if (compat && compat.type !== 'wecom' && compat.type !== 'website') {
     lines.push(`An unmodified SDK: API base ${url}, appid ${compat.appid}, and a hub key as its secret:`);
     lines.push(`  curl -s "${url}/cgi-bin/token?grant_type=client_credential&appid=${compat.appid}&secret=$HUB_KEY"`);
   }

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { errorBody, WECHAT_ERRMSG } from './errors.js';
 import { sendJson } from './http.js';
 import type { SimState } from './state.js';
-import { ENDPOINTS, type SimulatedEndpoint, type SimulatedFault } from './types.js';
+import { ENDPOINTS, type SimulatedEndpoint, type SimulatedFault, type SimulatedLoginUser } from './types.js';
 
 /** The simulator's own control routes, under /__sim/. Not part of WeChat or WeCom. */
 
@@ -37,4 +37,20 @@ export function controlRevoke(sim: SimState, res: ServerResponse, raw: string, r
   if (!sim.apps.has(b.appid)) return error(res, 40013);
   revoke(b.appid);
   sendJson(res, { errcode: 0, errmsg: 'ok' });
+}
+
+/** POST /__sim/login-code {"appid", "user"?, "scope"?, "unionid"?, "risky"?}: a user's login code for that app (once, 5 minutes). */
+export function controlLoginCode(res: ServerResponse, raw: string, issue: (appid: string, user: SimulatedLoginUser) => { code: string; openid: string }): void {
+  const b = parse(raw);
+  if (!b || typeof b.appid !== 'string') return error(res, 47001);
+  const user: SimulatedLoginUser = {};
+  if (typeof b.user === 'string') user.user = b.user;
+  if (typeof b.scope === 'string') user.scope = b.scope;
+  if (typeof b.unionid === 'boolean') user.unionid = b.unionid;
+  if (typeof b.risky === 'boolean') user.risky = b.risky;
+  try {
+    sendJson(res, { errcode: 0, errmsg: 'ok', ...issue(b.appid, user) });
+  } catch {
+    error(res, 40013);
+  }
 }

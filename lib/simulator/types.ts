@@ -24,10 +24,24 @@ export type SimulatedTicketType = 'jsapi' | 'wx_card' | 'agent_config';
 
 export const WECHAT_ENDPOINTS = ['token', 'stable_token', 'getcallbackip', 'get_api_domain_ip', 'ticket_jsapi', 'ticket_wx_card'] as const;
 export const WECOM_ENDPOINTS = ['wecom_gettoken', 'wecom_jsapi_ticket', 'wecom_agent_config', 'wecom_getcallbackip'] as const;
-export const ENDPOINTS: readonly SimulatedEndpoint[] = [...WECHAT_ENDPOINTS, ...WECOM_ENDPOINTS];
+/** WeChat's login calls (/sns/…): code2Session, web authorization's user token, its refresh, userinfo and auth. */
+export const LOGIN_ENDPOINTS = ['jscode2session', 'oauth2_access_token', 'oauth2_refresh_token', 'sns_userinfo', 'sns_auth'] as const;
+export const ENDPOINTS: readonly SimulatedEndpoint[] = [...WECHAT_ENDPOINTS, ...WECOM_ENDPOINTS, ...LOGIN_ENDPOINTS];
 
 /** Names for calls(), failNext() and /__sim/stats. */
-export type SimulatedEndpoint = (typeof WECHAT_ENDPOINTS)[number] | (typeof WECOM_ENDPOINTS)[number];
+export type SimulatedEndpoint = (typeof WECHAT_ENDPOINTS)[number] | (typeof WECOM_ENDPOINTS)[number] | (typeof LOGIN_ENDPOINTS)[number];
+
+/** A login code the simulator issues (POST /__sim/login-code, issueLoginCode()), as a user's wx.login or an OAuth redirect would bring it. */
+export interface SimulatedLoginUser {
+  /** Who logs in: the same user gets the same openid per app and the same unionid across apps. Default: a new user. */
+  user?: string;
+  /** Web authorization's scope (snsapi_base, snsapi_userinfo, snsapi_login); default snsapi_base. */
+  scope?: string;
+  /** Whether WeChat gives a unionid (the app is bound to an Open Platform account); default true. */
+  unionid?: boolean;
+  /** A high-risk user: the exchange answers 40226. */
+  risky?: boolean;
+}
 
 export interface SimulatorOptions {
   /** The simulator's clock (epoch ms); tests pass a virtual one. */

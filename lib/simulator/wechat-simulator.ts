@@ -1,13 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { controlFail, controlRevoke } from './control.js';
+import { controlFail, controlLoginCode, controlRevoke } from './control.js';
+import { SimLogins } from './login.js';
 import { readBody, sendJson } from './http.js';
 import { settingsFrom, SimState } from './state.js';
-import type { SimulatedApp, SimulatedEndpoint, SimulatedFault, SimulatedTicketType, SimulatedWeComApp, SimulatorOptions } from './types.js';
+import type { SimulatedApp, SimulatedEndpoint, SimulatedFault, SimulatedLoginUser, SimulatedTicketType, SimulatedWeComApp, SimulatorOptions } from './types.js';
 import { apiQuota, callbackIp, classicToken, getTicket, stableToken } from './wechat.js';
 import { weComAgentTicket, weComCallbackIp, weComJsapiTicket, weComToken } from './wecom.js';
 
-export type { SimulatedApp, SimulatedEndpoint, SimulatedFault, SimulatedTicketType, SimulatedWeComApp, SimulatorOptions } from './types.js';
+export type { SimulatedApp, SimulatedEndpoint, SimulatedFault, SimulatedLoginUser, SimulatedTicketType, SimulatedWeComApp, SimulatorOptions } from './types.js';
 
 /**
  * A stand-in for WeChat's token and ticket APIs (api.weixin.qq.com) and WeCom's (qyapi.weixin.qq.com),
@@ -21,6 +22,8 @@ export type { SimulatedApp, SimulatedEndpoint, SimulatedFault, SimulatedTicketTy
  *   GET  /cgi-bin/get_api_domain_ip?access_token=              (WeChat tokens, Mini Programs' too)
  *   GET  /cgi-bin/ticket/getticket?access_token=&type=jsapi|wx_card
  *   POST /cgi-bin/openapi/quota/get?access_token=  {"cgi_path"}   (today's count of token or stable_token calls)
+ * WeChat's login calls (lib/simulator/login.ts): GET /sns/jscode2session, /sns/oauth2/access_token,
+ *   /sns/oauth2/refresh_token, /sns/userinfo, /sns/auth
  * WeCom (an app's id is `${corpid}/${agentid}`, or `${corpid}/${label}` for a secret without an AgentId):
  *   GET  /cgi-bin/gettoken?corpid=&corpsecret=
  *   GET  /cgi-bin/get_jsapi_ticket?access_token=               (corp ticket)
@@ -29,15 +32,18 @@ export type { SimulatedApp, SimulatedEndpoint, SimulatedFault, SimulatedTicketTy
  *   POST /__sim/fail    {"appid"?, "errcode"? | "mode": "hang"|"reset", "times"?, "endpoints"?}
  *   POST /__sim/revoke  {"appid"}                               (every token of that app invalid)
  *   GET  /__sim/stats                                           (today's calls per app and endpoint)
+ *   POST /__sim/login-code {"appid", "user"?, "scope"?, "unionid"?, "risky"?}  (a user's login code: once, 5 minutes)
  *
  * Endpoint names, for calls(), failNext() and the stats: token, stable_token, getcallbackip, get_api_domain_ip,
- * ticket_jsapi, ticket_wx_card, wecom_gettoken, wecom_jsapi_ticket, wecom_agent_config, wecom_getcallbackip.
+ * ticket_jsapi, ticket_wx_card, wecom_gettoken, wecom_jsapi_ticket, wecom_agent_config, wecom_getcallbackip,
+ * jscode2session, oauth2_access_token, oauth2_refresh_token, sns_userinfo, sns_auth.
  */
 
 const DEFAULT_FAULT_ENDPOINTS: readonly SimulatedEndpoint[] = ['token', 'stable_token'];
 
 export class WeChatSimulator {
   readonly #sim: SimState;
+  readonly #logins: SimLogins;
   readonly #sockets = new Set<Socket>();
   readonly #latencyMs: number;
   #server?: Server;
@@ -45,6 +51,7 @@ export class WeChatSimulator {
 
   constructor(options: SimulatorOptions = {}) {
     this.#sim = new SimState(options.now ?? Date.now, settingsFrom(options));
+    this.#logins = new SimLogins(this.#sim);
     this.#latencyMs = options.latencyMs ?? 0;
     for (const app of options.apps ?? []) this.addApp(app);
     for (const app of options.wecomApps ?? []) this.addWeComApp(app);
@@ -99,6 +106,19 @@ export class WeChatSimulator {
   /** Every ticket this simulator has issued, for tests that check none of them leaks. */
   issuedTickets(): readonly string[] {
     return this.#sim.issuedTickets;
+  }
+
+  /**
+   * A user's login code for a WeChat app, as wx.login (a Mini Program) or the web authorization
+   * redirect (an Official Account, a website) hands it over: good once, for 5 minutes.
+   */
+  issueLoginCode(appid: string, user?: SimulatedLoginUser): { code: string; openid: string; unionid?: string } {
+    return this.#logins.issueCode(appid, user);
+  }
+
+  /** Every login code, session_key, user access token and refresh token issued, for tests that check none of them leaks. */
+  issuedLoginValues(): readonly string[] {
+    return this.#logins.issued;
   }
 
   /**
@@ -187,6 +207,18 @@ export class WeChatSimulator {
         return weComJsapiTicket(sim, res, url);
       case '/cgi-bin/ticket/get':
         return weComAgentTicket(sim, res, url);
+      case '/sns/jscode2session':
+        return this.#logins.exchange(req, res, url, 'jscode2session');
+      case '/sns/oauth2/access_token':
+        return this.#logins.exchange(req, res, url, 'oauth2_access_token');
+      case '/sns/oauth2/refresh_token':
+        return this.#logins.refresh(res, url);
+      case '/sns/userinfo':
+        return this.#logins.user(res, url, 'sns_userinfo');
+      case '/sns/auth':
+        return this.#logins.user(res, url, 'sns_auth');
+      case '/__sim/login-code':
+        return controlLoginCode(res, body, (appid, user) => this.#logins.issueCode(appid, user));
       case '/__sim/fail':
         return controlFail(sim, res, body, DEFAULT_FAULT_ENDPOINTS);
       case '/__sim/revoke':

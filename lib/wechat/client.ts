@@ -7,11 +7,13 @@ import {
   UpstreamError,
   WeChatError,
 } from './errors.js';
+import { LOGIN_PATHS, loginAnswer, loginQuery, type SessionAnswer, type UserTokenAnswer } from './login.js';
 import { errorResponse, ipListResponse, isError, quotaResponse, ticketResponse, tokenResponse } from './responses.js';
 import type {
   AccessToken,
   AccessTokenRequest,
   ApiQuota,
+  CodeExchangeRequest,
   Platform,
   RequestHooks,
   Ticket,
@@ -119,6 +121,20 @@ export class WeChatClient {
       if (ok.success && !isError(body)) return { ticket: ok.data.ticket, expiresIn: ok.data.expires_in };
       throw this.#errorFrom(body, false);
     });
+  }
+
+  /**
+   * A user's login code exchanged with the AppSecret (docs/wechat.md §13): code2Session's session
+   * or web authorization's user token, WeChat's answer as it came (every field). Only -1 (and what
+   * never got an answer) is tried again inside the deadline; any other errcode is LoginRefusedError.
+   */
+  async exchangeCode(req: CodeExchangeRequest & { flow: 'code2session' }): Promise<SessionAnswer>;
+  async exchangeCode(req: CodeExchangeRequest & { flow: 'oauth' }): Promise<UserTokenAnswer>;
+  async exchangeCode(req: CodeExchangeRequest): Promise<SessionAnswer | UserTokenAnswer>;
+  async exchangeCode(req: CodeExchangeRequest): Promise<SessionAnswer | UserTokenAnswer> {
+    const deadline = req.deadline ?? this.#clock.now() + this.#totalTimeoutMs;
+    const query = loginQuery(req.flow, req.appid, req.secret, req.code);
+    return this.#withRetries(deadline, {}, async (base, timeoutMs) => loginAnswer(req.flow, await this.#call('GET', this.#url(base, LOGIN_PATHS[req.flow], query), undefined, timeoutMs)));
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { BaseOption } from './bases.js';
+import type { LoginFlow } from './login.js';
 
 /**
  * What WeChatClient (lib/wechat/client.ts) is asked and answers: the token and ticket requests,
@@ -55,6 +56,16 @@ export interface TicketRequest extends RequestHooks {
   accessToken: string;
   /** `type` query parameter, when the API takes one. */
   type?: string;
+  deadline?: number;
+}
+
+/** A user's login code exchanged with the AppSecret (lib/wechat/login.ts): never cached, never retried but for -1. */
+export interface CodeExchangeRequest {
+  /** `code2session` (a Mini Program's wx.login code) or `oauth` (web authorization, website and app login). */
+  flow: LoginFlow;
+  appid: string;
+  secret: string;
+  code: string;
   deadline?: number;
 }
 

@@ -72,7 +72,7 @@ describe('npm start hands out no key it was not asked for', () => {
       const keys = text.match(/hub_[A-Za-z0-9_-]{16,}/g) ?? [];
       expect(keys).toHaveLength(1);
       const key = keys[0]!;
-      expect(lines.filter((l) => l.includes(key))).toEqual([expect.stringMatching(/^Demo API key \(read, refresh, proxy, admin on every app; shown once\): hub_/)]);
+      expect(lines.filter((l) => l.includes(key))).toEqual([expect.stringMatching(/^Demo API key \(read, refresh, proxy, login, admin on every app; shown once\): hub_/)]);
       expect(text).not.toMatch(/secret=hub_/);
       expect(text).toContain('$HUB_KEY');
       // The key printed is the key that works.

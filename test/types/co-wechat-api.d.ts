@@ -18,6 +18,9 @@ declare module 'co-wechat-api' {
     );
     /** Where every call goes: https://api.weixin.qq.com/cgi-bin/ by default. */
     prefix: string;
+    /** Where code2Session goes: https://api.weixin.qq.com/sns/ by default. */
+    snsPrefix: string;
+    code2Session(jsCode: string): Promise<{ openid: string; session_key: string; unionid?: string }>;
     getAccessToken(): Promise<Token>;
     getTicket(type?: string): Promise<Ticket>;
     getLatestTicket(): Promise<Ticket>;

@@ -20,7 +20,7 @@ describe('npm run key', () => {
     expect(r.stdout).toMatch(/--scopes <list> +optional, default read/);
     expect(r.stdout).toMatch(/--apps <list> +required/);
     expect(r.stdout).toMatch(/--name <label> +optional/);
-    for (const scope of ['read', 'refresh', 'proxy', 'admin']) expect(r.stdout).toMatch(new RegExp(`^ +${scope} +\\S`, 'm'));
+    for (const scope of ['read', 'refresh', 'proxy', 'login', 'admin']) expect(r.stdout).toMatch(new RegExp(`^ +${scope} +\\S`, 'm'));
     expect(r.stdout).not.toMatch(/hub_/); // no key is made
   }, 30_000);
 
