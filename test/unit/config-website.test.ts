@@ -3,7 +3,8 @@ import { ConfigurationInvalidError, loadConfig, parseAppEntry } from '../../lib/
 
 /** The website app type (Open Platform website and mobile apps: login only) and the `login` scope. */
 const site = { name: 'site', appid: 'wx_site_1', type: 'website', secret: { env: 'S1' } };
-const env = (apps: unknown[], keys: unknown[] = []) => ({ HUB_APPS: JSON.stringify(apps), HUB_API_KEYS: JSON.stringify(keys), S1: 'secret' });
+const SOME_KEY = { name: 'k', sha256: 'a'.repeat(64), apps: ['*'], scopes: ['read'] };
+const env = (apps: unknown[], keys: unknown[] = [SOME_KEY]) => ({ HUB_APPS: JSON.stringify(apps), HUB_API_KEYS: JSON.stringify(keys), S1: 'secret' });
 
 function error(e: Record<string, string>): string {
   try {
