@@ -122,7 +122,9 @@ export function validateTemplate(template: Json, spec: Spec): Problem[] {
       }
       return;
     }
-    const wrong = (expected: string) => out.push({ where, message: `must be ${expected}, not ${Array.isArray(value) ? 'a list' : isObject(value) ? 'an object' : JSON.stringify(value)}` });
+    const wrong = (expected: string): void => {
+      out.push({ where, message: `must be ${expected}, not ${Array.isArray(value) ? 'a list' : isObject(value) ? 'an object' : JSON.stringify(value)}` });
+    };
     switch (t.type) {
       case 'json':
         return;
