@@ -95,6 +95,8 @@ export const DEPLOY_ACTIONS = [
   'cloudformation:ValidateTemplate', 'cloudformation:DeleteStack',
   // upload-artifacts.js (lib-storage Upload), check-for-changes.js (ListObjectsV2, HeadObject), cleanup-s3-bucket.js (DeleteObjects)
   's3:PutObject', 's3:GetObject', 's3:ListBucket', 's3:DeleteObject',
+  // remove/lib/bucket.js: sls remove empties the bucket, versions included (ListObjectVersions, DeleteObjects)
+  's3:ListBucketVersions', 's3:DeleteObjectVersion',
   // check-for-changes.js: each function's current code hash
   'lambda:GetFunction',
 ];
