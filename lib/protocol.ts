@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HubApp } from './apps.js';
 import { AppBlockedError, ForcedRefreshBudgetError, NoTokenAvailableError, RefreshInProgressError } from './errors.js';
-import type { FailureSettings } from './failure.js';
+import { dependencyFailureDecision, type FailureSettings } from './failure.js';
 import { HeldLease, type LeaseDeps } from './held-lease.js';
 import { fingerprint } from './fingerprint.js';
 import { DependencyRejectedError, type CredentialKind, type PlannedFetch } from './kinds/kind.js';
@@ -119,12 +119,21 @@ export class LeaseProtocol {
           const written = await this.#holder.fetchAndWrite(req, key, owner, planned, unverified, { deadline: now + this.#d.settings.upstreamDeadlineMs, leaseUntil, dependencyValue });
           return { item: written, wrote: true };
         } catch (error) {
-          if (!(error instanceof DependencyRejectedError) || dependencyRetried) throw unwrap(error);
+          if (!(error instanceof DependencyRejectedError)) throw error;
+          if (dependencyRetried) throw await this.#dependencyFailed(req, key, owner, item, error, 'rejected_again');
           // The ticket's token is dead: give the lease back, heal the token outside it, try again.
           await this.#d.store.releaseLease(key, owner).catch(() => undefined);
           dependencyRetried = true;
-          const fresh = await req.dependencies.rejected(error.stale);
-          if (fresh === error.stale) throw unwrap(error); // WeChat still accepts it: the same call would be refused the same way
+          let fresh: string;
+          try {
+            fresh = await req.dependencies.rejected(error.stale);
+          } catch (healing) {
+            // Refused (the token's forced budget, stable_token's spacing) or failed: not this kind's
+            // budget, and no reason to call WeChat with the dead token again on the next read.
+            throw await this.#dependencyFailed(req, key, undefined, item, error, { error: healing });
+          }
+          // WeChat still accepts it: the same call would be refused the same way.
+          if (fresh === error.stale) throw await this.#dependencyFailed(req, key, undefined, item, error, 'still_accepted');
           continue;
         }
       }
@@ -132,6 +141,36 @@ export class LeaseProtocol {
       if (other) return { item: other, wrote: false };
     }
     throw new RefreshInProgressError();
+  }
+
+  /**
+   * The value this kind is fetched with was rejected and cannot be replaced now: recorded as this
+   * kind's failure, with a backoff (under the lease still held, or a new one; a lease another
+   * refresher took meanwhile, or a value written since, stands), so that reads serve what they have
+   * or answer 503 with the reason, and do not call WeChat with the dead value again before it ends.
+   */
+  async #dependencyFailed(
+    req: RefreshRequest,
+    key: CredentialKey,
+    held: string | undefined,
+    item: CredentialItem | undefined,
+    rejected: DependencyRejectedError,
+    why: Parameters<typeof dependencyFailureDecision>[2],
+  ): Promise<NoTokenAvailableError> {
+    const now = this.#d.clock.now();
+    const d = dependencyFailureDecision(req.kind, rejected, why, item, now, this.#d.settings);
+    let owner = held;
+    if (owner === undefined) {
+      const fresh = randomUUID();
+      const { leaseMs, leaseSkewMs } = this.#d.settings;
+      const taken = await this.#d.store.acquireLease(key, { owner: fresh, seenVersion: item?.version ?? 0, now, leaseMs, skewMs: leaseSkewMs }).catch(() => false);
+      if (taken) owner = fresh;
+    }
+    if (owner !== undefined) {
+      const by = owner;
+      await this.#holder.record(req, key, by, item, d).catch(() => this.#d.store.releaseLease(key, by).catch(() => undefined));
+    }
+    return new NoTokenAvailableError(d.lastError.message, seconds(d.backoffUntil - now), d.lastError);
   }
 
   async #sameSource(app: HubApp, kind: CredentialKind, item: CredentialItem): Promise<boolean> {
@@ -191,9 +230,4 @@ export class LeaseProtocol {
       return 'unknown';
     }
   }
-}
-
-/** The dependency's rejection, as the error WeChat gave (a caller sees WeChat's errcode). */
-function unwrap(error: unknown): unknown {
-  return error instanceof DependencyRejectedError ? error.cause : error;
 }

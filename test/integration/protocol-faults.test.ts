@@ -113,7 +113,8 @@ describe('a write that fails after WeChat answered (2c)', () => {
     expect((await read(hub)).statusCode).toBe(503);
     const item = await world.store.read(tokenKey);
     expect(item?.leaseOwner).toBeUndefined();
-    expect(item?.lastError?.code).toBe('StoreUnavailableError');
+    // Recorded in the status view's words: the hub's error code and a reason, never a class name.
+    expect(item?.lastError).toMatchObject({ code: 'store_unavailable', message: expect.stringMatching(/^the credential store \(DynamoDB\) failed/) });
     // Another container asking right after does not fetch a second token for the same need.
     expect((await read(world.container())).statusCode).toBe(503);
     expect(world.sim.calls(OA)).toBe(1);
