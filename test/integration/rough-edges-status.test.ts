@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it, vi } from 'vitest';
@@ -12,7 +12,7 @@ const world = useWorld();
 
 const statusEvent = () => httpEvent({ method: 'GET', key: ADMIN_KEY, path: '/v1/status', routeKey: 'GET /v1/status' });
 
-describe('forced stable_token refreshes in the status view', () => {
+describe('the status view and npm run status', () => {
   it('a stable_token app\'s forced refreshes are shown against WeChat\'s 20 a day, in /v1/status, npm run status and QuotaUsedPercent', async () => {
     const lines: string[] = [];
     const hub = world.container({}, { metrics: new Metrics({ namespace: 'WechatTokenHubTest', serviceName: 'hub' }) });
@@ -43,6 +43,24 @@ describe('forced stable_token refreshes in the status view', () => {
     try {
       const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/status.ts', '--url', server.url, '--key', ADMIN_KEY], { env: { ...process.env, NO_COLOR: '1' } });
       expect(stdout.split('\n').find((l) => /^\s+mp\s+stable_token_force\s+today\s+1\s+1\s+20\s+5%$/.test(l))).toBeDefined();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('npm run status | head: a reader that leaves early ends it quietly, exit 0, no EPIPE stack trace', async () => {
+    const hub = world.container();
+    await hub.tick();
+    const server = await listen(createLocalServer(hub));
+    try {
+      for (const extra of [[], ['--json']]) {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/status.ts', '--url', server.url, '--key', ADMIN_KEY, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+        child.stdout.destroy(); // the reader is gone before the first line: every write meets EPIPE
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+        expect({ extra, code, stderr }).toEqual({ extra, code: 0, stderr: '' });
+      }
     } finally {
       await server.close();
     }
