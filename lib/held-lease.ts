@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { HubApp } from './apps.js';
 import type { Clock } from './clock.js';
 import { ForcedRefreshBudgetError, RefreshInProgressError, UpstreamLimitError } from './errors.js';
-import { failureDecision } from './failure.js';
+import { failureDecision, type FailureDecision } from './failure.js';
 import { fingerprint } from './fingerprint.js';
 import { DependencyRejectedError, type CredentialKind, type PlannedFetch } from './kinds/kind.js';
 import { OVERLAP_MS } from './policy.js';
@@ -167,14 +167,22 @@ export class HeldLease {
 
   /** Record a failed refresh (the error, a block, the backoff), which gives the lease back. */
   async recordFailure(req: RefreshRequest, key: CredentialKey, owner: string, old: CredentialItem | undefined, error: unknown): Promise<void> {
-    const { app, kind } = req;
     const at = this.#clock.now();
-    const secret = await app.getSecret().catch(() => undefined);
+    const secret = await req.app.getSecret().catch(() => undefined);
     const d = failureDecision(error, old, at, this.#settings, secret);
-    const backoffSource = d.configuration ? await kind.sourceFingerprint?.(app) : undefined;
+    const backoffSource = d.configuration ? await req.kind.sourceFingerprint?.(req.app) : undefined;
+    await this.record(req, key, owner, old, d, backoffSource, error);
+  }
+
+  /** Record a failure, decided here or by the protocol (a dependency it could not replace), under the lease `owner` holds; this gives it back. */
+  async record(req: RefreshRequest, key: CredentialKey, owner: string, old: CredentialItem | undefined, d: FailureDecision, backoffSource?: string, error?: unknown): Promise<void> {
+    const { app, kind } = req;
     await this.#store.recordFailure(key, { owner, error: d.lastError, blockedUntil: d.blockedUntil, backoffUntil: d.backoffUntil, backoffSource });
     this.#count('TokenRefreshFailed', app, kind);
-    this.#log.error(`${kind.id} refresh failed`, { app: app.name, kind: kind.id, code: d.lastError.code, reason: d.lastError.message, failures: (old?.failures ?? 0) + 1 });
+    this.#log.error(`${kind.id} refresh failed`, {
+      app: app.name, kind: kind.id, code: d.lastError.code, reason: d.lastError.message, failures: (old?.failures ?? 0) + 1,
+      ...(d.lastError.code === 'internal' && error instanceof Error ? { error: error.name } : {}),
+    });
   }
 }
 

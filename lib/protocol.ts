@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { HubApp } from './apps.js';
 import { AppBlockedError, ForcedRefreshBudgetError, NoTokenAvailableError, RefreshInProgressError } from './errors.js';
-import type { FailureSettings } from './failure.js';
+import { dependencyFailureDecision, type FailureSettings } from './failure.js';
 import { HeldLease, type LeaseDeps } from './held-lease.js';
 import { fingerprint } from './fingerprint.js';
 import { DependencyRejectedError, type CredentialKind, type PlannedFetch } from './kinds/kind.js';
 import { errorCode, recentlyValidated, retryAfterFor, seconds } from './policy.js';
 import type { CredentialItem, CredentialKey, RefreshCause } from './store/store.js';
-import { WeChatError } from './wechat/errors.js';
 
 export interface ProtocolSettings extends FailureSettings {
   leaseMs: number;
@@ -145,20 +144,23 @@ export class LeaseProtocol {
    */
   async #healDependency(req: RefreshRequest, key: CredentialKey, owner: string, planned: PlannedFetch, rejected: DependencyRejectedError): Promise<RefreshResult> {
     const s = this.#d.settings;
-    const fail = async (error: unknown): Promise<never> => {
-      await this.#holder.recordFailure(req, key, owner, planned.old, error).catch(() => undefined);
-      throw error;
+    // Recorded as this kind's failure (lease released, backoff), so that reads serve what they have
+    // or answer 503 with the reason, and do not call WeChat with the dead value again before it ends.
+    const fail = async (why: Parameters<typeof dependencyFailureDecision>[2], cause: DependencyRejectedError = rejected): Promise<never> => {
+      const now = this.#d.clock.now();
+      const d = dependencyFailureDecision(req.kind, cause, why, planned.old, now, s);
+      await this.#holder.record(req, key, owner, planned.old, d).catch(() => this.#d.store.releaseLease(key, owner).catch(() => undefined));
+      throw new NoTokenAvailableError(d.lastError.message, seconds(d.backoffUntil - now), d.lastError);
     };
     await this.#d.store.renewLease(key, owner, this.#d.clock.now() + 2 * s.leaseMs).catch(() => false);
     let fresh: string;
     try {
       fresh = await req.dependencies.rejected(rejected.stale);
     } catch (error) {
-      const retryAfter = typeof (error as { retryAfterSeconds?: unknown }).retryAfterSeconds === 'number' ? (error as { retryAfterSeconds: number }).retryAfterSeconds : 5;
-      return fail(new NoTokenAvailableError('WeChat rejected the access token this is fetched with, and it cannot be replaced right now', retryAfter, upstreamOf(rejected)));
+      return fail({ error }); // refused (the token's forced budget, stable_token's spacing) or failed
     }
-    // WeChat still accepts the token: the same call would be refused the same way.
-    if (fresh === rejected.stale) return fail(rejected.cause);
+    // WeChat still accepts it: the same call would be refused the same way.
+    if (fresh === rejected.stale) return fail('still_accepted');
     const again = this.#d.clock.now();
     if (!(await this.#d.store.renewLease(key, owner, again + s.leaseMs).catch(() => false))) {
       const stored = await this.#d.store.read(key); // taken over meanwhile: the other holder's result stands
@@ -168,7 +170,7 @@ export class LeaseProtocol {
     try {
       return await this.#holder.fetchAndWrite(req, key, owner, planned, { deadline: again + s.upstreamDeadlineMs, leaseUntil: again + s.leaseMs, dependencyValue: fresh, unverified: false, again: true });
     } catch (error) {
-      if (error instanceof DependencyRejectedError) return fail(error.cause);
+      if (error instanceof DependencyRejectedError) return fail('rejected_again', error);
       throw error;
     }
   }
@@ -232,9 +234,4 @@ export class LeaseProtocol {
       return 'unknown';
     }
   }
-}
-
-/** WeChat's answer to the rejected dependency, for the caller to see its errcode. */
-function upstreamOf(rejected: DependencyRejectedError): WeChatError | undefined {
-  return rejected.cause instanceof WeChatError ? rejected.cause : undefined;
 }

@@ -45,6 +45,8 @@ export interface AppStatus {
 }
 
 const HOUR = 3_600_000;
+/** A stored value, as a forced refresh finds it (what decides a forced fetch's rows). */
+const STORED: CredentialItem = { value: '', version: 1, failures: 0 };
 
 /** Which API base answered last, per platform. Held in memory: it says what this container saw, nothing more. */
 export interface UpstreamStatus {
@@ -71,7 +73,14 @@ export class StatusView {
     const items = await Promise.all(kinds.map((k) => this.store.read(credentialKey(app, k))));
     const credentials = kinds.map((k, i) => credentialStatus(k.id, k.dependsOn !== undefined, items[i], now));
     const seen = new Set<string>();
-    const charges = kinds.flatMap((k) => k.charges(app, { forced: false, old: undefined, forcedDailyBudget: this.forcedDailyBudget }));
+    // Every row a fetch may be counted in: a plain one, and a forced one of a stored value (a
+    // stable_token app's force_refresh has a row of its own, WeChat's 20 a day). A row both count in
+    // is shown with the plain fetch's limit.
+    const budget = this.forcedDailyBudget;
+    const charges = kinds.flatMap((k) => [
+      ...k.charges(app, { forced: false, old: undefined, forcedDailyBudget: budget }),
+      ...k.charges(app, { forced: true, old: STORED, forcedDailyBudget: budget }),
+    ]);
     const quota: QuotaStatus[] = [];
     for (const c of charges) {
       const id = `${c.scope}#${c.api}#${c.period}`;

@@ -17,7 +17,7 @@ to add to the key list (HUB_API_KEYS, or the SSM parameter HUB_API_KEYS_SSM name
 only the key's SHA-256.
 
   --apps <list>     required: the apps (names in HUB_APPS) the key may use, comma-separated;
-                    "*" for every app
+                    '*' for every app (quoted, or the shell expands it to file names)
   --scopes <list>   optional, default ${DEFAULT_SCOPES}: what the key may do, comma-separated:
                       read     get access tokens and JS-SDK tickets, sign pages (jsapi-signature),
                                use the WeChat-compatible paths (as an SDK's AppSecret)
@@ -31,7 +31,8 @@ only the key's SHA-256.
   --name <label>    optional: a label for logs and the key list (default key-<date>-<random>)
   -h, --help        show this help
 
-example: npm run key -- --apps shop,blog --scopes read,refresh --name orders-service`;
+examples: npm run key -- --apps shop,blog --scopes read,refresh --name orders-service
+          npm run key -- --apps '*' --scopes admin --name ops`;
 
 function fail(message: string): never {
   console.error(`npm run key: ${message}`);
@@ -51,7 +52,9 @@ try {
     strict: true,
   }));
 } catch (error) {
-  fail(error instanceof Error ? error.message : String(error));
+  const positional = (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL';
+  // `--apps *` unquoted: the shell replaced the * with the file names of the current directory.
+  fail(`${error instanceof Error ? error.message : String(error)}${positional ? " (for every app, quote the '*': --apps '*')" : ''}`);
 }
 if (values.help) {
   console.log(USAGE);

@@ -5,6 +5,13 @@
  */
 import { parseArgs } from 'node:util';
 
+// `npm run status | head`: the reader may leave before the table is written. That is no error:
+// stop quietly, as a command in a pipeline does, instead of dying with an EPIPE stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 const USAGE = 'usage: npm run status -- --url <hub URL> --key <API key with the admin scope> [--json]';
 
 let values;

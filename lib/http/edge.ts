@@ -208,7 +208,9 @@ function toHttpError(error: unknown): HttpError {
     if (errcode !== undefined && kind !== 'retry_later') {
       return new HttpError(502, 'wechat_error', `WeChat refused to issue a token (errcode ${errcode})`, retry, { errcode });
     }
-    return new HttpError(503, 'token_unavailable', 'no valid token can be had right now; try again later', retry);
+    // A failure the hub recorded without an errcode says why in words (a ticket's token rejected and not replaceable now, the store, the network).
+    const reason = up !== undefined && !(up instanceof WeChatError) && errcode === undefined ? up.message : undefined;
+    return new HttpError(503, 'token_unavailable', `${reason ?? 'no valid token can be had right now'}; try again later`, retry);
   }
   if (error instanceof KeysUnavailableError) return new HttpError(503, 'auth_unavailable', 'API keys cannot be checked right now; try again shortly', { 'retry-after': '5' });
   if (error instanceof StoreUnavailableError) return new HttpError(503, 'store_unavailable', 'the token store is unavailable; try again shortly', { 'retry-after': '2' });

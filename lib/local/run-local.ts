@@ -9,6 +9,7 @@ import { Hub } from '../hub.js';
 import { WeChatSimulator } from '../simulator/wechat-simulator.js';
 import { ensureTable } from '../store/dynamodb.js';
 import { startDynalite } from './dynalite.js';
+import { claimDataDir, dataDirOf, realWeChatWarning } from './local-settings.js';
 
 const TICK_MS = 5 * 60_000;
 
@@ -18,8 +19,9 @@ export interface LocalHub {
 }
 
 /**
- * `npm start`: dynalite in process, the WeChat simulator with a demo app unless HUB_APPS is set,
- * the handlers behind a local HTTP server, and the tick every 5 minutes.
+ * `npm start`: dynalite in process (in memory, or on disk in HUB_DATA_DIR), the WeChat simulator
+ * with a demo app unless HUB_APPS is set, the handlers behind a local HTTP server, and the tick
+ * every 5 minutes.
  */
 export async function runLocal(env: Record<string, string | undefined>, print: (line: string) => void): Promise<LocalHub> {
   const settings = { ...env };
@@ -60,7 +62,15 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
     demoKey = `hub_${randomBytes(24).toString('base64url')}`;
     settings.HUB_API_KEYS = JSON.stringify([{ name: 'local-demo', sha256: hashApiKey(demoKey), apps: ['*'], scopes: ['read', 'refresh', 'proxy', 'login', 'admin'] }]);
   }
-  const dynamo = await startDynalite();
+  let dataDir: string | undefined;
+  try {
+    dataDir = await dataDirOf(settings);
+    if (dataDir) closers.push(await claimDataDir(dataDir));
+  } catch (error) {
+    await Promise.all(closers.map((c) => c()));
+    throw error;
+  }
+  const dynamo = await startDynalite({ path: dataDir });
   closers.push(() => dynamo.close());
   settings.DYNAMODB_ENDPOINT = dynamo.endpoint;
 
@@ -71,6 +81,9 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
     await Promise.all(closers.map((c) => c()));
     throw error;
   }
+  // Before the first tick fetches anything with them.
+  const warning = realWeChatWarning(config, ownApps, dataDir);
+  if (warning) print(warning);
   const client = new DynamoDBClient({
     endpoint: dynamo.endpoint,
     region: 'local',
@@ -91,7 +104,7 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
 
   print(`wechat-token-hub is running at ${url}`);
   for (const n of notes) print(n);
-  print(`DynamoDB (dynalite, in memory): ${dynamo.endpoint}`);
+  print(`DynamoDB (dynalite, ${dataDir ? `on disk in ${dataDir}` : 'in memory'}): ${dynamo.endpoint}`);
   print(`Apps: ${config.apps.map((a) => a.name).join(', ')}; the tick refreshes every 5 minutes.`);
   for (const line of config.auth === 'iam' ? iamLines(config) : tryLines(config, url, demoKey)) print(line);
 

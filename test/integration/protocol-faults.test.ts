@@ -88,7 +88,8 @@ describe('a ticket whose token WeChat rejected (review of the dependency step)',
     expect((await jsapi(hub)).statusCode).toBeGreaterThanOrEqual(500);
     const item = await world.store.read({ app: 'oa', kind: 'jsapi_ticket' });
     expect(item?.leaseOwner).toBeUndefined();
-    expect(item?.lastError?.code).toMatch(/40001/);
+    expect(item?.lastError?.code).toBe('access_token_rejected');
+    expect(item?.lastError?.message).toMatch(/errcode 40001/);
     expect(item?.backoffUntil).toBeGreaterThan(world.clock.now());
   });
 
@@ -244,7 +245,8 @@ describe('a write that fails after WeChat answered (2c)', () => {
     expect((await read(hub)).statusCode).toBe(503);
     const item = await world.store.read(tokenKey);
     expect(item?.leaseOwner).toBeUndefined();
-    expect(item?.lastError?.code).toBe('StoreUnavailableError');
+    // Recorded in the status view's words: the hub's error code and a reason, never a class name.
+    expect(item?.lastError).toMatchObject({ code: 'store_unavailable', message: expect.stringMatching(/^the credential store \(DynamoDB\) failed/) });
     // Another container asking right after does not fetch a second token for the same need.
     expect((await read(world.container())).statusCode).toBe(503);
     expect(world.sim.calls(OA)).toBe(1);

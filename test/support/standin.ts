@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 
 /**
- * A second, independent stand-in for WeChat's API (api.weixin.qq.com), written from WECHAT-API.md
+ * A second, independent stand-in for WeChat's API (api.weixin.qq.com), written from docs/wechat.md
  * alone. It shares no code with lib/simulator (nor with the hub): a bug shared by the hub and its
  * simulator cannot pass a test that runs against this one too. It keeps only what the SDK rotation
  * tests need, and keeps it strict:
@@ -164,7 +164,7 @@ export class WeChatStandIn {
   }
 
   /**
-   * What wx.config would make of this signature on `url` (WECHAT-API.md §5: sha1 of
+   * What wx.config would make of this signature on `url` (docs/wechat.md §5: sha1 of
    * `jsapi_ticket=…&noncestr=…&timestamp=…&url=…`, the URL without its fragment).
    */
   verifySignature(appid: string, p: { url: string; nonceStr: string; timestamp: number | string; signature: string }): SignatureVerdict {

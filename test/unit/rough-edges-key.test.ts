@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { hashApiKey } from '../../lib/http/auth.js';
@@ -47,5 +48,24 @@ describe('npm run key', () => {
     const made = /^ {2}(hub_\S+)$/m.exec(r.stdout)![1]!;
     const entry = JSON.parse(/^ {2}(\{.*\})$/m.exec(r.stdout)![1]!);
     expect(entry).toEqual({ name: 'orders', sha256: hashApiKey(made), apps: ['shop'], scopes: ['read'] });
+  }, 30_000);
+
+  it('every npm run key command in the README runs as written in a shell, its \'*\' quoted', () => {
+    const readme = readFileSync(`${ROOT}README.md`, 'utf8');
+    const commands = [...readme.matchAll(/npm run key -- (--apps [^`\n#]*?)\s*(?:`|#|\n)/g)].map((m) => m[1]!).filter((c) => !c.includes('<'));
+    expect(commands.some((c) => c.includes("--apps '*'"))).toBe(true);
+    for (const args of commands) {
+      // In the repository's root, where an unquoted * would become README.md, package.json, …
+      const r = spawnSync('sh', ['-c', `"${process.execPath}" --import tsx scripts/key.ts ${args}`], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+      expect({ args, status: r.status, stderr: r.stderr }).toEqual({ args, status: 0, stderr: '' });
+      const entry = JSON.parse(/^ +(\{.*\})$/m.exec(r.stdout)![1]!) as { apps: string[] };
+      expect(entry.apps).toEqual(/--apps (\S+)/.exec(args)![1]!.replace(/'/g, '').split(','));
+    }
+  }, 60_000);
+
+  it('an unquoted * that the shell expanded is refused with the hint to quote it', () => {
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" --import tsx scripts/key.ts --apps * --scopes admin`], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr.split('\n')[0]).toMatch(/^npm run key: Unexpected argument .* \(for every app, quote the '\*': --apps '\*'\)$/);
   }, 30_000);
 });

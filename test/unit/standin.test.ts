@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WeChatStandIn } from '../support/standin.js';
 
-/** The SDK tests' independent WeChat stand-in holds to WeChat's rules as WECHAT-API.md states them. */
+/** The SDK tests' independent WeChat stand-in holds to WeChat's rules as docs/wechat.md states them. */
 const APPID = 'wx_unit_standin';
 const SECRET = 'unit-standin-secret';
 let now = Date.UTC(2026, 10, 23, 2, 0, 0);
