@@ -59,7 +59,7 @@ describe('npm run key', () => {
       const r = spawnSync('sh', ['-c', `"${process.execPath}" --import tsx scripts/key.ts ${args}`], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
       expect({ args, status: r.status, stderr: r.stderr }).toEqual({ args, status: 0, stderr: '' });
       const entry = JSON.parse(/^ +(\{.*\})$/m.exec(r.stdout)![1]!) as { apps: string[] };
-      expect(entry.apps).toEqual(/--apps (\S+)/.exec(args)![1]!.replace(/'/g, '').split(','));
+      expect(entry.apps).toEqual(/--apps (\S+)/.exec(args)![1]!.replace(/['"]/g, '').split(','));
     }
   }, 60_000);
 
