@@ -18,6 +18,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadSpec, validateTemplate } from './cfn-spec.js';
 
+const IAM_PRINCIPALS = JSON.stringify([{ name: 'orders', arn: 'arn:aws:iam::123456789012:role/orders', apps: ['*'], scopes: ['read'] }]);
+
 const { values, positionals } = parseArgs({ options: { variants: { type: 'boolean' } }, allowPositionals: true });
 const dirs = positionals.length ? positionals : ['.serverless'];
 
@@ -58,7 +60,8 @@ if (values.variants) {
   const hadPackage = existsSync('.serverless');
   if (hadPackage) cpSync('.serverless', saved, { recursive: true });
   const variants: [string, string[]][] = [
-    ['egress=create,authorizer=iam', ['egress=create', 'authorizer=iam', 'alarmEmail=ops@example.com']],
+    // authorizer=iam needs its principals: without them the configuration is refused at package time.
+    ['egress=create,authorizer=iam', ['egress=create', 'authorizer=iam', `iamPrincipals=${IAM_PRINCIPALS}`, 'alarmEmail=ops@example.com']],
     ['egress=existing', ['egress=existing', 'vpcId=vpc-1', 'privateSubnetIds=subnet-a,subnet-b', 'securityGroupIds=sg-1', 'natPublicSubnetId=subnet-p']],
   ];
   try {
