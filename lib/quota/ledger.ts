@@ -46,18 +46,7 @@ export class Ledger {
    * are taken back. Resolves to the rows counted, for refund().
    */
   async charge(charges: readonly QuotaCharge[], now: number): Promise<QuotaCall[]> {
-    const done: QuotaCall[] = [];
-    try {
-      for (const c of charges) {
-        const call = await this.#call(c, now);
-        await this.#store.countUpstreamCall(call);
-        done.push(call);
-      }
-      return done;
-    } catch (error) {
-      await this.refund(done);
-      throw this.#refusal(error, charges, now);
-    }
+    return this.#countEach(charges, now, (c) => c);
   }
 
   /**
@@ -76,10 +65,15 @@ export class Ledger {
    * a refusal are taken back.
    */
   async recount(charges: readonly QuotaCharge[], now: number): Promise<QuotaCall[]> {
+    return this.#countEach(charges, now, (c) => ({ ...c, forcedBudget: undefined, limit: c.period === 'hour' ? c.limit : undefined }));
+  }
+
+  /** Count one call in every row (as `asCounted` makes it), in order; when one refuses, the counts already made are taken back. */
+  async #countEach(charges: readonly QuotaCharge[], now: number, asCounted: (c: QuotaCharge) => QuotaCharge): Promise<QuotaCall[]> {
     const done: QuotaCall[] = [];
     try {
       for (const c of charges) {
-        const { forcedBudget: _budget, ...call } = await this.#call({ ...c, limit: c.period === 'hour' ? c.limit : undefined }, now);
+        const call = await this.#call(asCounted(c), now);
         await this.#store.countUpstreamCall(call);
         done.push(call);
       }
