@@ -7,7 +7,7 @@
  * (scripts/smoke-aws.ts). Against `npm start` (a loopback URL) the AWS part is skipped: there is no
  * stack. Exit status 1 when a check fails.
  */
-import { parseArgs } from 'node:util';
+import { commandOptions } from './cli.js';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { awsChecks } from './smoke-aws.js';
 import { httpChecks, type Result } from './smoke-http.js';
@@ -21,20 +21,7 @@ const USAGE = `usage: npm run smoke -- --url <hub URL> --key <API key with the a
   --region   the stack's region (default: from the URL, else AWS_REGION, else ap-east-1)
   --no-aws   skip the alarms and the tick's invocations (they need AWS credentials)`;
 
-let values;
-try {
-  ({ values } = parseArgs({
-    options: { url: { type: 'string' }, key: { type: 'string' }, stage: { type: 'string' }, region: { type: 'string' }, 'no-aws': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    strict: true,
-  }));
-} catch (error) {
-  console.error(`npm run smoke: ${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
-  process.exit(2);
-}
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const values = commandOptions('smoke', USAGE, { url: { type: 'string' }, key: { type: 'string' }, stage: { type: 'string' }, region: { type: 'string' }, 'no-aws': { type: 'boolean' } });
 const url = values.url ?? process.env.HUB_URL;
 const key = values.key ?? process.env.HUB_ADMIN_KEY;
 if (!url || !key || !URL.canParse(url)) {

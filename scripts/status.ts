@@ -3,7 +3,7 @@
  * The hub's state as a table: every app and credential, seconds left, age, version, what refreshed
  * it, failures and the last error, blocks; then the quota ledger. Failing and blocked rows are marked.
  */
-import { parseArgs } from 'node:util';
+import { commandOptions } from './cli.js';
 
 // `npm run status | head`: the reader may leave before the table is written. That is no error:
 // stop quietly, as a command in a pipeline does, instead of dying with an EPIPE stack trace.
@@ -14,17 +14,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 
 const USAGE = 'usage: npm run status -- --url <hub URL> --key <API key with the admin scope> [--json]';
 
-let values;
-try {
-  ({ values } = parseArgs({ options: { url: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
-} catch (error) {
-  console.error(`npm run status: ${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
-  process.exit(2);
-}
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const values = commandOptions('status', USAGE, { url: { type: 'string' }, key: { type: 'string' }, json: { type: 'boolean' } });
 const url = values.url ?? process.env.HUB_URL;
 const key = values.key ?? process.env.HUB_ADMIN_KEY;
 if (!url || !key) {
