@@ -92,7 +92,7 @@ export class HeldLease {
       });
     } catch (error) {
       if (error instanceof DependencyRejectedError) throw error; // not this kind's failure: the caller heals the dependency
-      await this.recordFailure(req, key, owner, old, error);
+      await this.#recordFailure(req, key, owner, old, error);
       throw error;
     }
 
@@ -157,7 +157,7 @@ export class HeldLease {
         const wait = Math.min(1_000, 100 * 2 ** attempt);
         if (!(error instanceof StoreUnavailableError) || attempt >= WRITE_ATTEMPTS || this.#clock.now() + wait >= leaseUntil) {
           this.#log.error('could not store the value WeChat issued', { app: req.app.name, kind: req.kind.id, fingerprint: fingerprint(write.value), attempts: attempt });
-          await this.recordFailure(req, key, owner, old, error).catch(() => undefined);
+          await this.#recordFailure(req, key, owner, old, error).catch(() => undefined);
           throw error;
         }
         await this.#clock.sleep(wait);
@@ -165,8 +165,8 @@ export class HeldLease {
     }
   }
 
-  /** Record a failed refresh (the error, a block, the backoff), which gives the lease back. */
-  async recordFailure(req: RefreshRequest, key: CredentialKey, owner: string, old: CredentialItem | undefined, error: unknown): Promise<void> {
+  /** Decide and record a failed refresh (the error, a block, the backoff), which gives the lease back. */
+  async #recordFailure(req: RefreshRequest, key: CredentialKey, owner: string, old: CredentialItem | undefined, error: unknown): Promise<void> {
     const at = this.#clock.now();
     const secret = await req.app.getSecret().catch(() => undefined);
     const d = failureDecision(error, old, at, this.#settings, secret);
