@@ -51,6 +51,15 @@ export interface CredentialItem {
    * retried write recognises its own write when the first answer was lost.
    */
   writtenBy?: string;
+  /**
+   * The kind's own state beside the value (an authorizer's refresh token), opaque to the protocol
+   * and the store; written by the same fenced write as the value, so they never disagree.
+   */
+  state?: Record<string, string>;
+  /** When the scheduler should next look at this credential (epoch ms); absent: it is not scheduled (in the due index). */
+  dueAt?: number;
+  /** The due index's shard of this credential (lib/scheduler/shards.ts); present whenever dueAt is. */
+  shard?: number;
 }
 
 export interface LeaseRequest {
@@ -83,6 +92,16 @@ export interface TokenWrite {
   /** A value the hub issued that this write replaces, and the end of its life; both or neither (REMOVEd when not given). */
   replacedValue?: string;
   replacedUntil?: number;
+  /** The kind's state to store with the value; absent: the stored state is kept as it is. */
+  state?: Record<string, string>;
+  /** When the scheduler should look at the credential next (its renewal), and its shard. */
+  schedule?: Schedule;
+}
+
+/** A place in the due index: the scheduler looks at the credential once `dueAt` has passed. */
+export interface Schedule {
+  dueAt: number;
+  shard: number;
 }
 
 export interface FailureRecord {
@@ -92,6 +111,8 @@ export interface FailureRecord {
   /** A configuration error: no read asks WeChat again before this (cleared by any other outcome). */
   backoffUntil?: number;
   backoffSource?: string;
+  /** When the scheduler should try again (the backoff's or block's end); absent: the schedule is kept. */
+  schedule?: Schedule;
 }
 
 export interface QuotaCall {
@@ -117,6 +138,11 @@ export interface QuotaCall {
    * count one object again for another call.
    */
   attemptId?: string;
+}
+
+/** Why the ledger refused to count a call (nothing was counted): a result, not an exception. */
+export interface QuotaRefusal {
+  refused: 'forced_budget' | 'limit';
 }
 
 export interface QuotaCount {
@@ -148,7 +174,7 @@ export interface CredentialStore {
    */
   writeToken(key: CredentialKey, write: TokenWrite): Promise<CredentialItem | undefined>;
   /** Give the lease back without a write (refused before any call, or WeChat confirmed the token at `validatedAt`). */
-  releaseLease(key: CredentialKey, owner: string, validatedAt?: number): Promise<boolean>;
+  releaseLease(key: CredentialKey, owner: string, validatedAt?: number, schedule?: Schedule): Promise<boolean>;
   /**
    * Move the end of a lease `owner` holds to `until` (the holder needs longer: it heals what it is
    * fetched with); false when `owner` no longer holds it.
@@ -157,10 +183,10 @@ export interface CredentialStore {
   /** Keep the value, count the failure, release the lease (only if `owner` still holds it). */
   recordFailure(key: CredentialKey, failure: FailureRecord): Promise<boolean>;
   /**
-   * Count one upstream call before it is made; throws ForcedBudgetExhaustedError past the forced
-   * budget, QuotaLimitError past the limit (nothing is counted then).
+   * Count one upstream call before it is made; refused (a QuotaRefusal, nothing counted) past the
+   * forced budget (`forced_budget`) or the limit (`limit`).
    */
-  countUpstreamCall(call: QuotaCall): Promise<QuotaCount>;
+  countUpstreamCall(call: QuotaCall): Promise<QuotaCount | QuotaRefusal>;
   /**
    * Take back a count (a later limit refused the call, so it was never made). Pass the object that
    * was counted (it carries the attemptId): exactly that call is taken back, once however often this
@@ -169,4 +195,69 @@ export interface CredentialStore {
    */
   uncountUpstreamCall(call: QuotaCall): Promise<void>;
   readQuota(app: string, api: string, period: string): Promise<QuotaCount>;
+
+  /**
+   * Put a credential in the due index (or move it there), creating the item (version 0) when it does
+   * not exist. `when.ifVersion`: only while the item is at that version (a probe's result must not
+   * move a newer value); `when.ifUnscheduled`: only when it has no `dueAt` yet (registering a
+   * principal never delays a credential already scheduled). False when the condition refused it.
+   */
+  schedule(key: CredentialKey, schedule: Schedule, when?: { ifVersion?: number; ifUnscheduled?: boolean }): Promise<boolean>;
+  /** Take a credential out of the due index (its principal is gone); the item is kept. */
+  unschedule(key: CredentialKey): Promise<void>;
+  /**
+   * The credentials of one shard in `dueAt` order, from the earliest: at most `limit`, continuing
+   * after `cursor`. Eventually consistent (an index): the protocol re-checks under its lease.
+   * The page may include credentials not yet due; the caller stops at the first one after its horizon.
+   */
+  queryDue(shard: number, options: { limit: number; cursor?: string }): Promise<{ entries: DueEntry[]; cursor?: string }>;
+
+  /** A principal's row (created or replaced as a whole). */
+  putPrincipal(row: PrincipalRow): Promise<void>;
+  getPrincipal(name: string): Promise<PrincipalRow | undefined>;
+  /** Principals in name order, `limit` at a time, continuing after `cursor`. */
+  listPrincipals(options: { limit: number; cursor?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }>;
+  deletePrincipal(name: string): Promise<void>;
+
+  /**
+   * The token-hash index (reverse lookups of the WeChat-compatible paths): which credential issued
+   * the value with this hash (the SHA-256 of the value, never the value), until when. Written before
+   * the value is written, so every value the hub hands out is in it; an entry whose credential does
+   * not (or no longer) hold that value is a miss for the caller.
+   */
+  indexToken(hash: string, entry: TokenIndexEntry): Promise<void>;
+  lookupToken(hash: string): Promise<TokenIndexEntry | undefined>;
+
+  /** A small JSON document of the hub's own (the configuration digest of the principal sync). */
+  getMeta(name: string): Promise<Record<string, unknown> | undefined>;
+  putMeta(name: string, doc: Record<string, unknown>): Promise<void>;
+}
+
+/** A credential the due index returned, with its item as the index holds it. */
+export interface DueEntry {
+  key: CredentialKey;
+  item: CredentialItem;
+}
+
+/**
+ * Whom credentials belong to (docs/architecture.md): a configured app, later a platform or one of
+ * its authorizers. `doc` is the principal's own description (its type's attributes, JSON, never a
+ * secret: secrets are references such as {"ssm": path}); `digest` tells whether it changed.
+ */
+export interface PrincipalRow {
+  name: string;
+  type: string;
+  /** Where it came from: `config` (HUB_APPS or the SSM apps path), or what registered it. */
+  source: string;
+  doc: Record<string, unknown>;
+  digest: string;
+  updatedAt: number;
+}
+
+export interface TokenIndexEntry {
+  /** The principal and kind whose value it is. */
+  app: string;
+  kind: string;
+  /** Epoch ms after which the entry says nothing (the value's expiry); DynamoDB's TTL removes it. */
+  until: number;
 }
