@@ -12,6 +12,7 @@ import { emitGauges, StatusView, upstreamStatus, type UpstreamStatus } from './s
 import { KindCatalog } from './kinds/catalog.js';
 import { Refresher, type TickOutcome } from './refresher.js';
 import { DynamoCredentialStore } from './store/dynamodb.js';
+import type { CredentialStore } from './store/store.js';
 import { UpstreamBases } from './wechat/bases.js';
 import { WeChatClient } from './wechat/client.js';
 import { WeChatPassthrough } from './wechat/passthrough.js';
@@ -22,6 +23,8 @@ export interface HubDeps {
   /** CloudWatch metrics (EMF to stdout); in Lambda only. */
   metrics?: Metrics;
   dynamodb?: DynamoDBClient;
+  /** The credential store; defaults to DynamoDB (the tests also run on the in-memory one). */
+  store?: CredentialStore;
   ssm?: SSMProvider;
   /** Where `{"env": "VAR"}` secrets are read; defaults to process.env. */
   secretEnv?: Record<string, string | undefined>;
@@ -80,7 +83,7 @@ export class HubCore {
     const apps = config.apps.map(toApp);
     this.#appsFromSsm = config.appsSsmPath ? appsReader(config, ssmProvider, this.#log, toApp, () => clock.now()) : undefined;
     const kinds = new KindCatalog({ wechat, wecom });
-    const store = new DynamoCredentialStore({ client: dynamodb, tableName: config.tableName });
+    const store = deps.store ?? new DynamoCredentialStore({ client: dynamodb, tableName: config.tableName });
     this.statusView = new StatusView(store, kinds, config.timings.forcedDailyBudget);
     this.#fixedApps = apps;
     this.refresher = new Refresher({
