@@ -78,6 +78,10 @@ const envSchema = z.object({
     z.refine((n) => n <= WECHAT_DAILY_TOKEN_QUOTA, `must be at most ${WECHAT_DAILY_TOKEN_QUOTA}, WeChat's daily access_token quota of an Official Account (docs/wechat.md §1)`),
   ),
   TICK_CONCURRENCY: seconds(16),
+  /** The tick probes each credential at most this often (seconds), spread by credential (docs/architecture.md). */
+  SELF_HEAL_INTERVAL: seconds(300),
+  /** Due credentials one tick invocation refreshes itself; past it, shards go to invocations of their own. */
+  TICK_INVOCATION_BUDGET: seconds(400),
   PROBE_TTL: wholeSeconds(10),
   /** A value WeChat cannot be asked about is rotated on a report only once it is this old (seconds)… */
   UNVERIFIED_MIN_AGE: wholeSeconds(60),
@@ -135,6 +139,8 @@ export interface HubConfig {
     cacheTtlMs: number;
     forcedDailyBudget: number;
     tickConcurrency: number;
+    selfHealIntervalMs: number;
+    tickInvocationBudget: number;
     probeTtlMs: number;
     unverifiedMinAgeMs: number;
     unverifiedForcedDailyBudget: number;
@@ -222,6 +228,8 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       cacheTtlMs: e.CACHE_TTL * 1000,
       forcedDailyBudget: e.FORCED_DAILY_BUDGET,
       tickConcurrency: e.TICK_CONCURRENCY,
+      selfHealIntervalMs: e.SELF_HEAL_INTERVAL * 1000,
+      tickInvocationBudget: e.TICK_INVOCATION_BUDGET,
       probeTtlMs: e.PROBE_TTL * 1000,
       unverifiedMinAgeMs: e.UNVERIFIED_MIN_AGE * 1000,
       unverifiedForcedDailyBudget: e.UNVERIFIED_DAILY_BUDGET,

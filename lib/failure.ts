@@ -1,5 +1,5 @@
 import { ForcedRefreshBudgetError, HubError, NoTokenAvailableError, RefreshInProgressError, UpstreamLimitError } from './errors.js';
-import type { CredentialKind, DependencyRejectedError } from './kinds/kind.js';
+import { dependencyKindId, type CredentialKind, type DependencyRejectedError } from './kinds/kind.js';
 import { errorCode, retryAfterFor } from './policy.js';
 import { nextQuotaDayStart } from './quota/periods.js';
 import { StoreUnavailableError } from './store/errors.js';
@@ -67,7 +67,7 @@ export function dependencyFailureDecision(
   at: number,
   settings: FailureSettings,
 ): FailureDecision {
-  const dependency = kind.dependsOn ?? 'credential';
+  const dependency = dependencyKindId(kind) ?? 'credential';
   const errcode = rejected.cause instanceof WeChatError ? rejected.cause.errcode : undefined;
   const reason =
     why === 'still_accepted' ? 'WeChat still accepts it when asked, so it was not replaced'

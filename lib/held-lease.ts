@@ -9,6 +9,7 @@ import { OVERLAP_MS } from './policy.js';
 import type { HubMetric, ProtocolSettings, RefreshRequest, RefreshResult } from './protocol.js';
 import type { Ledger, QuotaCharge } from './quota/ledger.js';
 import { StoreUnavailableError } from './store/errors.js';
+import { afterFailure, afterWrite, type ScheduleSettings } from './scheduler/schedule.js';
 import type { CredentialItem, CredentialKey, CredentialStore, QuotaCall, TokenWrite } from './store/store.js';
 
 /** What the protocol and a lease's holder work with. */
@@ -19,6 +20,8 @@ export interface LeaseDeps {
   logger: Logger;
   settings: ProtocolSettings;
   count: (metric: HubMetric, app: HubApp, kind: CredentialKind) => void;
+  /** How the due index treats a kind of a principal (lib/scheduler/schedule.ts). */
+  scheduling: (app: HubApp, kind: CredentialKind) => ScheduleSettings;
 }
 
 /** Attempts at the fenced write after WeChat answered, while the lease lasts. */
@@ -36,8 +39,10 @@ export class HeldLease {
   readonly #log: Logger;
   readonly #settings: ProtocolSettings;
   readonly #count: (metric: HubMetric, app: HubApp, kind: CredentialKind) => void;
+  readonly #scheduling: LeaseDeps['scheduling'];
 
   constructor(options: LeaseDeps) {
+    this.#scheduling = options.scheduling;
     this.#store = options.store;
     this.#ledger = options.ledger;
     this.#clock = options.clock;
@@ -115,8 +120,9 @@ export class HeldLease {
       replacedValue: replaced ? old!.value : undefined,
       replacedUntil: replaced ? old!.expiresAt : undefined,
       secretFingerprint: fetched.sourceFingerprint,
-      forcedAt: fetched.forcedAt,
       refreshedBy: req.cause,
+      ...(fetched.state ? { state: fetched.state } : {}),
+      schedule: afterWrite(key, { expiresAt: now + fetched.expiresIn * 1000, obtainedAt: now }, this.#scheduling(app, kind)),
     };
     const written = await this.#write(req, key, owner, old, write, at.leaseUntil);
     if (!written) {
@@ -177,7 +183,8 @@ export class HeldLease {
   /** Record a failure, decided here or by the protocol (a dependency it could not replace), under the lease `owner` holds; this gives it back. */
   async record(req: RefreshRequest, key: CredentialKey, owner: string, old: CredentialItem | undefined, d: FailureDecision, backoffSource?: string, error?: unknown): Promise<void> {
     const { app, kind } = req;
-    await this.#store.recordFailure(key, { owner, error: d.lastError, blockedUntil: d.blockedUntil, backoffUntil: d.backoffUntil, backoffSource });
+    const schedule = afterFailure(key, { at: d.lastError.at, backoffUntil: d.backoffUntil });
+    await this.#store.recordFailure(key, { owner, error: d.lastError, blockedUntil: d.blockedUntil, backoffUntil: d.backoffUntil, backoffSource, schedule });
     this.#count('TokenRefreshFailed', app, kind);
     this.#log.error(`${kind.id} refresh failed`, {
       app: app.name, kind: kind.id, code: d.lastError.code, reason: d.lastError.message, failures: (old?.failures ?? 0) + 1,

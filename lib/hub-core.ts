@@ -8,9 +8,13 @@ import { loadConfig, type AppConfig, type HubConfig } from './config.js';
 import { appsReader, keyringReader, secretReader } from './sources.js';
 import type { EdgeDeps, HttpEvent, HttpResult } from './http/edge.js';
 import type { ProxyUpstreams } from './http/proxy-route.js';
-import { emitGauges, StatusView, upstreamStatus, type UpstreamStatus } from './status.js';
+import { StatusView, upstreamStatus, type UpstreamStatus } from './status.js';
 import { KindCatalog } from './kinds/catalog.js';
+import { HubMetrics } from './metrics.js';
+import { PrincipalRegistry } from './principals/registry.js';
+import { syncPrincipals, type Configured } from './principals/sync.js';
 import { Refresher, type TickOutcome } from './refresher.js';
+import { Scheduler, type TickReport } from './scheduler/scheduler.js';
 import { DynamoCredentialStore } from './store/dynamodb.js';
 import type { CredentialStore } from './store/store.js';
 import { UpstreamBases } from './wechat/bases.js';
@@ -30,6 +34,11 @@ export interface HubDeps {
   secretEnv?: Record<string, string | undefined>;
   wechatTimeouts?: { attemptTimeoutMs?: number };
   pollIntervalMs?: number;
+  /**
+   * Hand due-index shards to tick invocations of their own (lib/scheduler/fan-out.ts: in Lambda,
+   * an asynchronous invocation of the tick function per shard); none: one invocation takes it all.
+   */
+  dispatch?: (shards: number[]) => Promise<void>;
 }
 
 /**
@@ -55,6 +64,13 @@ export class HubCore {
   /** With HUB_APPS_SSM_PATH: the apps in SSM (cached), merged into the refresher's list before each use. */
   readonly #fixedApps: HubApp[];
   readonly #appsFromSsm: (() => Promise<HubApp[] | undefined>) | undefined;
+  /** The configuration each app was built from (its principal row's document). */
+  readonly #configOf = new WeakMap<HubApp, AppConfig>();
+  readonly #store: CredentialStore;
+  readonly #scheduler: Scheduler;
+  /** The app list last synced into the principal rows (by identity: the SSM reader keeps its list until it changes). */
+  #synced: { apps: readonly HubApp[]; done: Promise<void> } | undefined;
+  #apps: readonly HubApp[];
 
   constructor(config: HubConfig, deps: HubDeps = {}) {
     const clock = deps.clock ?? systemClock;
@@ -76,9 +92,12 @@ export class HubCore {
     const toApp = (a: AppConfig): HubApp => {
       const getSecret = secretReader(a, secretEnv, config.timings.secretCacheTtlSeconds, ssmProvider);
       const common = { name: a.name, tickets: a.tickets, compat: a.compat, proxyPaths: a.proxyPaths, getSecret };
-      if (a.type === 'wecom') return { ...common, type: a.type, corpid: a.corpid, ...(a.agentid === undefined ? {} : { agentid: a.agentid }) };
-      if (a.type === 'website') return { ...common, type: a.type, appid: a.appid };
-      return { ...common, type: a.type, appid: a.appid, tokenApi: a.tokenApi };
+      const app: HubApp =
+        a.type === 'wecom' ? { ...common, type: a.type, corpid: a.corpid, ...(a.agentid === undefined ? {} : { agentid: a.agentid }) }
+        : a.type === 'website' ? { ...common, type: a.type, appid: a.appid }
+        : { ...common, type: a.type, appid: a.appid, tokenApi: a.tokenApi };
+      this.#configOf.set(app, a);
+      return app;
     };
     const apps = config.apps.map(toApp);
     this.#appsFromSsm = config.appsSsmPath ? appsReader(config, ssmProvider, this.#log, toApp, () => clock.now()) : undefined;
@@ -86,14 +105,23 @@ export class HubCore {
     const store = deps.store ?? new DynamoCredentialStore({ client: dynamodb, tableName: config.tableName });
     this.statusView = new StatusView(store, kinds, config.timings.forcedDailyBudget);
     this.#fixedApps = apps;
+    this.#apps = apps;
+    this.#store = store;
     this.refresher = new Refresher({
-      apps,
-      kinds,
+      principals: new PrincipalRegistry(apps, kinds),
       store,
       clock,
       logger: this.#log,
       metrics: deps.metrics,
       settings: { ...config.timings, selfHeal: config.selfHeal, ...(deps.pollIntervalMs ? { pollIntervalMs: deps.pollIntervalMs } : {}) },
+    });
+    this.#scheduler = new Scheduler({
+      store,
+      refreshPrincipal: (app, entries) => this.refresher.refreshPrincipalDue(app, entries),
+      dispatch: deps.dispatch,
+      now: () => clock.now(),
+      log: this.#log,
+      settings: { concurrency: config.timings.tickConcurrency, invocationBudget: config.timings.tickInvocationBudget },
     });
     this.edge = { refresher: this.refresher, keyring: keyringReader(config, ssmProvider, this.#log), clock, logger: this.#log };
   }
@@ -104,18 +132,47 @@ export class HubCore {
     return route(event, this.edge);
   }
 
-  /** Bring the refresher's apps up to date with SSM (no-op without HUB_APPS_SSM_PATH; cached reads). */
+  /**
+   * Bring the apps up to date: with SSM (no-op without HUB_APPS_SSM_PATH; cached reads), and the
+   * principal rows and due index with the list in use (lib/principals/sync.ts: one read when
+   * nothing changed, once per list in this container).
+   */
   async syncApps(): Promise<void> {
-    if (!this.#appsFromSsm) return;
-    const fromSsm = await this.#appsFromSsm();
-    if (!fromSsm) return; // SSM could not be read: the list already in use stays
-    const byName = new Map<string, HubApp>();
-    for (const a of this.#fixedApps) byName.set(a.name, a);
-    for (const a of fromSsm) {
-      if (byName.has(a.name)) this.#log.error('an app in SSM has the name of an app in HUB_APPS; the SSM one is ignored', { app: a.name });
-      else byName.set(a.name, a);
+    if (this.#appsFromSsm) {
+      const fromSsm = await this.#appsFromSsm();
+      if (fromSsm) {
+        // SSM could be read (else the list already in use stays)
+        const byName = new Map<string, HubApp>();
+        for (const a of this.#fixedApps) byName.set(a.name, a);
+        for (const a of fromSsm) {
+          if (byName.has(a.name)) this.#log.error('an app in SSM has the name of an app in HUB_APPS; the SSM one is ignored', { app: a.name });
+          else byName.set(a.name, a);
+        }
+        const next = [...byName.values()];
+        this.refresher.principals.replace(next);
+        if (next.length !== this.#apps.length || next.some((a, i) => a !== this.#apps[i])) this.#apps = next;
+      }
     }
-    this.refresher.replaceApps([...byName.values()]);
+    await this.#syncPrincipals();
+  }
+
+  /** The principal rows and the due index, in line with the apps in use (once per list; a failure is tried again next time). */
+  #syncPrincipals(): Promise<void> {
+    if (this.#synced?.apps === this.#apps) return this.#synced.done;
+    const apps = this.#apps;
+    const configured: Configured[] = apps.flatMap((app) => {
+      const config = this.#configOf.get(app);
+      return config ? [{ app, config }] : [];
+    });
+    const done = syncPrincipals(this.#store, configured, (a) => this.refresher.principals.kindsOf(a), this.edge.clock.now(), this.#log).then(
+      () => undefined,
+      (error) => {
+        if (this.#synced?.done === done) this.#synced = undefined;
+        throw error;
+      },
+    );
+    this.#synced = { apps, done };
+    return done;
   }
 
   /** The proxy's and the compatible paths' upstreams, made on first use. */
@@ -133,31 +190,32 @@ export class HubCore {
   }
 
   /**
-   * The scheduled refresh of every kind of every app, a bounded number of apps at a time (an app's
-   * tickets after its token); one app's or kind's failure stops no other.
+   * The scheduled refresh (lib/scheduler): what the due index says is due, principals a bounded
+   * number at a time (an app's tickets after its token); one failing stops no other. `shards`: an
+   * invocation dispatched by another tick (fan-out) takes only those; `deadline`: when it stops
+   * taking on work and dispatches the rest.
    */
-  async tick(): Promise<TickOutcome[]> {
+  async tick(options: { shards?: readonly number[]; deadline?: number } = {}): Promise<TickOutcome[]> {
+    return (await this.tickReport(options)).outcomes;
+  }
+
+  /** tick(), with what it dispatched and saw. */
+  async tickReport(options: { shards?: readonly number[]; deadline?: number } = {}): Promise<TickReport> {
     await this.syncApps();
-    const names = this.refresher.appNames;
-    const perApp: TickOutcome[][] = new Array(names.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < names.length) {
-        const i = next++;
-        perApp[i] = await this.refresher.refreshAppIfDue(names[i]!);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.config.timings.tickConcurrency, names.length) }, worker));
-    const outcomes = perApp.flat();
-    if (this.#deps.metrics) await emitGauges(this.#deps.metrics, this.statusView, names.map((n) => this.refresher.app(n)), this.edge.clock.now(), this.#log);
+    const report = await this.#scheduler.tick(options);
+    const outcomes = report.outcomes;
+    // The gauge the expiry alarm reads, from what the tick saw (no read per credential).
+    if (report.minSecondsLeft !== undefined) new HubMetrics(this.#deps.metrics).gauge('MinCredentialSecondsLeft', 'Seconds', report.minSecondsLeft);
     const summary = {
       refreshed: outcomes.filter((o) => o.outcome === 'refreshed').length,
       fresh: outcomes.filter((o) => o.outcome === 'fresh').length,
       failed: outcomes.filter((o) => o.outcome === 'failed' || o.outcome === 'blocked'),
+      dispatched: report.dispatched,
+      queries: report.queries,
     };
     if (summary.failed.length) this.#log.error('tick finished with failures', summary);
     else this.#log.info('tick finished', summary);
-    return outcomes;
+    return report;
   }
 
   /**
@@ -170,9 +228,13 @@ export class HubCore {
 
 /** The hub of this Lambda container, configured from its environment on first use. */
 let current: Promise<HubCore> | undefined;
-export function hubFromEnvironment(): Promise<HubCore> {
-  current ??= Promise.resolve().then(
-    () => new HubCore(loadConfig(process.env), { metrics: new Metrics({ namespace: 'WechatTokenHub', serviceName: 'wechat-token-hub' }) }),
-  );
+export function hubFromEnvironment(options: { tick?: boolean } = {}): Promise<HubCore> {
+  current ??= Promise.resolve().then(async () => {
+    const metrics = new Metrics({ namespace: 'WechatTokenHub', serviceName: 'wechat-token-hub' });
+    const self = process.env.AWS_LAMBDA_FUNCTION_NAME;
+    // Only the tick dispatches (to itself); the client is loaded only there, so other bundles stay small.
+    const dispatch = options.tick && self ? (await import('./scheduler/fan-out.js')).lambdaDispatch(self, new Logger({ serviceName: 'wechat-token-hub' })) : undefined;
+    return new HubCore(loadConfig(process.env), { metrics, ...(dispatch ? { dispatch } : {}) });
+  });
   return current;
 }

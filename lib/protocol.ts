@@ -6,6 +6,7 @@ import { HeldLease, type LeaseDeps } from './held-lease.js';
 import { fingerprint } from './fingerprint.js';
 import { DependencyRejectedError, type CredentialKind, type PlannedFetch } from './kinds/kind.js';
 import { errorCode, recentlyValidated, retryAfterFor, seconds } from './policy.js';
+import { afterProbe } from './scheduler/schedule.js';
 import type { CredentialItem, CredentialKey, RefreshCause } from './store/store.js';
 
 export interface ProtocolSettings extends FailureSettings {
@@ -120,7 +121,8 @@ export class LeaseProtocol {
       const verdict = probed ? await this.#stillAccepted(app, kind, probed.value!, leasedAt) : 'unknown';
       if (verdict === 'valid') {
         const validatedAt = this.#d.clock.now();
-        await this.#d.store.releaseLease(key, owner, validatedAt);
+        const next = afterProbe(key, { expiresAt: probed!.expiresAt!, obtainedAt: probed!.obtainedAt }, validatedAt, this.#d.scheduling(app, kind));
+        await this.#d.store.releaseLease(key, owner, validatedAt, next);
         return { item: { ...probed!, validatedAt, leaseOwner: undefined, leaseUntil: undefined }, wrote: false };
       }
       unverified = verdict === 'unknown';

@@ -1,22 +1,23 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { HubApp } from './apps.js';
 import type { Clock } from './clock.js';
-import { UnknownAppError, UnknownKindError } from './errors.js';
 import { asUnavailable, unavailable } from './failure.js';
-import type { KindCatalog } from './kinds/catalog.js';
-import type { CredentialKind } from './kinds/kind.js';
+import { dependencyOf, type CredentialKind } from './kinds/kind.js';
+import { HubMetrics } from './metrics.js';
 import { describe, isDue, renewAt, servable } from './policy.js';
-import { credentialKey, LeaseProtocol, type HubMetric, type RefreshRequest, type RefreshResult } from './protocol.js';
+import type { PrincipalRegistry } from './principals/registry.js';
+import { credentialKey, LeaseProtocol, type RefreshRequest, type RefreshResult } from './protocol.js';
 import { identifyValue, type Identified } from './identify.js';
 import { forceRefresh, type ForcedResult, type ForceOptions, type Passive } from './forced.js';
-import { refreshIfDue, type Scheduled, type TickOutcome } from './tick.js';
+import { refreshDue, type Scheduled, type TickOutcome } from './scheduler/due.js';
+import { afterProbe, type ScheduleSettings } from './scheduler/schedule.js';
 import { Ledger } from './quota/ledger.js';
 import { SingleFlight } from './read-cache.js';
 import { ServedValues, type Served } from './serving.js';
 import { defaultSettings, type RefresherSettings } from './settings.js';
 import { StoreUnavailableError } from './store/errors.js';
-import type { CredentialItem, CredentialStore } from './store/store.js';
+import type { CredentialItem, CredentialStore, DueEntry } from './store/store.js';
 
 export type { HubMetric } from './protocol.js';
 export { errorCode } from './policy.js';
@@ -26,11 +27,10 @@ export type { Served } from './serving.js';
 export type { Identified } from './identify.js';
 export type { ForcedResult, ForceOptions } from './forced.js';
 
-export type { TickOutcome } from './tick.js';
+export type { TickOutcome } from './scheduler/due.js';
 
 export interface RefresherOptions {
-  apps: readonly HubApp[];
-  kinds: KindCatalog;
+  principals: PrincipalRegistry;
   store: CredentialStore;
   clock: Clock;
   logger: Logger;
@@ -41,18 +41,19 @@ export interface RefresherOptions {
 
 /**
  * What the hub does with credentials, for every kind: serve (per-container cache, then the store,
- * then a refresh through the lease protocol), refresh when due (the tick), and the passive refresh
- * with its compare-and-swap on the stale value. Kinds (lib/kinds) say how a value is fetched; the
- * protocol (lib/protocol.ts) how a refresh is shared; the policy (lib/policy.ts) when one is needed.
+ * then a refresh through the lease protocol), refresh what the scheduler found due, and the passive
+ * refresh with its compare-and-swap on the stale value. Principals are resolved by the registry
+ * (lib/principals), kinds (lib/kinds) say how a value is fetched; the protocol (lib/protocol.ts) how a
+ * refresh is shared; the policy (lib/policy.ts) when one is needed; the schedule
+ * (lib/scheduler/schedule.ts) when the tick looks again.
  */
 export class Refresher {
   readonly settings: RefresherSettings;
-  readonly #apps: Map<string, HubApp>;
-  readonly #kinds: KindCatalog;
+  readonly principals: PrincipalRegistry;
   readonly #store: CredentialStore;
   readonly #clock: Clock;
   readonly #log: Logger;
-  readonly #metrics: Metrics | undefined;
+  readonly #metrics: HubMetrics;
   readonly #protocol: LeaseProtocol;
   readonly #flights = new SingleFlight<RefreshResult>();
   readonly #served: ServedValues;
@@ -62,12 +63,11 @@ export class Refresher {
     if (this.settings.leaseMs <= this.settings.upstreamDeadlineMs) {
       throw new Error('leaseMs must exceed upstreamDeadlineMs, or a slow fetch could outlive its lease');
     }
-    this.#apps = new Map(options.apps.map((a) => [a.name, a]));
-    this.#kinds = options.kinds;
+    this.principals = options.principals;
     this.#store = options.store;
     this.#clock = options.clock;
     this.#log = options.logger;
-    this.#metrics = options.metrics;
+    this.#metrics = new HubMetrics(options.metrics);
     this.#served = new ServedValues(this.settings);
     this.#protocol = new LeaseProtocol({
       store: this.#store,
@@ -75,41 +75,37 @@ export class Refresher {
       clock: this.#clock,
       logger: this.#log,
       settings: this.settings,
-      count: (metric, app, kind) => this.#count(metric, app, kind),
+      count: (metric, app, kind) => this.#metrics.count(metric, kind.id, app.name),
+      scheduling: (app, kind) => this.scheduling(app, kind),
     });
   }
 
-  /** The apps changed (read again from SSM): the same protocol, store and caches serve the new list. */
-  replaceApps(apps: readonly HubApp[]): void {
-    const next = new Map(apps.map((a) => [a.name, a]));
-    if (next.size === this.#apps.size && [...next].every(([n, a]) => this.#apps.get(n) === a)) return;
-    this.#apps.clear();
-    for (const [n, a] of next) this.#apps.set(n, a);
-  }
-
   get appNames(): string[] {
-    return [...this.#apps.keys()];
+    return this.principals.names;
   }
 
   hasApp(name: string): boolean {
-    return this.#apps.has(name);
+    return this.principals.has(name);
   }
 
   /** The configured app, or UnknownAppError. */
   app(name: string): HubApp {
-    const app = this.#apps.get(name);
-    if (!app) throw new UnknownAppError(name);
-    return app;
+    return this.principals.get(name);
   }
 
   /** Whether WeChat can be asked (a probe, no quota) whether this kind's value of the app is still good. */
   canProbe(appName: string, kindId = 'access_token'): boolean {
-    return this.#kinds.kind(this.app(appName), kindId)?.probe !== undefined;
+    return this.principals.resolve(appName, kindId).kind.probe !== undefined;
   }
 
   /** Whether an app of this name has a kind of this id (a Mini Program has no tickets). */
   hasKind(appName: string, kindId: string): boolean {
-    return this.#kinds.kind(this.app(appName), kindId) !== undefined;
+    return this.principals.find(appName, kindId) !== undefined;
+  }
+
+  /** How the due index treats this kind of this principal: its margin, and how often the tick probes it. */
+  scheduling(app: HubApp, kind: CredentialKind): ScheduleSettings {
+    return { marginMs: this.#margin(app, kind), probeEveryMs: this.settings.selfHeal && kind.probe ? this.settings.selfHealIntervalMs : undefined };
   }
 
   /**
@@ -117,7 +113,7 @@ export class Refresher {
    * hands out a value the hub is about to replace while it can get the next one).
    */
   async get(appName: string, kindId = 'access_token'): Promise<Served> {
-    const { app, kind } = this.#resolve(appName, kindId);
+    const { app, kind } = this.principals.resolve(appName, kindId);
     const key = cacheKey(app, kind);
     const cached = this.#served.cached(key, this.#clock.now());
     if (cached) return cached;
@@ -156,28 +152,42 @@ export class Refresher {
     }
   }
 
-  /** The scheduled refresh of one kind (lib/tick.ts). */
-  refreshIfDue(appName: string, kindId = 'access_token'): Promise<TickOutcome> {
-    return refreshIfDue(this.#scheduled, appName, kindId);
-  }
-
-  /** Every kind of an app, in the catalog's order (a ticket after the token it is fetched with); one failing stops no other. */
-  async refreshAppIfDue(appName: string): Promise<TickOutcome[]> {
+  /**
+   * The scheduled refresh of one principal's due credentials (the due index's entries), in its
+   * kinds' order (a ticket after the token it is fetched with); one failing stops no other. A
+   * principal or kind no longer configured is taken out of the index.
+   */
+  async refreshPrincipalDue(appName: string, entries: readonly DueEntry[]): Promise<{ outcomes: TickOutcome[]; leastExpiresAt?: number }> {
     const outcomes: TickOutcome[] = [];
-    for (const kind of this.#kinds.kindsOf(this.app(appName))) outcomes.push(await this.refreshIfDue(appName, kind.id));
-    return outcomes;
+    let least: number | undefined;
+    const order = this.principals.has(appName) ? this.principals.kindsOf(this.principals.get(appName)).map((k) => k.id) : [];
+    const sorted = [...entries].sort((x, y) => rank(order, x.key.kind) - rank(order, y.key.kind));
+    for (const entry of sorted) {
+      const found = this.principals.find(entry.key.app, entry.key.kind);
+      if (!found) {
+        await this.#store.unschedule(entry.key).catch(() => undefined);
+        outcomes.push({ app: entry.key.app, kind: entry.key.kind, outcome: 'removed' });
+        continue;
+      }
+      outcomes.push(await refreshDue(this.#scheduled, found.app, found.kind, entry.item));
+      const after = this.#served.cached(cacheKey(found.app, found.kind), this.#clock.now())?.expiresAt ?? entry.item.expiresAt;
+      if (after !== undefined) least = Math.min(least ?? Infinity, after);
+    }
+    return { outcomes, leastExpiresAt: least };
   }
 
-  /** What the scheduled refresh needs of the refresher (lib/tick.ts), and nothing more. */
+  /** What the scheduled refresh needs of the refresher (lib/scheduler/due.ts), and nothing more. */
   readonly #scheduled: Scheduled = {
-    resolve: (appName, kindId) => this.#resolve(appName, kindId),
-    read: (app, kind) => this.#store.read(credentialKey(app, kind)),
     margin: (app, kind) => this.#margin(app, kind),
     refresh: (app, kind, req) =>
       req.cause === 'tick'
         ? this.#flights.run(`${cacheKey(app, kind)}:due`, () => this.#refresh(app, kind, { ...req, forced: false }), notWritten)
         : this.#refresh(app, kind, { ...req, forced: false }),
-    count: (metric, app, kind) => this.#count(metric, app, kind),
+    probed: (app, kind, item, at) => afterProbe(credentialKey(app, kind), { expiresAt: item.expiresAt!, obtainedAt: item.obtainedAt }, at, this.scheduling(app, kind)),
+    reschedule: async (key, schedule, version) => {
+      await this.#store.schedule(key, schedule, { ifVersion: version });
+    },
+    count: (metric, app, kind) => this.#metrics.count(metric, kind.id, app.name),
     settings: () => this.settings,
     now: () => this.#clock.now(),
     log: () => this.#log,
@@ -189,7 +199,7 @@ export class Refresher {
    * one fetched.
    */
   forceRefresh(appName: string, stale: string, kindId = 'access_token', options: ForceOptions = {}): Promise<ForcedResult> {
-    const { app, kind } = this.#resolve(appName, kindId);
+    const { app, kind } = this.principals.resolve(appName, kindId);
     return forceRefresh(this.#passive, app, kind, stale, options);
   }
 
@@ -199,7 +209,7 @@ export class Refresher {
     forget: (app, kind, value) => this.#served.forget(cacheKey(app, kind), value),
     refresh: (app, kind, flight, req) => this.#flights.run(`${cacheKey(app, kind)}:${flight}`, () => this.#refresh(app, kind, req), notWritten),
     serve: (app, kind, item) => this.#serve(app, kind, item),
-    count: (metric, app, kind) => this.#count(metric, app, kind),
+    count: (metric, app, kind) => this.#metrics.count(metric, kind.id, app.name),
     settings: () => this.settings,
     now: () => this.#clock.now(),
   };
@@ -209,7 +219,7 @@ export class Refresher {
    * current value, the previous one in its overlap, or one the hub replaced within its life.
    */
   async identify(appName: string, value: string, kindId = 'access_token'): Promise<Identified | undefined> {
-    const { app, kind } = this.#resolve(appName, kindId);
+    const { app, kind } = this.principals.resolve(appName, kindId);
     const now = this.#clock.now();
     const cached = this.#served.cached(cacheKey(app, kind), now);
     return identifyValue(value, cached?.value, () => this.#store.read(credentialKey(app, kind)), now);
@@ -221,15 +231,15 @@ export class Refresher {
   }
 
   #refresh(app: HubApp, kind: CredentialKind, req: Pick<RefreshRequest, 'needed' | 'forced' | 'cause' | 'justRead' | 'probe'>): Promise<RefreshResult> {
-    const dependsOn = kind.dependsOn;
+    const dependency = dependencyOf(kind, app);
     return this.#protocol.refresh({
       ...req,
       app,
       kind,
       beforeFetch: () => this.#served.invalidate(cacheKey(app, kind)),
       dependencies: {
-        value: async () => (await this.get(app.name, dependsOn)).value,
-        rejected: async (stale) => (await this.forceRefresh(app.name, stale, dependsOn, { observed: true })).value,
+        value: async () => (await this.get(dependency!.app, dependency!.kind)).value,
+        rejected: async (stale) => (await this.forceRefresh(dependency!.app, stale, dependency!.kind, { observed: true })).value,
       },
     });
   }
@@ -239,31 +249,17 @@ export class Refresher {
     return Math.min(kind.refreshMarginMs?.(app) ?? Infinity, this.settings.refreshMarginMs);
   }
 
-  #resolve(appName: string, kindId: string): { app: HubApp; kind: CredentialKind } {
-    const app = this.app(appName);
-    const kind = this.#kinds.kind(app, kindId);
-    if (!kind) throw new UnknownKindError(app.name, app.type === 'website' ? `${kindId} (a website app has no token or ticket: its secret serves logins only)` : kindId);
-    return { app, kind };
-  }
-
   #serve(app: HubApp, kind: CredentialKind, item: CredentialItem): Served {
     const at = renewAt({ expiresAt: item.expiresAt!, obtainedAt: item.obtainedAt }, this.#margin(app, kind));
     return this.#served.serve(cacheKey(app, kind), item, at, this.#clock.now());
-  }
-
-  /** Per app and kind, and hub-wide (service only) for the alarms, which cannot know the apps. */
-  #count(metric: HubMetric, app: HubApp, kind: CredentialKind): void {
-    if (!this.#metrics) return;
-    const single = this.#metrics.singleMetric();
-    single.addDimension('app', app.name);
-    single.addDimension('kind', kind.id);
-    single.addMetric(metric, MetricUnit.Count, 1);
-    this.#metrics.singleMetric().addMetric(metric, MetricUnit.Count, 1);
   }
 }
 
 const cacheKey = (app: HubApp, kind: CredentialKind): string => `${app.name}#${kind.id}`;
 
+
+/** Where a kind comes in its principal's order (unknown kinds last). */
+const rank = (order: readonly string[], kind: string): number => (order.includes(kind) ? order.indexOf(kind) : order.length);
 
 /** A caller that joined another's refresh in this container did not write. */
 const notWritten = (r: RefreshResult): RefreshResult => ({ item: r.item, wrote: false });

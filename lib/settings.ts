@@ -33,6 +33,8 @@ export interface RefresherSettings {
   failureBackoffMs: number;
   /** The tick probes each current token (no quota spent) and refreshes one WeChat no longer accepts. */
   selfHeal: boolean;
+  /** …each at most this often, spread by credential (lib/scheduler/schedule.ts). */
+  selfHealIntervalMs: number;
 }
 
 export const defaultSettings: RefresherSettings = {
@@ -51,5 +53,6 @@ export const defaultSettings: RefresherSettings = {
   configErrorBackoffMs: 60_000,
   failureBackoffMs: 5_000,
   selfHeal: true,
+  selfHealIntervalMs: 5 * 60_000,
 };
 

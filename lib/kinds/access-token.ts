@@ -1,8 +1,13 @@
-import type { HubApp, WeChatApp, WeComApp } from '../apps.js';
+import * as z from 'zod/mini';
+import type { HubApp } from '../apps.js';
 import { ForcedRefreshBudgetError } from '../errors.js';
 import { fingerprint } from '../fingerprint.js';
 import type { WeChatClient } from '../wechat/client.js';
+import { attributes } from './attributes.js';
 import type { CredentialKind, FetchContext } from './kind.js';
+
+const wechatApp = attributes(z.object({ appid: z.string(), tokenApi: z.enum(['classic', 'stable']) }), 'WeChat access_token');
+const wecomApp = attributes(z.object({ corpid: z.string() }), 'WeCom access_token');
 
 /** stable_token's force mode: 20 a day, 30 s apart (docs/wechat.md §2). */
 const STABLE_FORCE_DAILY_LIMIT = 20;
@@ -23,13 +28,12 @@ const DAILY_LIMITS: Record<string, number> = { token: 2000, stable_token: 500_00
  * docs/protocol.md).
  */
 export function wechatAccessToken(client: WeChatClient, options: { probePath: '/cgi-bin/getcallbackip' | '/cgi-bin/get_api_domain_ip' }): CredentialKind {
-  const stableForce = (app: WeChatApp, forced: boolean, hasValue: boolean) => forced && app.tokenApi === 'stable' && hasValue;
+  const stableForce = (app: HubApp, forced: boolean, hasValue: boolean) => forced && wechatApp(app).tokenApi === 'stable' && hasValue;
   return {
     id: 'access_token',
     charges(app, { forced, old, forcedDailyBudget }) {
-      const a = app as WeChatApp;
-      const force = stableForce(a, forced, old?.value !== undefined);
-      const api = force ? 'stable_token_force' : a.tokenApi === 'stable' ? 'stable_token' : 'token';
+      const force = stableForce(app, forced, old?.value !== undefined);
+      const api = force ? 'stable_token_force' : wechatApp(app).tokenApi === 'stable' ? 'stable_token' : 'token';
       return [{
         scope: app.name,
         api,
@@ -39,21 +43,23 @@ export function wechatAccessToken(client: WeChatClient, options: { probePath: '/
       }];
     },
     checkForced(app, item, now) {
-      if ((app as WeChatApp).tokenApi !== 'stable' || item?.lastForcedAt === undefined) return;
-      const wait = item.lastForcedAt + STABLE_FORCE_SPACING_MS - now;
+      // Kept in the kind's state (older items have it as lastForcedAt).
+      const lastForcedAt = item?.state?.lastForcedAt !== undefined ? Number(item.state.lastForcedAt) : item?.lastForcedAt;
+      if (wechatApp(app).tokenApi !== 'stable' || lastForcedAt === undefined) return;
+      const wait = lastForcedAt + STABLE_FORCE_SPACING_MS - now;
       // WeChat ignores a stable_token force refresh within 30 s of the last one.
       if (wait > 0) throw new ForcedRefreshBudgetError(Math.ceil(wait / 1000), 'stable_token force refreshes must be 30 s apart', 'spacing');
     },
     async fetch(app, ctx) {
-      const a = app as WeChatApp;
-      const force = stableForce(a, ctx.forced, ctx.old?.value !== undefined);
-      const secret = await secretFor(a, ctx);
+      const a = wechatApp(app);
+      const force = stableForce(app, ctx.forced, ctx.old?.value !== undefined);
+      const secret = await secretFor(app, ctx);
       const t = await client.fetchAccessToken({ appid: a.appid, secret, api: a.tokenApi, forceRefresh: force, deadline: ctx.deadline, onRetry: ctx.onRetry, onUnsent: ctx.onUnsent });
-      return { value: t.accessToken, expiresIn: t.expiresIn, sourceFingerprint: fingerprint(secret), forcedAt: force ? ctx.now() : undefined };
+      return { value: t.accessToken, expiresIn: t.expiresIn, sourceFingerprint: fingerprint(secret), ...(force ? { state: { lastForcedAt: String(ctx.now()) } } : {}) };
     },
     // WeChat answers the same stable token until its last 5 minutes: the tick asks then, not before
     // (one tick falls in every 5 minutes; a read with under MIN_SERVE left asks too).
-    refreshMarginMs: (app) => ((app as WeChatApp).tokenApi === 'stable' ? STABLE_RENEW_WINDOW_MS : undefined),
+    refreshMarginMs: (app) => (wechatApp(app).tokenApi === 'stable' ? STABLE_RENEW_WINDOW_MS : undefined),
     sourceFingerprint: secretFingerprint,
     probe: (_app, value, deadline) => client.isTokenValid(value, deadline, options.probePath),
   };
@@ -71,9 +77,8 @@ export function wecomAccessToken(client: WeChatClient): CredentialKind {
       return [{ scope: app.name, api: 'gettoken', period: 'day', forcedBudget: forced ? forcedDailyBudget : undefined }];
     },
     async fetch(app, ctx) {
-      const a = app as WeComApp;
-      const secret = await secretFor(a, ctx);
-      const t = await client.fetchWeComToken({ corpid: a.corpid, secret, deadline: ctx.deadline, onRetry: ctx.onRetry, onUnsent: ctx.onUnsent });
+      const secret = await secretFor(app, ctx);
+      const t = await client.fetchWeComToken({ corpid: wecomApp(app).corpid, secret, deadline: ctx.deadline, onRetry: ctx.onRetry, onUnsent: ctx.onUnsent });
       return { value: t.accessToken, expiresIn: t.expiresIn, sourceFingerprint: fingerprint(secret) };
     },
     sourceFingerprint: secretFingerprint,

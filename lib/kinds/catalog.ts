@@ -1,38 +1,40 @@
 import type { HubApp, TicketType } from '../apps.js';
-import type { WeChatClient } from '../wechat/client.js';
-import { wechatAccessToken, wecomAccessToken } from './access-token.js';
+import { PRINCIPAL_TYPES, type PrincipalType } from '../principals/types.js';
 import type { CredentialKind } from './kind.js';
-import { wechatTicket, wecomTicket } from './tickets.js';
+import { registerKinds, type KindClients } from './registry.js';
 
 /** The store id of a ticket type of the HTTP API. */
 export const ticketKindId = (type: TicketType): string => `${type}_ticket`;
 
 /**
- * Which kinds each type of app has, in the order the tick refreshes them (a ticket after the token
- * it is fetched with). Adding a kind is a module in lib/kinds and a line here.
+ * Which kinds each principal has: its type's entry (lib/principals/types.ts) resolved against the
+ * kind registry (lib/kinds/registry.ts). Neither a kind nor a type is named here.
  */
 export class KindCatalog {
-  readonly #byType: Record<HubApp['type'], readonly CredentialKind[]>;
-  /** A WeCom secret without an AgentId (contacts sync, customer contact): no app ticket. */
-  readonly #wecomWithoutAgent: readonly CredentialKind[];
+  readonly #registry: ReadonlyMap<string, CredentialKind>;
+  readonly #types: Readonly<Record<string, PrincipalType>>;
 
-  constructor(clients: { wechat: WeChatClient; wecom: WeChatClient }) {
-    const { wechat, wecom } = clients;
-    this.#byType = {
-      official_account: [wechatAccessToken(wechat, { probePath: '/cgi-bin/getcallbackip' }), wechatTicket(wechat, 'jsapi'), wechatTicket(wechat, 'wx_card')],
-      mini_program: [wechatAccessToken(wechat, { probePath: '/cgi-bin/get_api_domain_ip' })],
-      wecom: [wecomAccessToken(wecom), wecomTicket(wecom, 'jsapi'), wecomTicket(wecom, 'agent_config')],
-      // An Open Platform website or mobile app: its AppSecret serves logins only (lib/http/login-routes.ts).
-      website: [],
-    };
-    this.#wecomWithoutAgent = this.#byType.wecom.filter((k) => k.id !== ticketKindId('agent_config'));
+  constructor(clients: KindClients, types: Readonly<Record<string, PrincipalType>> = PRINCIPAL_TYPES) {
+    this.#registry = registerKinds(clients);
+    this.#types = types;
+    for (const [type, t] of Object.entries(types)) {
+      for (const k of t.kinds) if (!this.#registry.has(k.kind)) throw new Error(`principal type ${type} lists ${k.kind}, which no kind module registers`);
+    }
   }
 
   kindsOf(app: HubApp): readonly CredentialKind[] {
-    return app.type === 'wecom' && app.agentid === undefined ? this.#wecomWithoutAgent : this.#byType[app.type];
+    const type = this.#types[app.type];
+    if (!type) return [];
+    const attrs = app as unknown as Record<string, unknown>;
+    return type.kinds.filter((k) => k.requires === undefined || attrs[k.requires] !== undefined).map((k) => this.#registry.get(k.kind)!);
   }
 
   kind(app: HubApp, id: string): CredentialKind | undefined {
     return this.kindsOf(app).find((k) => k.id === id);
+  }
+
+  /** The API family of a principal's type. */
+  platformOf(app: HubApp): PrincipalType['platform'] {
+    return this.#types[app.type]?.platform ?? 'wechat';
   }
 }

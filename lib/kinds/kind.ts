@@ -11,8 +11,18 @@ import type { CredentialItem } from '../store/store.js';
 export interface CredentialKind {
   /** Store key part and metric dimension: `access_token`, `jsapi_ticket`, … */
   readonly id: string;
-  /** The kind this one is fetched with (a ticket needs the app's access token). */
-  readonly dependsOn?: string;
+  /**
+   * The credential this one is fetched with, resolved before the lease is taken: a kind id of the
+   * same principal (a ticket needs the app's access token), or a reference to another principal's
+   * (a platform's authorizer needs the platform's component token).
+   */
+  readonly dependsOn?: string | DependencyRef;
+
+  /**
+   * A value WeChat pushes (the component_verify_ticket): what to store of it. Written through the
+   * same lease and fence as a fetch (CredentialService.ingest), charged nothing.
+   */
+  ingest?(app: HubApp, pushed: unknown, now: number): Fetched;
 
   /** The ledger rows a fetch is counted in, as it is made. */
   charges(app: HubApp, fetch: PlannedFetch): QuotaCharge[];
@@ -41,6 +51,23 @@ export interface CredentialKind {
   /** Whether WeChat still accepts `value`, by a call that spends no quota. Throws when WeChat cannot tell. */
   probe?(app: HubApp, value: string, deadline: number): Promise<boolean>;
 }
+
+/** A typed reference to the credential a kind is fetched with. */
+export interface DependencyRef {
+  kind: string;
+  /** The principal whose credential it is; default: the same one. */
+  principal?(app: HubApp): string;
+}
+
+/** The credential `kind` of `app` is fetched with, as a key; undefined when it needs none. */
+export function dependencyOf(kind: CredentialKind, app: HubApp): { app: string; kind: string } | undefined {
+  const d = kind.dependsOn;
+  if (d === undefined) return undefined;
+  return typeof d === 'string' ? { app: app.name, kind: d } : { app: d.principal?.(app) ?? app.name, kind: d.kind };
+}
+
+/** The kind id of what `kind` is fetched with (for messages), or undefined. */
+export const dependencyKindId = (kind: CredentialKind): string | undefined => (typeof kind.dependsOn === 'string' ? kind.dependsOn : kind.dependsOn?.kind);
 
 export interface PlannedFetch {
   forced: boolean;
@@ -86,6 +113,9 @@ export interface Fetched {
   expiresIn: number;
   /** Fingerprint of the secret the value was fetched with. */
   sourceFingerprint?: string;
-  /** Set when this fetch was a stable_token force refresh (WeChat wants 30 s between them). */
-  forcedAt?: number;
+  /**
+   * The kind's own state, stored with the value by the same fenced write (an authorizer's rotated
+   * refresh token; stable_token's last force time); absent: the stored state is kept.
+   */
+  state?: Record<string, string>;
 }

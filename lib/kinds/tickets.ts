@@ -1,7 +1,10 @@
-import type { WeComApp } from '../apps.js';
+import * as z from 'zod/mini';
 import type { WeChatClient, Ticket } from '../wechat/client.js';
 import { TokenInvalidError } from '../wechat/errors.js';
+import { attributes } from './attributes.js';
 import { DependencyRejectedError, type CredentialKind, type FetchContext, type Fetched } from './kind.js';
+
+const wecomApp = attributes(z.object({ corpid: z.string() }), 'WeCom ticket');
 
 /** WeCom's JS-SDK ticket limits (docs/wechat.md §6a): per hour, both ticket kinds together. */
 export const WECOM_TICKETS_PER_APP_HOUR = 100;
@@ -40,7 +43,7 @@ export function wecomTicket(client: WeChatClient, type: 'jsapi' | 'agent_config'
     id: `${type}_ticket`,
     dependsOn: 'access_token',
     charges(app, { forced, forcedDailyBudget }) {
-      const corp = (app as WeComApp).corpid;
+      const corp = wecomApp(app).corpid;
       const hourly = (scope: string, limit: number, whose: string) => {
         const cap = forced ? Math.floor(limit * WECOM_FORCED_SHARE) : limit;
         return {

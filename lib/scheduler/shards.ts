@@ -8,7 +8,11 @@ import type { CredentialKey } from '../store/store.js';
  */
 export const DUE_SHARDS = 16;
 
-/** The shard of a credential: a stable hash of its key, so that credentials spread evenly. */
+/**
+ * The shard of a credential: a stable hash of its principal's name, so that principals spread
+ * evenly and all credentials of one principal share a shard (one invocation refreshes an app's
+ * token before the tickets fetched with it).
+ */
 export function shardOf(key: CredentialKey): number {
-  return createHash('sha256').update(`${key.app}#${key.kind}`).digest().readUInt32BE(0) % DUE_SHARDS;
+  return createHash('sha256').update(key.app).digest().readUInt32BE(0) % DUE_SHARDS;
 }

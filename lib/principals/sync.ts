@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { HubApp } from '../apps.js';
+import type { AppConfig } from '../config.js';
+import { ticketKindId } from '../kinds/catalog.js';
+import type { CredentialKind } from '../kinds/kind.js';
+import { dueNow } from '../scheduler/schedule.js';
+import type { CredentialStore } from '../store/store.js';
+
+/** The meta document that records which configuration the principal rows were last synced from. */
+const META = 'principals-config';
+const LIST_PAGE = 100;
+
+/** A configured app, with the configuration it was built from (the row's document: secret references, never secrets). */
+export interface Configured {
+  app: HubApp;
+  config: AppConfig;
+}
+
+/**
+ * Bring the principal rows in line with the configuration (HUB_APPS and the SSM apps path;
+ * docs/architecture.md, "Principals"): a row per configured app (its configuration, with the secret
+ * as the reference it is given by), the credentials the tick keeps fresh from the start put into the
+ * due index (never moving one already there), and rows of apps no longer configured deleted (their
+ * credentials leave the index). With the configuration unchanged this is one read of a meta
+ * document. Returns the digest synced.
+ */
+export async function syncPrincipals(
+  store: CredentialStore,
+  configured: readonly Configured[],
+  kindsOf: (app: HubApp) => readonly CredentialKind[],
+  now: number,
+  log: Logger,
+): Promise<string> {
+  const docs = configured.map((c) => ({ c, doc: JSON.parse(JSON.stringify(c.config)) as Record<string, unknown> }));
+  const digest = digestOf(docs.map((d) => d.doc));
+  const meta = await store.getMeta(META);
+  if (meta?.digest === digest) return digest;
+  for (const { c, doc } of docs) {
+    await store.putPrincipal({ name: c.app.name, type: c.app.type, source: 'config', doc, digest: digestOf([doc]), updatedAt: now });
+    for (const kind of kindsOf(c.app)) {
+      if (!prewarmed(c.app, kind)) continue;
+      await store.schedule({ app: c.app.name, kind: kind.id }, dueNow({ app: c.app.name, kind: kind.id }, now), { ifUnscheduled: true });
+    }
+  }
+  const names = new Set(configured.map((c) => c.app.name));
+  let cursor: string | undefined;
+  do {
+    const page = await store.listPrincipals({ limit: LIST_PAGE, cursor });
+    for (const row of page.principals) {
+      if (row.source !== 'config' || names.has(row.name)) continue;
+      await store.deletePrincipal(row.name);
+      log.info('an app is no longer configured; its row was removed (its credentials leave the due index at their next tick)', { app: row.name });
+    }
+    cursor = page.cursor;
+  } while (cursor);
+  await store.putMeta(META, { digest, syncedAt: now });
+  log.info('principals synced from the configuration', { principals: configured.length });
+  return digest;
+}
+
+/** Whether the tick keeps a kind fresh before anyone asked for it: the token, and tickets the app lists. */
+export function prewarmed(app: HubApp, kind: CredentialKind): boolean {
+  return kind.dependsOn === undefined || app.tickets.some((t) => ticketKindId(t) === kind.id);
+}
+
+function digestOf(docs: readonly unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(docs)).digest('base64url');
+}

@@ -1,0 +1,128 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { CredentialStore, DueEntry } from '../store/store.js';
+import type { TickOutcome } from './due.js';
+import { DUE_SHARDS } from './shards.js';
+
+/** What one tick invocation did: its outcomes, the shards it handed on, what it saw of the rest. */
+export interface TickReport {
+  outcomes: TickOutcome[];
+  /** Shards given to invocations of their own (fan-out), or to a continuation of this one. */
+  dispatched: number[];
+  /** The least life left (seconds) among the credentials this invocation saw after its work; undefined: none seen. */
+  minSecondsLeft?: number;
+  /** Due index queries this invocation made (one per shard and page). */
+  queries: number;
+}
+
+export interface SchedulerDeps {
+  store: CredentialStore;
+  /**
+   * Refresh one principal's due credentials, in its kinds' order (a ticket after the token it is
+   * fetched with); one failing stops no other.
+   */
+  refreshPrincipal(app: string, entries: readonly DueEntry[]): Promise<{ outcomes: TickOutcome[]; leastExpiresAt?: number }>;
+  /** Hand shards to invocations of their own (Lambda: an asynchronous invocation of this function per shard). */
+  dispatch?(shards: number[]): Promise<void>;
+  now(): number;
+  log: Logger;
+  settings: {
+    /** Principals refreshed at once. */
+    concurrency: number;
+    /** Due credentials one invocation takes on; past it, whole shards are dispatched. */
+    invocationBudget: number;
+  };
+}
+
+/** Entries read per due-index query. */
+const PAGE = 100;
+
+/**
+ * The scheduled refresh (docs/architecture.md, "Scheduler"): the due index is read per shard, in
+ * `dueAt` order, and only what is due is refreshed, principals `concurrency` at a time. With
+ * nothing due a tick costs one query per shard, whatever the number of credentials. When more is
+ * due than one invocation should take, whole shards are dispatched to invocations of their own.
+ */
+export class Scheduler {
+  constructor(private readonly d: SchedulerDeps) {}
+
+  /**
+   * The tick (EventBridge) or one of its dispatched invocations (`shards`): what is due in those
+   * shards (all of them by default). `deadline`: the epoch ms by which this invocation stops taking
+   * on work and dispatches what is left of its shards (Lambda's remaining time, less a margin).
+   */
+  async tick(options: { shards?: readonly number[]; deadline?: number } = {}): Promise<TickReport> {
+    const shards = options.shards ?? Array.from({ length: DUE_SHARDS }, (_, i) => i);
+    const now = this.d.now();
+    const report: TickReport = { outcomes: [], dispatched: [], queries: 0 };
+    // First page of every shard, at once: one query each when little is due.
+    const firsts = await Promise.all(shards.map(async (shard) => ({ shard, ...(await this.#due(shard, now, undefined, report)) })));
+    let taken = 0;
+    const mine: typeof firsts = [];
+    for (const f of firsts) {
+      const load = f.due.length + (f.cursor ? PAGE : 0);
+      if (load === 0) continue;
+      // The first shard with work is always this invocation's own; others while the budget lasts.
+      if (!this.d.dispatch || mine.length === 0 || taken + load <= this.d.settings.invocationBudget) {
+        mine.push(f);
+        taken += load;
+      } else {
+        report.dispatched.push(f.shard);
+      }
+    }
+    if (report.dispatched.length) {
+      this.d.log.info('tick: more is due than one invocation takes; shards dispatched', { shards: report.dispatched, taken });
+      await this.d.dispatch!(report.dispatched);
+    }
+    let minLeft = Math.min(...firsts.map((f) => f.nextExpiresAt ?? Infinity)) - now;
+    for (const f of mine) {
+      let page: { due: DueEntry[]; cursor?: string } = f;
+      for (;;) {
+        const left = await this.#refresh(page.due, report);
+        minLeft = Math.min(minLeft, left - now);
+        if (!page.cursor) break;
+        if (options.deadline !== undefined && this.d.now() >= options.deadline && this.d.dispatch) {
+          // Out of time: the rest of this shard goes to an invocation of its own.
+          report.dispatched.push(f.shard);
+          await this.d.dispatch([f.shard]);
+          break;
+        }
+        page = await this.#due(f.shard, now, page.cursor, report);
+      }
+    }
+    if (Number.isFinite(minLeft)) report.minSecondsLeft = Math.max(0, Math.floor(minLeft / 1000));
+    return report;
+  }
+
+  /** One page of a shard: the entries due by `now`, and whether more may be (`cursor`); the first one not due tells the next expiry. */
+  async #due(shard: number, now: number, cursor: string | undefined, report: TickReport): Promise<{ due: DueEntry[]; cursor?: string; nextExpiresAt?: number }> {
+    report.queries++;
+    const page = await this.d.store.queryDue(shard, { limit: PAGE, cursor });
+    const due = page.entries.filter((e) => (e.item.dueAt ?? Infinity) <= now);
+    const notDue = page.entries.find((e) => (e.item.dueAt ?? Infinity) > now);
+    // Everything on the page due and more pages: go on; the first entry not due ends the shard.
+    return { due, cursor: notDue ? undefined : page.cursor, nextExpiresAt: notDue?.item.expiresAt };
+  }
+
+  /** Refresh the entries, grouped by principal, `concurrency` principals at a time; the least expiry among them after. */
+  async #refresh(entries: readonly DueEntry[], report: TickReport): Promise<number> {
+    const byPrincipal = new Map<string, DueEntry[]>();
+    for (const e of entries) byPrincipal.set(e.key.app, [...(byPrincipal.get(e.key.app) ?? []), e]);
+    const groups = [...byPrincipal];
+    let next = 0;
+    let least = Infinity;
+    const worker = async () => {
+      while (next < groups.length) {
+        const [app, group] = groups[next++]!;
+        try {
+          const done = await this.d.refreshPrincipal(app, group);
+          report.outcomes.push(...done.outcomes);
+          least = Math.min(least, done.leastExpiresAt ?? Infinity);
+        } catch (error) {
+          this.d.log.error('tick: a principal could not be refreshed', { app, error: error instanceof Error ? error.name : 'unknown' });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.d.settings.concurrency, groups.length) }, worker));
+    return least;
+  }
+}
