@@ -1,6 +1,5 @@
 import { ForcedRefreshBudgetError, UpstreamLimitError } from '../errors.js';
-import { ForcedBudgetExhaustedError, QuotaLimitError } from '../store/errors.js';
-import type { CredentialStore, QuotaCall } from '../store/store.js';
+import type { CredentialStore, QuotaCall, QuotaRefusal } from '../store/store.js';
 import { nextHourStart, nextQuotaDayStart, quotaDay, quotaHour } from './periods.js';
 
 /** One row an upstream call is counted in before it is made. */
@@ -71,20 +70,28 @@ export class Ledger {
   /** Count one call in every row (as `asCounted` makes it), in order; when one refuses, the counts already made are taken back. */
   async #countEach(charges: readonly QuotaCharge[], now: number, asCounted: (c: QuotaCharge) => QuotaCharge): Promise<QuotaCall[]> {
     const done: QuotaCall[] = [];
+    let refused: Error | undefined;
     try {
       for (const c of charges) {
         const call = await this.#call(asCounted(c), now);
-        await this.#store.countUpstreamCall(call);
-        done.push(call);
+        const counted = 'refused' in call ? call : await this.#store.countUpstreamCall(call);
+        if ('refused' in counted) {
+          refused = this.#refusal(counted, c, now);
+          break;
+        }
+        done.push(call as QuotaCall); // counted, so a call (not the previous hour's refusal)
       }
-      return done;
     } catch (error) {
       await this.refund(done);
-      throw this.#refusal(error, charges, now);
+      throw error;
     }
+    if (refused === undefined) return done;
+    await this.refund(done);
+    throw refused;
   }
 
-  async #call(c: QuotaCharge, now: number): Promise<QuotaCall> {
+  /** The row this charge counts in now, or a refusal when the previous hour already spent the hourly limit. */
+  async #call(c: QuotaCharge, now: number): Promise<QuotaCall | QuotaRefusal> {
     const hourly = c.period === 'hour';
     const period = hourly ? quotaHour(now) : quotaDay(now);
     const ttl = Math.floor((hourly ? nextHourStart(now) + DAY : nextQuotaDayStart(now) + 2 * DAY) / 1000);
@@ -92,24 +99,19 @@ export class Ledger {
     if (hourly && limit !== undefined) {
       const previous = await this.#store.readQuota(c.scope, c.api, quotaHour(now - HOUR));
       limit = Math.max(0, limit - previous.count);
-      if (limit === 0) throw new QuotaLimitError(c.scope, c.api);
+      if (limit === 0) return { refused: 'limit' };
     }
     return { app: c.scope, api: c.api, period, forcedBudget: c.forcedBudget, limit, ttl };
   }
 
-  #refusal(error: unknown, charges: readonly QuotaCharge[], now: number): unknown {
-    if (error instanceof ForcedBudgetExhaustedError) {
-      return new ForcedRefreshBudgetError(secondsUntil(nextQuotaDayStart(now), now));
-    }
-    if (error instanceof QuotaLimitError) {
-      const c = charges.find((x) => x.scope === error.app && x.api === error.api);
-      const until = c?.period === 'hour' ? nextHourStart(now) : nextQuotaDayStart(now);
-      return new UpstreamLimitError(
-        secondsUntil(until, now),
-        `${c?.limitName ?? 'an upstream limit'} is reached; the hub will not exceed it`,
-      );
-    }
-    return error;
+  /** The hub's error for a refusal of the row `c` (the charge as the caller gave it, with its limit's name). */
+  #refusal(refusal: QuotaRefusal, c: QuotaCharge, now: number): Error {
+    if (refusal.refused === 'forced_budget') return new ForcedRefreshBudgetError(secondsUntil(nextQuotaDayStart(now), now));
+    const until = c.period === 'hour' ? nextHourStart(now) : nextQuotaDayStart(now);
+    return new UpstreamLimitError(
+      secondsUntil(until, now),
+      `${c.limitName ?? 'an upstream limit'} is reached; the hub will not exceed it`,
+    );
   }
 }
 

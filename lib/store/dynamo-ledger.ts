@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { ConditionalCheckFailedException, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { N, quotaPk, quotaFrom, S, type Item } from './dynamo-codec.js';
 import type { DynamoTable } from './dynamo-table.js';
-import { ForcedBudgetExhaustedError, QuotaLimitError, StoreUnavailableError } from './errors.js';
-import type { QuotaCall, QuotaCount } from './store.js';
+import { StoreUnavailableError } from './errors.js';
+import type { QuotaCall, QuotaCount, QuotaRefusal } from './store.js';
 
 /**
  * The quota ledger's operations on DynamoDB (one row per app, API and period, `pk = QUOTA#…`,
@@ -21,7 +21,11 @@ import type { QuotaCall, QuotaCount } from './store.js';
  */
 const newAttemptId = (): string => randomBytes(6).toString('base64url');
 
-export async function countUpstreamCall(table: DynamoTable, call: QuotaCall): Promise<QuotaCount> {
+/**
+ * Counted (the row after the count), or refused (nothing counted): `forced_budget` when the forced
+ * budget is spent (also when the limit is reached as well), `limit` when only the limit is.
+ */
+export async function countUpstreamCall(table: DynamoTable, call: QuotaCall): Promise<QuotaCount | QuotaRefusal> {
   const forced = call.forcedBudget !== undefined;
   // Stored on the caller's object, so that uncountUpstreamCall(call) takes back this very call.
   const attemptId = (call.attemptId ??= newAttemptId());
@@ -53,8 +57,8 @@ export async function countUpstreamCall(table: DynamoTable, call: QuotaCall): Pr
     const raw = await table.readRaw('countUpstreamCall', { pk: quotaPk(call.app, call.api, call.period) });
     if (raw?.attempts?.SS?.includes(attemptId)) return { ...quotaFrom(raw), attemptId }; // counted already: once
     const row = quotaFrom(raw);
-    if (forced && (call.limit === undefined || row.forced >= call.forcedBudget!)) throw new ForcedBudgetExhaustedError(call.app);
-    if (call.limit !== undefined) throw new QuotaLimitError(call.app, call.api);
+    if (forced && (call.limit === undefined || row.forced >= call.forcedBudget!)) return { refused: 'forced_budget' };
+    if (call.limit !== undefined) return { refused: 'limit' };
     // Only the attempt condition could fail, yet the id is not in the row (taken back meanwhile?).
     throw new StoreUnavailableError('countUpstreamCall', error);
   }

@@ -1,13 +1,15 @@
-import { ConditionalCheckFailedException, GetItemCommand, type DynamoDBClient, type UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { credentialPk, S, type Item } from './dynamo-codec.js';
+import { ConditionalCheckFailedException, GetItemCommand, QueryCommand, type DynamoDBClient, type UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { credentialPk, decodeCursor, encodeCursor, GSI, S, type Item } from './dynamo-codec.js';
 import { StoreUnavailableError } from './errors.js';
 import type { CredentialKey } from './store.js';
 
 /**
  * The hub's one DynamoDB table as the store's operations use it (lib/store/dynamodb.ts for the
- * credentials, lib/store/dynamo-ledger.ts for the quota ledger): a conditional update that reports
- * its refusal, a consistent read by key, any other failure as StoreUnavailableError naming the
- * operation, and whether a refusal may be the effect of our own retried request.
+ * credentials, lib/store/dynamo-ledger.ts for the quota ledger, lib/store/dynamo-index.ts and
+ * lib/store/dynamo-directory.ts for the due index and the rest): a conditional update that reports
+ * its refusal, a consistent read by key, a page of one gsi1 partition, any other failure as
+ * StoreUnavailableError naming the operation, and whether a refusal may be the effect of our own
+ * retried request.
  */
 export class DynamoTable {
   constructor(
@@ -33,6 +35,34 @@ export class DynamoTable {
       this.client.send(new GetItemCommand({ TableName: this.name, Key: { pk: S(pk) }, ConsistentRead: true })),
     );
     return out.Item;
+  }
+
+  /**
+   * At most `limit` items of one gsi1 partition in sort key order, continuing after `cursor`, and a
+   * cursor only when there are more: the query asks for one item more than the page, so that a page
+   * that ends the partition says so (DynamoDB returns a LastEvaluatedKey whenever its Limit is hit).
+   */
+  async queryIndex(operation: string, partition: string, options: { limit: number; cursor?: string }): Promise<{ items: Item[]; cursor?: string }> {
+    const limit = Math.max(1, Math.floor(options.limit));
+    const start = decodeCursor(options.cursor);
+    const out = await this.send(operation, () =>
+      this.client.send(new QueryCommand({
+        TableName: this.name,
+        IndexName: GSI,
+        KeyConditionExpression: 'gsi1pk = :p',
+        ExpressionAttributeValues: { ':p': S(partition) },
+        ScanIndexForward: true,
+        Limit: limit + 1,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      })),
+    );
+    const items = out.Items ?? [];
+    if (items.length > limit) {
+      const last = items[limit - 1]!;
+      return { items: items.slice(0, limit), cursor: encodeCursor({ pk: last.pk!, gsi1pk: last.gsi1pk!, gsi1sk: last.gsi1sk! }) };
+    }
+    // Fewer than asked: the partition ended, or DynamoDB stopped at its 1 MB page (then it says where).
+    return { items, ...(out.LastEvaluatedKey ? { cursor: encodeCursor(out.LastEvaluatedKey) } : {}) };
   }
 
   async send<T>(operation: string, call: () => Promise<T>): Promise<T> {

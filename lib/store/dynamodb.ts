@@ -1,27 +1,30 @@
-import {
-  ConditionalCheckFailedException,
-  CreateTableCommand,
-  DynamoDBClient,
-  ResourceInUseException,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
-import { credentialPk, fromItem, N, num, S, str, type Item } from './dynamo-codec.js';
+import { ConditionalCheckFailedException, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { credentialPk, fromItem, N, num, S, scheduleNames, scheduleSets, str, type Item } from './dynamo-codec.js';
+import * as directory from './dynamo-directory.js';
+import * as dueIndex from './dynamo-index.js';
 import * as ledger from './dynamo-ledger.js';
 import { DynamoTable, mayHaveBeenApplied } from './dynamo-table.js';
+import { failureUpdate, tokenWriteUpdate } from './dynamo-updates.js';
 import { StoreUnavailableError } from './errors.js';
 import type {
   CredentialItem,
   CredentialKey,
   CredentialStore,
+  DueEntry,
   FailureRecord,
   LeaseRequest,
+  PrincipalRow,
   QuotaCall,
   QuotaCount,
+  QuotaRefusal,
+  Schedule,
+  TokenIndexEntry,
   TokenWrite,
 } from './store.js';
 
-// The key builders, importable from here as before.
+// The key builders and the table's creation, importable from here as before.
 export { credentialPk, quotaPk } from './dynamo-codec.js';
+export { ensureTable } from './dynamo-schema.js';
 
 /**
  * The credential store on one DynamoDB table keyed by `pk` (docs/store.md).
@@ -44,6 +47,8 @@ export { credentialPk, quotaPk } from './dynamo-codec.js';
  * The owner is a uuid per refresh attempt (lib/protocol.ts), so a mark names one attempt (a second,
  * deliberate release or failure record by the same owner, which the protocol never makes, would
  * also read as done). The marks stay on the item; each is overwritten by the next of its kind.
+ * The due index (a `schedule` given to a write moves it in the same UpdateItem) is in
+ * lib/store/dynamo-index.ts; principals, the token-hash index and meta in lib/store/dynamo-directory.ts.
  */
 export class DynamoCredentialStore implements CredentialStore {
   readonly #table: DynamoTable;
@@ -83,54 +88,12 @@ export class DynamoCredentialStore implements CredentialStore {
   }
 
   async writeToken(key: CredentialKey, w: TokenWrite): Promise<CredentialItem | undefined> {
-    const values: Item = {
-      ':me': S(w.owner),
-      ':seen': N(w.seenVersion),
-      ':one': N(1),
-      ':zero': N(0),
-      ':value': S(w.value),
-      ':expiresAt': N(w.expiresAt),
-      ':obtainedAt': N(w.obtainedAt),
-    };
-    const sets = [
-      '#value = :value', 'expiresAt = :expiresAt', 'obtainedAt = :obtainedAt', '#version = #version + :one', 'failures = :zero',
-      'writtenBy = :me',
-    ];
-    const removes = ['leaseOwner', 'leaseUntil', 'lastError', 'blockedUntil', 'validatedAt', 'backoffUntil', 'backoffSource'];
-    if (w.previousValue !== undefined && w.previousValidUntil !== undefined) {
-      sets.push('previousValue = :prev', 'previousValidUntil = :prevUntil');
-      values[':prev'] = S(w.previousValue);
-      values[':prevUntil'] = N(w.previousValidUntil);
-    } else {
-      removes.push('previousValue', 'previousValidUntil');
-    }
-    if (w.replacedValue !== undefined && w.replacedUntil !== undefined) {
-      sets.push('replacedValue = :replaced', 'replacedUntil = :replacedUntil');
-      values[':replaced'] = S(w.replacedValue);
-      values[':replacedUntil'] = N(w.replacedUntil);
-    } else {
-      removes.push('replacedValue', 'replacedUntil');
-    }
-    if (w.forcedAt !== undefined) {
-      sets.push('lastForcedAt = :forcedAt');
-      values[':forcedAt'] = N(w.forcedAt);
-    }
-    if (w.secretFingerprint !== undefined) {
-      sets.push('secretFingerprint = :sfp');
-      values[':sfp'] = S(w.secretFingerprint);
-    }
-    if (w.refreshedBy !== undefined) {
-      sets.push('refreshedBy = :by');
-      values[':by'] = S(w.refreshedBy);
-    }
     try {
       const out = await this.#table.client.send(new UpdateItemCommand({
         TableName: this.#table.name,
         Key: { pk: S(credentialPk(key)) },
-        UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+        ...tokenWriteUpdate(w),
         ConditionExpression: 'leaseOwner = :me AND #version = :seen',
-        ExpressionAttributeNames: { '#value': 'value', '#version': 'version' },
-        ExpressionAttributeValues: values,
         ReturnValues: 'ALL_NEW',
       }));
       return fromItem(out.Attributes ?? {});
@@ -144,14 +107,20 @@ export class DynamoCredentialStore implements CredentialStore {
     return item?.writtenBy === w.owner && item.version === w.seenVersion + 1 ? item : undefined;
   }
 
-  async releaseLease(key: CredentialKey, owner: string, validatedAt?: number): Promise<boolean> {
+  async releaseLease(key: CredentialKey, owner: string, validatedAt?: number, schedule?: Schedule): Promise<boolean> {
     const values: Item = { ':me': S(owner) };
-    if (validatedAt !== undefined) values[':validatedAt'] = N(validatedAt);
+    const sets = ['releasedBy = :me'];
+    if (validatedAt !== undefined) {
+      sets.push('validatedAt = :validatedAt');
+      values[':validatedAt'] = N(validatedAt);
+    }
+    if (schedule !== undefined) sets.push(...scheduleSets(schedule, values));
     const refused = await this.#table.conditional('releaseLease', new UpdateItemCommand({
       TableName: this.#table.name,
       Key: { pk: S(credentialPk(key)) },
-      UpdateExpression: `SET releasedBy = :me${validatedAt === undefined ? '' : ', validatedAt = :validatedAt'} REMOVE leaseOwner, leaseUntil`,
+      UpdateExpression: `SET ${sets.join(', ')} REMOVE leaseOwner, leaseUntil`,
       ConditionExpression: 'leaseOwner = :me',
+      ...(schedule === undefined ? {} : { ExpressionAttributeNames: scheduleNames }),
       ExpressionAttributeValues: values,
     }));
     if (refused === undefined) return true;
@@ -173,36 +142,11 @@ export class DynamoCredentialStore implements CredentialStore {
   }
 
   async recordFailure(key: CredentialKey, f: FailureRecord): Promise<boolean> {
-    const values: Item = {
-      ':me': S(f.owner),
-      ':one': N(1),
-      ':zero': N(0),
-      ':err': { M: { code: S(f.error.code), message: S(f.error.message || '-'), at: N(f.error.at) } },
-    };
-    let update = 'SET failures = if_not_exists(failures, :zero) + :one, lastError = :err, failedBy = :me';
-    const removes = ['leaseOwner', 'leaseUntil'];
-    if (f.blockedUntil !== undefined) {
-      update += ', blockedUntil = :blocked';
-      values[':blocked'] = N(f.blockedUntil);
-    }
-    if (f.backoffUntil !== undefined) {
-      update += ', backoffUntil = :backoff';
-      values[':backoff'] = N(f.backoffUntil);
-      if (f.backoffSource !== undefined) {
-        update += ', backoffSource = :bsrc';
-        values[':bsrc'] = S(f.backoffSource);
-      } else {
-        removes.push('backoffSource');
-      }
-    } else {
-      removes.push('backoffUntil', 'backoffSource');
-    }
     const refused = await this.#table.conditional('recordFailure', new UpdateItemCommand({
       TableName: this.#table.name,
       Key: { pk: S(credentialPk(key)) },
-      UpdateExpression: `${update} REMOVE ${removes.join(', ')}`,
+      ...failureUpdate(f),
       ConditionExpression: 'leaseOwner = :me',
-      ExpressionAttributeValues: values,
     }));
     if (refused === undefined) return true;
     if (!mayHaveBeenApplied(refused)) return false;
@@ -214,7 +158,7 @@ export class DynamoCredentialStore implements CredentialStore {
     );
   }
 
-  countUpstreamCall(call: QuotaCall): Promise<QuotaCount> {
+  countUpstreamCall(call: QuotaCall): Promise<QuotaCount | QuotaRefusal> {
     return ledger.countUpstreamCall(this.#table, call);
   }
 
@@ -225,18 +169,48 @@ export class DynamoCredentialStore implements CredentialStore {
   readQuota(app: string, api: string, period: string): Promise<QuotaCount> {
     return ledger.readQuota(this.#table, app, api, period);
   }
-}
 
-/** Create the hub's table if it is missing (local runs and tests; in AWS the stack owns it). */
-export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  try {
-    await client.send(new CreateTableCommand({
-      TableName: tableName,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }));
-  } catch (error) {
-    if (!(error instanceof ResourceInUseException)) throw error;
+  schedule(key: CredentialKey, schedule: Schedule, when?: { ifVersion?: number; ifUnscheduled?: boolean }): Promise<boolean> {
+    return dueIndex.schedule(this.#table, key, schedule, when);
+  }
+
+  unschedule(key: CredentialKey): Promise<void> {
+    return dueIndex.unschedule(this.#table, key);
+  }
+
+  queryDue(shard: number, options: { limit: number; cursor?: string }): Promise<{ entries: DueEntry[]; cursor?: string }> {
+    return dueIndex.queryDue(this.#table, shard, options);
+  }
+
+  putPrincipal(row: PrincipalRow): Promise<void> {
+    return directory.putPrincipal(this.#table, row);
+  }
+
+  getPrincipal(name: string): Promise<PrincipalRow | undefined> {
+    return directory.getPrincipal(this.#table, name);
+  }
+
+  listPrincipals(options: { limit: number; cursor?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }> {
+    return directory.listPrincipals(this.#table, options);
+  }
+
+  deletePrincipal(name: string): Promise<void> {
+    return directory.deletePrincipal(this.#table, name);
+  }
+
+  indexToken(hash: string, entry: TokenIndexEntry): Promise<void> {
+    return directory.indexToken(this.#table, hash, entry);
+  }
+
+  lookupToken(hash: string): Promise<TokenIndexEntry | undefined> {
+    return directory.lookupToken(this.#table, hash);
+  }
+
+  getMeta(name: string): Promise<Record<string, unknown> | undefined> {
+    return directory.getMeta(this.#table, name);
+  }
+
+  putMeta(name: string, doc: Record<string, unknown>): Promise<void> {
+    return directory.putMeta(this.#table, name, doc);
   }
 }

@@ -6,19 +6,3 @@ export class StoreUnavailableError extends Error {
     super(`credential store ${operation} failed (${kind})`, { cause });
   }
 }
-
-/** The day's budget of forced refreshes for this app is spent. */
-export class ForcedBudgetExhaustedError extends Error {
-  override readonly name = 'ForcedBudgetExhaustedError';
-  constructor(readonly app: string) {
-    super(`the forced-refresh budget of app ${app} is spent for today`);
-  }
-}
-
-/** The row already counts as many calls as its limit allows. */
-export class QuotaLimitError extends Error {
-  override readonly name = 'QuotaLimitError';
-  constructor(readonly app: string, readonly api: string) {
-    super(`the ${api} limit of ${app} is reached for this period`);
-  }
-}

@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpstreamLimitError } from '../../lib/errors.js';
 import { Ledger } from '../../lib/quota/ledger.js';
 import { DynamoCredentialStore, ensureTable } from '../../lib/store/dynamodb.js';
-import { ForcedBudgetExhaustedError, QuotaLimitError } from '../../lib/store/errors.js';
 import type { CredentialKey, QuotaCall } from '../../lib/store/store.js';
 import { closeSharedDynalite, sharedDynalite } from '../support/world.js';
 
@@ -169,8 +168,9 @@ describe('each store operation under one lost acknowledgement', () => {
     await expect(store.countUpstreamCall(quota({ forcedBudget: 1, limit: 1 }))).resolves.toMatchObject({ count: 1, forced: 1 });
     expect(await other.readQuota('oa', 'token', '2026-11-23')).toEqual({ count: 1, forced: 1 });
     // The next call is refused, as before.
-    await expect(store.countUpstreamCall(quota({ forcedBudget: 1, limit: 5 }))).rejects.toBeInstanceOf(ForcedBudgetExhaustedError);
-    await expect(store.countUpstreamCall(quota({ limit: 1 }))).rejects.toBeInstanceOf(QuotaLimitError);
+    await expect(store.countUpstreamCall(quota({ forcedBudget: 1, limit: 5 }))).resolves.toEqual({ refused: 'forced_budget' });
+    await expect(store.countUpstreamCall(quota({ limit: 1 }))).resolves.toEqual({ refused: 'limit' });
+    expect(await other.readQuota('oa', 'token', '2026-11-23')).toEqual({ count: 1, forced: 1 }); // refusals count nothing
   });
 
   it('a take-back whose answer was lost takes back exactly one call, the one it was given', async () => {
@@ -272,7 +272,7 @@ describe('a genuine competitor is still fenced off', () => {
     await store.countUpstreamCall(quota({ forcedBudget: 2 }));
     await store.countUpstreamCall(quota({ forcedBudget: 2 }));
     handler.lose('UpdateItem');
-    await expect(store.countUpstreamCall(quota({ forcedBudget: 2 }))).rejects.toBeInstanceOf(ForcedBudgetExhaustedError);
+    await expect(store.countUpstreamCall(quota({ forcedBudget: 2 }))).resolves.toEqual({ refused: 'forced_budget' });
     expect(await other.readQuota('oa', 'token', '2026-11-23')).toEqual({ count: 2, forced: 2 });
   });
 

@@ -9,7 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoCredentialStore } from '../../lib/store/dynamodb.js';
-import { ForcedBudgetExhaustedError, StoreUnavailableError } from '../../lib/store/errors.js';
+import { StoreUnavailableError } from '../../lib/store/errors.js';
 import type { QuotaCall } from '../../lib/store/store.js';
 
 const ddb = mockClient(DynamoDBClient);
@@ -103,10 +103,10 @@ describe('DynamoCredentialStore', () => {
     expect((err as Error).message).toBe('credential store read failed (Error)');
   });
 
-  it('a forced call past the budget is ForcedBudgetExhaustedError', async () => {
+  it('a forced call past the budget is refused: a result, forced_budget, not an exception', async () => {
     ddb.on(UpdateItemCommand).rejects(conditionFailed());
     ddb.on(GetItemCommand).resolves({ Item: { pk: { S: 'QUOTA#oa#token#2026-11-23' }, count: { N: '9' }, forced: { N: '5' }, attempts: { SS: ['someone'] } } });
-    await expect(store.countUpstreamCall({ app: 'oa', api: 'token', period: '2026-11-23', forcedBudget: 5, ttl: 1 })).rejects.toBeInstanceOf(ForcedBudgetExhaustedError);
+    await expect(store.countUpstreamCall({ app: 'oa', api: 'token', period: '2026-11-23', forcedBudget: 5, ttl: 1 })).resolves.toEqual({ refused: 'forced_budget' });
     expect(ddb).toHaveReceivedCommandWith(UpdateItemCommand, {
       Key: { pk: { S: 'QUOTA#oa#token#2026-11-23' } },
       ConditionExpression: '(NOT contains(attempts, :id)) AND (attribute_not_exists(forced) OR forced < :budget)',
