@@ -140,6 +140,7 @@ export function asUnavailable(error: unknown, item: CredentialItem | undefined):
     return error;
   }
   if (error instanceof WeChatError) return new NoTokenAvailableError('WeChat did not issue a token', retryAfterFor(error), error);
-  if (item) return unavailable(item);
+  // An item that holds neither a value nor a failure (only its place in the due index) says nothing.
+  if (item && (item.value !== undefined || item.lastError)) return unavailable(item);
   return error instanceof Error ? error : new Error('refresh failed');
 }

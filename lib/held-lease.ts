@@ -183,7 +183,7 @@ export class HeldLease {
   /** Record a failure, decided here or by the protocol (a dependency it could not replace), under the lease `owner` holds; this gives it back. */
   async record(req: RefreshRequest, key: CredentialKey, owner: string, old: CredentialItem | undefined, d: FailureDecision, backoffSource?: string, error?: unknown): Promise<void> {
     const { app, kind } = req;
-    const schedule = afterFailure(key, { at: d.lastError.at, backoffUntil: d.backoffUntil });
+    const schedule = afterFailure(key, { at: d.lastError.at });
     await this.#store.recordFailure(key, { owner, error: d.lastError, blockedUntil: d.blockedUntil, backoffUntil: d.backoffUntil, backoffSource, schedule });
     this.#count('TokenRefreshFailed', app, kind);
     this.#log.error(`${kind.id} refresh failed`, {

@@ -153,7 +153,11 @@ export class HubCore {
         if (next.length !== this.#apps.length || next.some((a, i) => a !== this.#apps[i])) this.#apps = next;
       }
     }
-    await this.#syncPrincipals();
+    // The rows and the index are the tick's concern: a request is served with the apps in memory
+    // even when the store cannot be written now (the next request or tick tries again).
+    await this.#syncPrincipals().catch((error: unknown) => {
+      this.#log.warn('could not sync the principal rows; trying again on the next request', { error: error instanceof Error ? error.name : 'unknown' });
+    });
   }
 
   /** The principal rows and the due index, in line with the apps in use (once per list; a failure is tried again next time). */

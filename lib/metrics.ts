@@ -20,6 +20,23 @@ export class HubMetrics {
     this.metrics.singleMetric().addMetric(metric, MetricUnit.Count, 1);
   }
 
+  /**
+   * A ledger row's use after a call was counted in it, against WeChat's limit (its enforced one, or
+   * the one it only documents): per app and API (configured apps), and hub-wide as the highest,
+   * which the quota alarm reads. Sent as calls are counted: no read per app.
+   */
+  quota(row: { scope: string; api: string; period: 'day' | 'hour'; limit?: number; knownLimit?: number }, used: number, perApp: boolean): void {
+    const limit = row.limit ?? row.knownLimit;
+    if (!this.metrics || !limit || row.period !== 'day' || row.scope.startsWith('corp:')) return;
+    const percent = Math.round((used / limit) * 1000) / 10;
+    if (perApp) {
+      const m = this.metrics.singleMetric();
+      m.addDimensions({ app: row.scope, api: row.api });
+      m.addMetric('QuotaUsedPercent', MetricUnit.Percent, percent);
+    }
+    this.gauge('MaxQuotaUsedPercent', 'Percent', percent);
+  }
+
   /** A gauge, hub-wide (the alarms read these). */
   gauge(name: string, unit: 'Seconds' | 'Percent' | 'Count', value: number): void {
     this.metrics?.singleMetric().addMetric(name, MetricUnit[unit], value);

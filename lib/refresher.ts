@@ -71,7 +71,7 @@ export class Refresher {
     this.#served = new ServedValues(this.settings);
     this.#protocol = new LeaseProtocol({
       store: this.#store,
-      ledger: new Ledger(this.#store),
+      ledger: new Ledger(this.#store, (row, count) => this.#metrics.quota(row, count.count, this.principals.has(row.scope))),
       clock: this.#clock,
       logger: this.#log,
       settings: this.settings,

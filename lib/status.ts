@@ -1,5 +1,3 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
-import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { HubApp } from './apps.js';
 import type { KindCatalog } from './kinds/catalog.js';
 import { secondsLeft, servable } from './policy.js';
@@ -139,39 +137,4 @@ function errorFields(item: CredentialItem | undefined, now: number): Partial<Cre
     ...(item.blockedUntil !== undefined && item.blockedUntil > now ? { blockedUntil: new Date(item.blockedUntil).toISOString() } : {}),
     ...(item.backoffUntil !== undefined && item.backoffUntil > now ? { backoffUntil: new Date(item.backoffUntil).toISOString() } : {}),
   };
-}
-
-/**
- * The tick's gauges (CloudWatch, in Lambda): seconds left per app and kind in use, and quota used
- * per app and API, each also hub-wide (the smallest seconds left, the largest percent) for alarms
- * that cannot know the apps.
- */
-export async function emitGauges(metrics: Metrics, view: StatusView, apps: readonly HubApp[], now: number, log: Logger): Promise<void> {
-  let minLeft: number | undefined;
-  let maxPercent: number | undefined;
-  for (const app of apps) {
-    let status: AppStatus;
-    try {
-      status = await view.of(app, now);
-    } catch (error) {
-      log.warn('tick: could not read the status for the gauges', { app: app.name, error: error instanceof Error ? error.name : 'unknown' });
-      continue;
-    }
-    for (const c of status.credentials) {
-      if (c.secondsLeft === undefined) continue;
-      const m = metrics.singleMetric();
-      m.addDimensions({ app: app.name, kind: c.kind });
-      m.addMetric('CredentialSecondsLeft', MetricUnit.Seconds, c.secondsLeft);
-      minLeft = Math.min(minLeft ?? Infinity, c.secondsLeft);
-    }
-    for (const q of status.quota) {
-      if (q.percent === undefined || q.scope !== app.name || q.period !== 'day') continue;
-      const m = metrics.singleMetric();
-      m.addDimensions({ app: app.name, api: q.api });
-      m.addMetric('QuotaUsedPercent', MetricUnit.Percent, q.percent);
-      maxPercent = Math.max(maxPercent ?? 0, q.percent);
-    }
-  }
-  if (minLeft !== undefined) metrics.singleMetric().addMetric('MinCredentialSecondsLeft', MetricUnit.Seconds, minLeft);
-  if (maxPercent !== undefined) metrics.singleMetric().addMetric('MaxQuotaUsedPercent', MetricUnit.Percent, maxPercent);
 }

@@ -1,5 +1,5 @@
 import { ForcedRefreshBudgetError, UpstreamLimitError } from '../errors.js';
-import type { CredentialStore, QuotaCall, QuotaRefusal } from '../store/store.js';
+import type { CredentialStore, QuotaCall, QuotaCount, QuotaRefusal } from '../store/store.js';
 import { nextHourStart, nextQuotaDayStart, quotaDay, quotaHour } from './periods.js';
 
 /** One row an upstream call is counted in before it is made. */
@@ -35,9 +35,12 @@ const DAY = 86_400_000;
  */
 export class Ledger {
   readonly #store: CredentialStore;
+  readonly #onCounted: ((charge: QuotaCharge, count: QuotaCount) => void) | undefined;
 
-  constructor(store: CredentialStore) {
+  /** `onCounted`: each row's count after a call was counted in it (the quota gauges come from here, not from reads). */
+  constructor(store: CredentialStore, onCounted?: (charge: QuotaCharge, count: QuotaCount) => void) {
     this.#store = store;
+    this.#onCounted = onCounted;
   }
 
   /**
@@ -80,6 +83,7 @@ export class Ledger {
           break;
         }
         done.push(call as QuotaCall); // counted, so a call (not the previous hour's refusal)
+        this.#onCounted?.(c, counted);
       }
     } catch (error) {
       await this.refund(done);

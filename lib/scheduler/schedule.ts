@@ -30,12 +30,13 @@ export function afterProbe(key: CredentialKey, value: { expiresAt: number; obtai
 }
 
 /**
- * A failed refresh: the tick looks again once the backoff ends (at most its own interval), also
- * while WeChat blocks the app: that costs nothing (the protocol refuses a blocked item before any
- * request, from the index's copy) and the tick reports the block each time.
+ * A failed refresh: due again at once, so that the next tick tries again (reads wait for the
+ * backoff, the tick does not: docs/protocol.md), also while WeChat blocks the app: that costs
+ * nothing (the protocol refuses a blocked item before any request, from the index's copy) and the
+ * tick reports the block each time. A tick never looks at one credential twice.
  */
-export function afterFailure(key: CredentialKey, failure: { at: number; backoffUntil: number }): Schedule {
-  return { dueAt: failure.backoffUntil, shard: shardOf(key) };
+export function afterFailure(key: CredentialKey, failure: { at: number }): Schedule {
+  return { dueAt: failure.at, shard: shardOf(key) };
 }
 
 /** A credential that has to be fetched (registered, or its principal's secret changed): due now. */

@@ -54,6 +54,7 @@ export class Scheduler {
     const shards = options.shards ?? Array.from({ length: DUE_SHARDS }, (_, i) => i);
     const now = this.d.now();
     const report: TickReport = { outcomes: [], dispatched: [], queries: 0 };
+    const seen = new Set<string>();
     // First page of every shard, at once: one query each when little is due.
     const firsts = await Promise.all(shards.map(async (shard) => ({ shard, ...(await this.#due(shard, now, undefined, report)) })));
     let taken = 0;
@@ -77,7 +78,10 @@ export class Scheduler {
     for (const f of mine) {
       let page: { due: DueEntry[]; cursor?: string } = f;
       for (;;) {
-        const left = await this.#refresh(page.due, report);
+        // A credential written during this tick may come up again on a later page: once per tick.
+        const fresh = page.due.filter((e) => !seen.has(`${e.key.app}#${e.key.kind}`));
+        for (const e of fresh) seen.add(`${e.key.app}#${e.key.kind}`);
+        const left = await this.#refresh(fresh, report);
         minLeft = Math.min(minLeft, left - now);
         if (!page.cursor) break;
         if (options.deadline !== undefined && this.d.now() >= options.deadline && this.d.dispatch) {

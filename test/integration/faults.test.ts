@@ -242,6 +242,6 @@ describe('self-healing', () => {
     const off = world.container({ SELF_HEAL: 'off' });
     world.sim.revokeTokens(OA);
     world.clock.advance(5 * MINUTE);
-    expect(await off.tick()).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'fresh' });
+    expect(await off.tick()).not.toContainEqual(expect.objectContaining({ app: 'oa', kind: 'access_token', outcome: expect.stringMatching(/refreshed|healed/) }));
   });
 });

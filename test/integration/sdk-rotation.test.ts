@@ -58,7 +58,7 @@ beforeAll(async () => {
     if (minute % TICK_EVERY === 0) {
       await Promise.all(
         all.map(async (l) => {
-          for (const o of await l.world.hub.tick()) if (o.outcome !== 'fresh' && o.outcome !== 'unused') l.ticks.push({ minute, kind: o.kind, outcome: o.outcome });
+          for (const o of await l.world.hub.tick()) if (o.outcome !== 'fresh') l.ticks.push({ minute, kind: o.kind, outcome: o.outcome });
         }),
       );
     }
