@@ -8,6 +8,8 @@ import { Hub, type HubDeps } from '../../lib/hub.js';
 import { startDynalite, type EmbeddedDynamo } from '../../lib/local/dynalite.js';
 import { WeChatSimulator } from '../../lib/simulator/wechat-simulator.js';
 import { DynamoCredentialStore, ensureTable } from '../../lib/store/dynamodb.js';
+import { MemoryCredentialStore } from '../../lib/store/memory.js';
+import type { CredentialStore } from '../../lib/store/store.js';
 import { ManualClock } from './manual-clock.js';
 
 export const READ_KEY = `test_read_${'r'.repeat(24)}`;
@@ -40,14 +42,40 @@ export async function sharedDynalite(): Promise<EmbeddedDynamo> {
   return dynamo;
 }
 
+/**
+ * Which credential store a world's containers share: DynamoDB (dynalite, its own table per world,
+ * each container with its own client) or one MemoryCredentialStore for the whole world.
+ */
+export type TestStore = 'dynamo' | 'memory';
+
+/**
+ * The stores the scenario tests run on (`describe.each(TEST_STORES)`): both, or only the one
+ * HUB_TEST_STORE names (`HUB_TEST_STORE=memory npx vitest run …`).
+ */
+export const TEST_STORES: readonly TestStore[] = (() => {
+  const only = process.env.HUB_TEST_STORE;
+  if (only === undefined || only === '') return ['dynamo', 'memory'];
+  if (only !== 'dynamo' && only !== 'memory') throw new Error(`HUB_TEST_STORE must be dynamo or memory, not ${only}`);
+  return [only];
+})();
+
+/** The class of a world's store, whose prototype a test spies on to see every container's calls. */
+export function storePrototype(kind: TestStore): CredentialStore {
+  return kind === 'memory' ? MemoryCredentialStore.prototype : DynamoCredentialStore.prototype;
+}
+
 export interface World {
   clock: ManualClock;
   sim: WeChatSimulator;
   /** The simulator's URL (WECHAT_API_BASE and WECOM_API_BASE of every container). */
   wechatBase: string;
   secrets: Record<string, string>;
+  /** The DynamoDB table (with the memory store: a name only, no table is created). */
   tableName: string;
-  store: DynamoCredentialStore;
+  /** Which store the containers share. */
+  storeKind: TestStore;
+  /** The store as the test reads and writes it directly (with `memory`: the very one the containers use). */
+  store: CredentialStore;
   /** Change a secret as the secret store would (every container sees it). */
   setSecret(name: string, value: string): void;
   /** A new hub, as a new Lambda container would build it (own clients, own caches). */
@@ -55,7 +83,10 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function startWorld(options: { env?: Record<string, string>; clock?: ManualClock; logger?: Logger } = {}): Promise<World> {
+export async function startWorld(
+  options: { env?: Record<string, string>; clock?: ManualClock; logger?: Logger; store?: TestStore } = {},
+): Promise<World> {
+  const storeKind = options.store ?? TEST_STORES[0]!;
   const clock = options.clock ?? new ManualClock();
   const secrets = {
     SECRET_OA: randomBytes(16).toString('hex'),
@@ -73,16 +104,18 @@ export async function startWorld(options: { env?: Record<string, string>; clock?
     wecomApps: [{ corpid: 'ww_corp_0001', agentid: 1000002, secret: secrets.SECRET_CRM }],
   });
   const base = await sim.listen();
-  const engine = await sharedDynalite();
   const tableName = `hub-${randomBytes(4).toString('hex')}`;
   const hubs: Hub[] = [];
   const clients: DynamoDBClient[] = [];
+  // With the memory store, no engine: a client is still made per container (HubDeps.dynamodb), never used.
+  const endpoint = storeKind === 'dynamo' ? (await sharedDynalite()).endpoint : 'http://127.0.0.1:9';
   const newClient = () => {
-    const c = new DynamoDBClient({ endpoint: engine.endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+    const c = new DynamoDBClient({ endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
     clients.push(c);
     return c;
   };
-  await ensureTable(newClient(), tableName);
+  const memory = storeKind === 'memory' ? new MemoryCredentialStore() : undefined;
+  if (!memory) await ensureTable(newClient(), tableName);
   const logger = options.logger ?? new Logger({ serviceName: 'test', logLevel: 'SILENT' });
   const env = {
     HUB_APPS: JSON.stringify(APPS),
@@ -106,7 +139,8 @@ export async function startWorld(options: { env?: Record<string, string>; clock?
     wechatBase: base,
     secrets,
     tableName,
-    store: new DynamoCredentialStore({ client: newClient(), tableName }),
+    storeKind,
+    store: memory ?? new DynamoCredentialStore({ client: newClient(), tableName }),
     setSecret(name, value) {
       secretEnv[name] = value;
     },
@@ -119,6 +153,7 @@ export async function startWorld(options: { env?: Record<string, string>; clock?
         secretEnv,
         wechatTimeouts: { attemptTimeoutMs: 300 },
         pollIntervalMs: 100,
+        ...(memory ? { store: memory } : {}),
         ...deps,
       });
       hubs.push(hub);
