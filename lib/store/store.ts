@@ -90,6 +90,10 @@ export interface CredentialStore {
    * not (or no longer) hold that value is a miss for the caller.
    */
   indexToken(hash: string, entry: TokenIndexEntry): Promise<void>;
+  /**
+   * The entry as stored, also once its `until` has passed (DynamoDB's TTL deletes entries late, up
+   * to days): the caller compares `until` with its clock. Undefined when there is none.
+   */
   lookupToken(hash: string): Promise<TokenIndexEntry | undefined>;
 
   /** A small JSON document of the hub's own (the configuration digest of the principal sync). */
