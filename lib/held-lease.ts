@@ -5,6 +5,7 @@ import { ForcedRefreshBudgetError, RefreshInProgressError, UpstreamLimitError } 
 import { failureDecision, type FailureDecision } from './failure.js';
 import { fingerprint } from './fingerprint.js';
 import { DependencyRejectedError, type CredentialKind, type PlannedFetch } from './kinds/kind.js';
+import { tokenHash } from './identify.js';
 import { OVERLAP_MS } from './policy.js';
 import type { HubMetric, ProtocolSettings, RefreshRequest, RefreshResult } from './protocol.js';
 import type { Ledger, QuotaCharge } from './quota/ledger.js';
@@ -22,6 +23,8 @@ export interface LeaseDeps {
   count: (metric: HubMetric, app: HubApp, kind: CredentialKind) => void;
   /** How the due index treats a kind of a principal (lib/scheduler/schedule.ts). */
   scheduling: (app: HubApp, kind: CredentialKind) => ScheduleSettings;
+  /** Whether this credential's values go into the token-hash index (the compat paths look them up). */
+  indexed: (app: HubApp, kind: CredentialKind) => boolean;
 }
 
 /** Attempts at the fenced write after WeChat answered, while the lease lasts. */
@@ -40,9 +43,11 @@ export class HeldLease {
   readonly #settings: ProtocolSettings;
   readonly #count: (metric: HubMetric, app: HubApp, kind: CredentialKind) => void;
   readonly #scheduling: LeaseDeps['scheduling'];
+  readonly #indexed: LeaseDeps['indexed'];
 
   constructor(options: LeaseDeps) {
     this.#scheduling = options.scheduling;
+    this.#indexed = options.indexed;
     this.#store = options.store;
     this.#ledger = options.ledger;
     this.#clock = options.clock;
@@ -124,6 +129,13 @@ export class HeldLease {
       ...(fetched.state ? { state: fetched.state } : {}),
       schedule: afterWrite(key, { expiresAt: now + fetched.expiresIn * 1000, obtainedAt: now }, this.#scheduling(app, kind)),
     };
+    if (this.#indexed(app, kind)) {
+      // Before the value is written, so that every value anyone is handed is in the index (an entry
+      // of a value whose write then failed points at a credential that never held it: a miss).
+      await this.#store.indexToken(tokenHash(write.value), { app: app.name, kind: kind.id, until: write.expiresAt }).catch((error: unknown) => {
+        this.#log.warn('could not index the new value for the compat paths', { app: app.name, kind: kind.id, error: error instanceof Error ? error.name : 'unknown' });
+      });
+    }
     const written = await this.#write(req, key, owner, old, write, at.leaseUntil);
     if (!written) {
       // The lease lapsed while we fetched and someone else wrote: theirs stands, ours is dropped.

@@ -25,6 +25,11 @@ export async function identifyValue(value: string, cached: string | undefined, r
   return undefined;
 }
 
+/** The token-hash index's key of a value (its SHA-256): the value itself is never stored there. */
+export function tokenHash(value: string): string {
+  return createHash('sha256').update(value).digest('base64url');
+}
+
 function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 }

@@ -8,7 +8,7 @@ import { HubMetrics } from './metrics.js';
 import { describe, isDue, renewAt, servable } from './policy.js';
 import type { PrincipalRegistry } from './principals/registry.js';
 import { credentialKey, LeaseProtocol, type RefreshRequest, type RefreshResult } from './protocol.js';
-import { identifyValue, type Identified } from './identify.js';
+import { identifyValue, tokenHash, type Identified } from './identify.js';
 import { forceRefresh, type ForcedResult, type ForceOptions, type Passive } from './forced.js';
 import { refreshDue, type Scheduled, type TickOutcome } from './scheduler/due.js';
 import { afterProbe, type ScheduleSettings } from './scheduler/schedule.js';
@@ -57,6 +57,8 @@ export class Refresher {
   readonly #protocol: LeaseProtocol;
   readonly #flights = new SingleFlight<RefreshResult>();
   readonly #served: ServedValues;
+  /** Values this container put into the token-hash index (ensureIndexed). */
+  readonly #indexedHere = new Set<string>();
 
   constructor(options: RefresherOptions) {
     this.settings = { ...defaultSettings, ...options.settings };
@@ -77,6 +79,7 @@ export class Refresher {
       settings: this.settings,
       count: (metric, app, kind) => this.#metrics.count(metric, kind.id, app.name),
       scheduling: (app, kind) => this.scheduling(app, kind),
+      indexed: (app, kind) => app.compat && kind.id === 'access_token',
     });
   }
 
@@ -223,6 +226,24 @@ export class Refresher {
     const now = this.#clock.now();
     const cached = this.#served.cached(cacheKey(app, kind), now);
     return identifyValue(value, cached?.value, () => this.#store.read(credentialKey(app, kind)), now);
+  }
+
+  /**
+   * Which credential issued `value`, by the token-hash index (one read), while it is within its
+   * life; undefined for a value the hub never issued. The compat paths' reverse lookup.
+   */
+  async issuerOf(value: string): Promise<{ app: string; kind: string } | undefined> {
+    const entry = await this.#store.lookupToken(tokenHash(value));
+    return entry && entry.until > this.#clock.now() ? { app: entry.app, kind: entry.kind } : undefined;
+  }
+
+  /** Put a value this container serves into the token-hash index, once per value (values written before the index existed). */
+  async ensureIndexed(appName: string, kindId: string, served: Served): Promise<void> {
+    const hash = tokenHash(served.value);
+    if (this.#indexedHere.has(hash)) return;
+    await this.#store.indexToken(hash, { app: appName, kind: kindId, until: served.expiresAt });
+    if (this.#indexedHere.size >= 5_000) this.#indexedHere.clear();
+    this.#indexedHere.add(hash);
   }
 
   /** Whether the hub issued `value` as this app's credential of this kind and it is within its life (identify()). */

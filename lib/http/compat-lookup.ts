@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { HubApp } from '../apps.js';
+import { tokenHash } from '../identify.js';
 import type { Served } from '../refresher.js';
 import type { Grant } from './auth.js';
 import { CREDENTIAL_SHAPE, type EdgeDeps, type HttpEvent } from './edge.js';
@@ -18,7 +18,7 @@ type Platform = 'wechat' | 'wecom';
  * tokens found to be an app's (`known`), tokens found to be no app's for what was looked up
  * (`unknown`, keyed by the platform looked up: an Official Account token sent to a WeCom path is no
  * WeCom app's, and stays an Official Account's), and a token bucket for lookups of tokens in
- * neither (each reads the store once per compat app). Tokens are held as their SHA-256, never as
+ * neither (each reads the store once: the token-hash index). Tokens are held as their SHA-256, never as
  * they are.
  */
 interface TokenMemory {
@@ -26,6 +26,7 @@ interface TokenMemory {
   unknown: Map<string, number>;
   bucket: { tokens: number; at: number };
 }
+// Lookups of tokens in neither cost one store read each (the token-hash index), whatever the number of apps.
 const memoryByHub = new WeakMap<object, TokenMemory>();
 /** How long a token found (or handed out) stays known without a store read: a token the hub stopped serving then goes to WeChat, which refuses it. */
 const KNOWN_FOR_MS = 60_000;
@@ -42,9 +43,6 @@ function memoryOf(deps: EdgeDeps): TokenMemory {
   return m;
 }
 
-function tokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
-}
 
 /** Remember `key` until `until`, dropping the oldest entry when full (a Map keeps insertion order). */
 function remember<V>(map: Map<string, V>, key: string, value: V): void {
@@ -69,6 +67,8 @@ const onPlatform = (app: HubApp, platform: Platform | undefined) => !platform ||
 export function knowServed(deps: EdgeDeps, app: HubApp, s: Served): void {
   const now = deps.clock.now();
   remember(memoryOf(deps).known, tokenHash(s.value), { app: app.name, until: Math.min(now + KNOWN_FOR_MS, s.expiresAt) });
+  // Every value is indexed as it is written; one written before the index existed is indexed here.
+  void deps.refresher.ensureIndexed(app.name, 'access_token', s).catch(() => undefined);
 }
 
 /** A token WeChat refused: no longer known, so it is looked up again next time. */
@@ -95,12 +95,13 @@ export async function appOf(deps: EdgeDeps, token: string, platform?: Platform):
   if ((m.unknown.get(missKey) ?? 0) > now || (m.unknown.get(`any:${hash}`) ?? 0) > now) return undefined;
   // Past the bucket: refused without a read, and not remembered (it may be a good token).
   if (!takeLookup(m, now)) return undefined;
-  for (const app of compatApps(deps)) {
-    if (!onPlatform(app, platform) || !deps.refresher.hasKind(app.name, 'access_token')) continue; // a website app has no token
-    if (await deps.refresher.recognizes(app.name, token)) {
-      remember(m.known, hash, { app: app.name, until: now + KNOWN_FOR_MS });
-      return app;
-    }
+  // The token-hash index says which credential issued it (one read); that credential confirms it
+  // is still its current value, or its previous one in the overlap, or one it replaced.
+  const issuer = await deps.refresher.issuerOf(token);
+  const app = issuer?.kind === 'access_token' && deps.refresher.hasApp(issuer.app) ? deps.refresher.app(issuer.app) : undefined;
+  if (app?.compat && onPlatform(app, platform) && (await deps.refresher.recognizes(app.name, token))) {
+    remember(m.known, hash, { app: app.name, until: now + KNOWN_FOR_MS });
+    return app;
   }
   remember(m.unknown, missKey, now + UNKNOWN_FOR_MS);
   return undefined;
