@@ -12,6 +12,7 @@ import { StatusView, upstreamStatus, type UpstreamStatus } from './status.js';
 import { KindCatalog } from './kinds/catalog.js';
 import { HubMetrics } from './metrics.js';
 import { PrincipalRegistry } from './principals/registry.js';
+import { rescheduleChangedSecrets } from './principals/secrets.js';
 import { syncPrincipals, type Configured } from './principals/sync.js';
 import { Refresher, type TickOutcome } from './refresher.js';
 import { Scheduler, type TickReport } from './scheduler/scheduler.js';
@@ -206,6 +207,12 @@ export class HubCore {
   /** tick(), with what it dispatched and saw. */
   async tickReport(options: { shards?: readonly number[]; deadline?: number } = {}): Promise<TickReport> {
     await this.syncApps();
+    // The scheduled tick (not a dispatched shard) puts the credentials of a changed secret due now.
+    if (!options.shards) {
+      await rescheduleChangedSecrets(this.#store, this.#apps, (a) => this.refresher.principals.kindsOf(a), this.edge.clock.now(), this.#log).catch((error: unknown) => {
+        this.#log.warn('tick: could not compare the secrets with the ones seen last', { error: error instanceof Error ? error.name : 'unknown' });
+      });
+    }
     const report = await this.#scheduler.tick(options);
     const outcomes = report.outcomes;
     // The gauge the expiry alarm reads, from what the tick saw (no read per credential).

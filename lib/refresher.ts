@@ -163,8 +163,12 @@ export class Refresher {
   async refreshPrincipalDue(appName: string, entries: readonly DueEntry[]): Promise<{ outcomes: TickOutcome[]; leastExpiresAt?: number }> {
     const outcomes: TickOutcome[] = [];
     let least: number | undefined;
-    const order = this.principals.has(appName) ? this.principals.kindsOf(this.principals.get(appName)).map((k) => k.id) : [];
-    const sorted = [...entries].sort((x, y) => rank(order, x.key.kind) - rank(order, y.key.kind));
+    const app = this.principals.has(appName) ? this.principals.get(appName) : undefined;
+    const order = app ? this.principals.kindsOf(app).map((k) => k.id) : [];
+    // What a due credential is fetched with (the app's token, for a ticket) is looked at first, as
+    // the tick always did: its probe finds a dead token and heals it without the forced budget.
+    const dependencies = await this.#dependenciesOf(app, entries);
+    const sorted = [...dependencies, ...entries].sort((x, y) => rank(order, x.key.kind) - rank(order, y.key.kind));
     for (const entry of sorted) {
       const found = this.principals.find(entry.key.app, entry.key.kind);
       if (!found) {
@@ -177,6 +181,24 @@ export class Refresher {
       if (after !== undefined) least = Math.min(least ?? Infinity, after);
     }
     return { outcomes, leastExpiresAt: least };
+  }
+
+  /** The same principal's credentials the due entries are fetched with, not due themselves, as read now. */
+  async #dependenciesOf(app: HubApp | undefined, entries: readonly DueEntry[]): Promise<DueEntry[]> {
+    if (!app) return [];
+    const wanted = new Set<string>();
+    for (const e of entries) {
+      const found = this.principals.find(e.key.app, e.key.kind);
+      const dep = found && dependencyOf(found.kind, found.app);
+      if (dep && dep.app === app.name && !entries.some((x) => x.key.kind === dep.kind)) wanted.add(dep.kind);
+    }
+    const out: DueEntry[] = [];
+    for (const kind of wanted) {
+      const key = { app: app.name, kind };
+      const item = await this.#store.read(key).catch(() => undefined);
+      if (item) out.push({ key, item });
+    }
+    return out;
   }
 
   /** What the scheduled refresh needs of the refresher (lib/scheduler/due.ts), and nothing more. */

@@ -51,7 +51,10 @@ describe('apps in SSM', () => {
 
     delete params.oa;
     expect(json(await hub.getToken(httpEvent({ key: READ_KEY, app: 'oa' }))).error.code).toBe('unknown_app');
-    expect((await hub.tick()).map((o) => o.app)).toEqual(['mp']);
+    world.clock.advance(5 * 60_000); // both tokens due for the tick's probe: mp is looked at, oa is gone
+    const outcomes = await hub.tick();
+    expect(outcomes.filter((o) => o.outcome !== 'removed').map((o) => o.app)).toEqual(['mp']);
+    expect(outcomes).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'removed' });
   });
 
   it('when SSM cannot be read, the list in use stays, and SSM is not asked again on every request', async () => {
