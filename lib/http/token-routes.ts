@@ -6,7 +6,7 @@ import { forcedBody, lifetime, ok, staleValue } from './edge.js';
 // imports this module for something else drops the routes it does not use.
 import { withApp, withErrors, withJsonBody, withoutQuery, type HandlersOf } from './pipeline.js';
 
-const refreshBody = z.strictObject({ stale_token: staleValue('access_token', 'an') });
+const refreshBody = /* @__PURE__ */ z.strictObject({ stale_token: /* @__PURE__ */ staleValue('access_token', 'an') });
 
 function tokenBody(t: Served, now: number) {
   return { access_token: t.value, ...lifetime(t, now) };
