@@ -1,9 +1,5 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { forceRefreshRoute } from '../lib/http/edge.js';
-import { hubFromEnvironment } from '../lib/hub-core.js';
+import { lambdaHandler } from '../lib/http/lambda.js';
+import { forceRefreshHandlers } from '../lib/http/token-routes.js';
 
-/** POST /v1/apps/{app}/access-token/refresh, body {"stale_token": "..."} */
-export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-  const hub = await hubFromEnvironment();
-  return hub.serve(event, forceRefreshRoute);
-};
+/** POST /v1/apps/{app}/access-token/refresh, body {"stale_token": "..."} (lib/http/routes.ts) */
+export const handler = lambdaHandler(forceRefreshHandlers);

@@ -1,9 +1,5 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { getTokenRoute } from '../lib/http/edge.js';
-import { hubFromEnvironment } from '../lib/hub-core.js';
+import { lambdaHandler } from '../lib/http/lambda.js';
+import { getTokenHandlers } from '../lib/http/token-routes.js';
 
-/** GET /v1/apps/{app}/access-token */
-export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-  const hub = await hubFromEnvironment();
-  return hub.serve(event, getTokenRoute);
-};
+/** GET /v1/apps/{app}/access-token (lib/http/routes.ts) */
+export const handler = lambdaHandler(getTokenHandlers);

@@ -1,12 +1,9 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { loginRoutes } from '../lib/http/login-routes.js';
-import { hubFromEnvironment } from '../lib/hub-core.js';
+import { lambdaHandler } from '../lib/http/lambda.js';
+import { loginHandlers } from '../lib/http/login-routes.js';
 
 /**
  * Logins through the hub (scope login): POST /v1/apps/{app}/login (a Mini Program's code2Session)
- * and POST /v1/apps/{app}/oauth/token (web authorization), the user's code exchanged with the AppSecret.
+ * and POST /v1/apps/{app}/oauth/token (web authorization), the user's code exchanged with the
+ * AppSecret (lib/http/routes.ts).
  */
-export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-  const hub = await hubFromEnvironment();
-  return hub.serve(event, (e, deps) => loginRoutes(e, deps, { wechat: hub.wechat }));
-};
+export const handler = lambdaHandler(loginHandlers);

@@ -1,12 +1,8 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { ticketRoutes } from '../lib/http/ticket-routes.js';
-import { hubFromEnvironment } from '../lib/hub-core.js';
+import { lambdaHandler } from '../lib/http/lambda.js';
+import { ticketsHandlers } from '../lib/http/ticket-routes.js';
 
 /**
  * The JS-SDK family: GET /v1/apps/{app}/tickets/{type}, POST /v1/apps/{app}/tickets/{type}/refresh
- * and POST /v1/apps/{app}/jsapi-signature (one function: they share code and a warm container).
+ * and POST /v1/apps/{app}/jsapi-signature (lib/http/routes.ts; one function: they share code and a warm container).
  */
-export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-  const hub = await hubFromEnvironment();
-  return hub.serve(event, ticketRoutes);
-};
+export const handler = lambdaHandler(ticketsHandlers);

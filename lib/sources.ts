@@ -3,7 +3,7 @@ import type { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import type { HubApp } from './apps.js';
 import { parseApiKeys, parseAppEntry, type AppConfig, type HubConfig } from './config.js';
 import { ApiKeyring, IamPrincipals, type Authenticator } from './http/auth.js';
-import { KeysUnavailableError } from './http/errors.js';
+import { KeysUnavailableError } from './errors.js';
 
 /**
  * What the hub reads at run time rather than at deploy time: AppSecrets, the key list and the apps,

@@ -302,7 +302,30 @@ checkNoEgress(template, 'egress=none (default)');
 
 // The bundles: unzip each, load it, and serve through it.
 const dir = mkdtempSync(join(tmpdir(), 'hub-bundle-'));
-for (const f of ['getToken', 'forceRefresh', 'refreshTick', 'tickets', 'compat', 'proxy', 'status', 'login']) execFileSync('unzip', ['-q', '-o', `.serverless/${f}.zip`, '-d', join(dir, f)]);
+const BUNDLES = { getToken: 'get-token', forceRefresh: 'force-refresh', refreshTick: 'refresh-tick', tickets: 'tickets', compat: 'compat', proxy: 'proxy', status: 'status', login: 'login' };
+for (const f of Object.keys(BUNDLES)) execFileSync('unzip', ['-q', '-o', `.serverless/${f}.zip`, '-d', join(dir, f)]);
+
+// Each function bundles only its own routes (lib/http/routes.ts: a function imports only its own
+// handler map, and route modules build their routes with pure-annotated calls, dropped where
+// unused): a text only a route's code has is in its function's bundle and in no other.
+const ROUTE_MARKERS: Record<string, string> = {
+  forceRefresh: 'stale_token',
+  tickets: 'ticket types are ',
+  status: 'WeCom has no quota API',
+  compat: 'with the read scope on this app, not the AppSecret',
+  proxy: 'the proxy forwards GET and POST',
+  login: 'WeChat refused the login',
+};
+/** The largest bundle (bytes, unzipped) any function may have: they were 587-602 KB when the route table came. */
+const BUNDLE_BUDGET_BYTES = 640_000;
+const bundleText = Object.fromEntries(Object.entries(BUNDLES).map(([f, file]) => [f, readFileSync(join(dir, f, 'functions', `${file}.mjs`), 'utf8')]));
+for (const [f, text] of Object.entries(bundleText)) {
+  const foreign = Object.entries(ROUTE_MARKERS).filter(([owner, marker]) => owner !== f && text.includes(marker)).map(([owner]) => owner);
+  const own = ROUTE_MARKERS[f];
+  check(foreign.length === 0 && (own === undefined || text.includes(own)), `the ${f} bundle has its own routes and no other function's${foreign.length ? ` (it has ${foreign.join(', ')}'s)` : ''}`);
+  const size = Buffer.byteLength(text);
+  check(size <= BUNDLE_BUDGET_BYTES, `the ${f} bundle is within ${BUNDLE_BUDGET_BYTES} bytes (${size})`);
+}
 
 const dynamo = await startDynalite();
 const sim = new WeChatSimulator({
@@ -386,7 +409,7 @@ try {
   check(session.statusCode === 200 && sim.issuedLoginValues().includes(JSON.parse(session.body).session_key), 'bundled login exchanges a Mini Program\'s code for its session (code2Session)');
   const reused = await login.handler(ticketsEvent('POST /v1/apps/{app}/login', '/v1/apps/m/login', { app: 'm' }, { js_code: code }));
   check(reused.statusCode === 400 && JSON.parse(reused.body).error?.errcode === 40029 && !reused.body.includes(code), 'bundled login answers a used code 400 invalid_code with errcode 40029, without the code');
-  const sdkLogin = await compat.handler({ ...ticketsEvent('GET /{path+}', '/sns/jscode2session', {}), headers: {}, rawQueryString: `appid=wx_bundle_mini&secret=${key}&js_code=${sim.issueLoginCode('wx_bundle_mini').code}&grant_type=authorization_code` });
+  const sdkLogin = await compat.handler({ ...ticketsEvent('ANY /{path+}', '/sns/jscode2session', {}), requestContext: { http: { method: 'GET' } }, headers: {}, rawQueryString: `appid=wx_bundle_mini&secret=${key}&js_code=${sim.issueLoginCode('wx_bundle_mini').code}&grant_type=authorization_code` });
   check(sdkLogin.statusCode === 200 && sim.issuedLoginValues().includes(JSON.parse(sdkLogin.body).session_key), 'bundled compat sends /sns/jscode2session with a hub key on with the real secret');
 
   const status = await load('status', 'status.mjs');

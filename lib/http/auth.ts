@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyConfig, IamPrincipalConfig, Scope } from '../config.js';
-import { HttpError } from './errors.js';
+import { HttpError } from '../errors.js';
 
 export interface Caller {
   keyName: string;

@@ -1,8 +1,7 @@
 import type { HubApp } from '../apps.js';
-import { ForcedRefreshBudgetError, NoTokenAvailableError, UpstreamLimitError } from '../errors.js';
+import { HubError } from '../errors.js';
 import { servedSeconds } from '../policy.js';
 import type { Served } from '../refresher.js';
-import { WeChatError } from '../wechat/errors.js';
 import { knowServed } from './compat-lookup.js';
 import { NOSNIFF, type EdgeDeps, type HttpResult } from './edge.js';
 
@@ -12,7 +11,7 @@ import { NOSNIFF, type EdgeDeps, type HttpResult } from './edge.js';
  * own failures mapped to the WeChat codes an SDK knows).
  */
 
-/** A WeChat-shaped refusal. */
+/** A WeChat-shaped refusal of these paths (an answer, not a failure of the hub: it is never logged as one). */
 export class WeChatAnswer extends Error {
   constructor(
     readonly errcode: number,
@@ -37,18 +36,14 @@ export function ticketAnswer(s: Served, deps: EdgeDeps): HttpResult {
   return json({ errcode: 0, errmsg: 'ok', ticket: s.value, expires_in: servedSeconds(s, deps.clock.now()) });
 }
 
-/** What the hub's own failures look like to an SDK: WeChat's codes, with the hub's reason. */
+/**
+ * The one translation of a failure to WeChat's shape: a refusal of these paths as it is; a HubError
+ * as the WeChat code an SDK knows (each class says its own: `wechat`); anything else WeChat's -1,
+ * logged.
+ */
 export function asWeChat(error: unknown, deps: EdgeDeps): WeChatAnswer {
   if (error instanceof WeChatAnswer) return error;
-  if (error instanceof NoTokenAvailableError) {
-    const up = error.upstream;
-    const errcode = up instanceof WeChatError ? up.errcode : up ? Number(up.code.split(':')[1]) || undefined : undefined;
-    const kind = up instanceof WeChatError ? up.kind : up?.code.split(':')[0];
-    if (errcode !== undefined && kind !== 'retry_later') return new WeChatAnswer(errcode, `WeChat refused to issue a token to the hub (errcode ${errcode})`);
-    return new WeChatAnswer(-1, 'system error: the hub has no valid token right now; try again later');
-  }
-  if (error instanceof ForcedRefreshBudgetError) return new WeChatAnswer(45009, `reach max api daily quota limit: ${error.message}`);
-  if (error instanceof UpstreamLimitError) return new WeChatAnswer(45009, `api freq out of limit: ${error.message}`);
+  if (error instanceof HubError && error.wechat) return new WeChatAnswer(error.wechat.errcode, error.wechat.errmsg);
   deps.logger.error('compat request failed', { error: error instanceof Error ? error.name : 'unknown' });
   return new WeChatAnswer(-1, 'system error');
 }

@@ -7,7 +7,7 @@ import { allows } from './auth.js';
 import { json, WeChatAnswer } from './compat-answers.js';
 import { compatApps, grantOf } from './compat-lookup.js';
 import { CREDENTIAL_SHAPE, type EdgeDeps, type HttpResult } from './edge.js';
-import { HttpError } from './errors.js';
+import { HttpError } from '../errors.js';
 import { appSecret, loginFlowOf, MAX_CODE_LENGTH } from './login-routes.js';
 import { asResult, type ProxyUpstreams } from './proxy-route.js';
 

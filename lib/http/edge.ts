@@ -3,13 +3,10 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import * as z from 'zod/mini';
 import type { Clock } from '../clock.js';
 import { APP_NAME, type Scope } from '../config.js';
-import { ForcedRefreshBudgetError, NoTokenAvailableError, RefreshInProgressError, UnknownAppError, UnknownKindError, UpstreamLimitError } from '../errors.js';
+import { HttpError, HubError } from '../errors.js';
 import { servedSeconds } from '../policy.js';
 import type { ForcedResult, Refresher, Served } from '../refresher.js';
-import { StoreUnavailableError } from '../store/errors.js';
-import { WeChatError } from '../wechat/errors.js';
-import { allows, permit, type Authenticator, type Grant } from './auth.js';
-import { HttpError, KeysUnavailableError } from './errors.js';
+import { permit, type Authenticator, type Grant } from './auth.js';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -37,33 +34,6 @@ export function staleValue(what: string, article: 'a' | 'an') {
       z.maxLength(1024, `is longer than any ${what}`),
       z.regex(/^[\x21-\x7e]+$/, `contains characters ${article} ${what} never has`),
     );
-}
-
-const refreshBody = z.strictObject({ stale_token: staleValue('access_token', 'an') });
-
-/** GET /v1/apps/{app}/access-token */
-export async function getTokenRoute(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
-  return respond(deps, async () => {
-    const app = await appFrom(event, deps, 'read');
-    noQuery(event);
-    const token = await deps.refresher.get(app);
-    return ok(tokenBody(token, deps.clock.now()));
-  });
-}
-
-/**
- * POST /v1/apps/{app}/access-token/refresh, body {"stale_token": "..."}. The token (and its expiry)
- * is in the answer only for a caller that may also read it; a refresh-only caller learns what
- * happened (`refreshed`, `changed`, `reason`), not to what.
- */
-export async function forceRefreshRoute(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
-  return respond(deps, async () => {
-    const { app, grant } = await grantedApp(event, deps, 'refresh');
-    noQuery(event);
-    const { stale_token } = jsonBody(event, refreshBody);
-    const result = await deps.refresher.forceRefresh(app, stale_token);
-    return ok(forcedBody(result, allows(grant, app, 'read') ? tokenBody(result, deps.clock.now()) : undefined));
-  });
 }
 
 /** A forced refresh's answer: the value (`served`) only for a caller that may read it, then what happened. */
@@ -150,10 +120,6 @@ export function header(event: HttpEvent, name: string): string | undefined {
   return undefined;
 }
 
-function tokenBody(t: Served, now: number) {
-  return { access_token: t.value, ...lifetime(t, now) };
-}
-
 /**
  * `expires_in` (seconds until the hub replaces the value: keep it no longer) and `expires_at`
  * (when WeChat expires it) of a served token or ticket.
@@ -179,7 +145,7 @@ export async function respond(deps: EdgeDeps, run: () => Promise<HttpResult>): P
     deps.logger.debug('request served', { status: result.statusCode ?? 200, ms: deps.clock.now() - started });
     return result;
   } catch (error) {
-    const http = toHttpError(error);
+    const http = toHubError(error);
     const ms = deps.clock.now() - started;
     if (http.status >= 500) deps.logger.error('request failed', { status: http.status, code: http.code, error: error instanceof Error ? error.name : 'unknown', ms });
     else deps.logger.info('request refused', { status: http.status, code: http.code, ms });
@@ -189,39 +155,18 @@ export async function respond(deps: EdgeDeps, run: () => Promise<HttpResult>): P
   }
 }
 
-function toHttpError(error: unknown): HttpError {
-  if (error instanceof HttpError) return error;
-  if (error instanceof UnknownAppError) return new HttpError(404, 'unknown_app', 'no such app is configured');
-  if (error instanceof UnknownKindError) return new HttpError(404, 'unknown_credential', error.message);
-  if (error instanceof UpstreamLimitError) {
-    return new HttpError(429, 'upstream_limit_reached', error.message, { 'retry-after': String(error.retryAfterSeconds) });
-  }
-  if (error instanceof ForcedRefreshBudgetError) {
-    return new HttpError(429, 'forced_refresh_budget_spent', error.message, { 'retry-after': String(error.retryAfterSeconds) });
-  }
-  if (error instanceof RefreshInProgressError) return new HttpError(503, 'refresh_in_progress', error.message, { 'retry-after': '1' });
-  if (error instanceof NoTokenAvailableError) {
-    const retry = { 'retry-after': String(error.retryAfterSeconds) };
-    const up = error.upstream;
-    const errcode = up instanceof WeChatError ? up.errcode : up ? Number(up.code.split(':')[1]) || undefined : undefined;
-    const kind = up instanceof WeChatError ? up.kind : up?.code.split(':')[0];
-    if (errcode !== undefined && kind !== 'retry_later') {
-      return new HttpError(502, 'wechat_error', `WeChat refused to issue a token (errcode ${errcode})`, retry, { errcode });
-    }
-    // A failure the hub recorded without an errcode says why in words (a ticket's token rejected and not replaceable now, the store, the network).
-    const reason = up !== undefined && !(up instanceof WeChatError) && errcode === undefined ? up.message : undefined;
-    return new HttpError(503, 'token_unavailable', `${reason ?? 'no valid token can be had right now'}; try again later`, retry);
-  }
-  if (error instanceof KeysUnavailableError) return new HttpError(503, 'auth_unavailable', 'API keys cannot be checked right now; try again shortly', { 'retry-after': '5' });
-  if (error instanceof StoreUnavailableError) return new HttpError(503, 'store_unavailable', 'the token store is unavailable; try again shortly', { 'retry-after': '2' });
-  return new HttpError(500, 'internal', 'internal error');
+/** Any failure as the hub's error: a HubError says its own status and code; anything else is a 500 `internal` with no detail. */
+export function toHubError(error: unknown): HubError {
+  return error instanceof HubError ? error : new HttpError(500, 'internal', 'internal error');
 }
 
-export function errorResult(e: HttpError): HttpResult {
+/** The one translation of a failure to HTTP: its status and headers, `{"error": {code, message, ...extra}}`. */
+export function errorResult(error: unknown): HttpResult {
+  const e = toHubError(error);
   return {
     statusCode: e.status,
     headers: { ...baseHeaders(), ...e.headers },
-    body: JSON.stringify({ error: { code: e.code, message: e.message, ...e.extra } }),
+    body: JSON.stringify({ error: { code: e.code, message: e.publicMessage, ...e.extra } }),
   };
 }
 

@@ -4,16 +4,15 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { allows } from './auth.js';
 import { COMPAT_MAX_BODY_BYTES, compatBodyTooLarge, compatTokenKnown } from './compat-routes.js';
 import { callerOf, errorResult, MAX_BODY_BYTES, NOSNIFF, notRouted, respond, type EdgeDeps, type HttpResult } from './edge.js';
-import { HttpError } from './errors.js';
+import { HttpError } from '../errors.js';
 import { MAX_PROXY_BODY_BYTES } from './proxy-route.js';
+import { compatEndpointAt, matchRoute, routeKeyOf, type FunctionName, type Route } from './routes.js';
 
-export interface LocalRoutes {
-  getToken(event: APIGatewayProxyEventV2): Promise<HttpResult>;
-  forceRefresh(event: APIGatewayProxyEventV2): Promise<HttpResult>;
-  tickets(event: APIGatewayProxyEventV2): Promise<HttpResult>;
-  compat(event: APIGatewayProxyEventV2): Promise<HttpResult>;
-  proxy(event: APIGatewayProxyEventV2): Promise<HttpResult>;
-  status(event: APIGatewayProxyEventV2): Promise<HttpResult>;
+/**
+ * What the local server serves: one entry point per Lambda function (a Hub has them all), each
+ * given the events of that function's routes in the table (lib/http/routes.ts).
+ */
+export type LocalRoutes = { [F in Exclude<FunctionName, 'login'>]: (event: APIGatewayProxyEventV2) => Promise<HttpResult> } & {
   /** POST /v1/apps/{app}/login and …/oauth/token; a stand-in may leave it out (404). */
   login?(event: APIGatewayProxyEventV2): Promise<HttpResult>;
   /**
@@ -22,28 +21,7 @@ export interface LocalRoutes {
    * read up to the route's limit.
    */
   readonly edge?: EdgeDeps;
-}
-
-
-type Handler = Exclude<keyof LocalRoutes, 'edge'>;
-
-/** The routes of serverless.yml: path pattern, its parameters, and the handler of each method. */
-const ROUTES: { path: RegExp; params: string[]; template: string; methods: Partial<Record<string, Handler>> | { ANY: Handler } }[] = [
-  { path: /^\/v1\/apps\/([^/]+)\/access-token$/, params: ['app'], template: '/v1/apps/{app}/access-token', methods: { GET: 'getToken' } },
-  { path: /^\/v1\/apps\/([^/]+)\/access-token\/refresh$/, params: ['app'], template: '/v1/apps/{app}/access-token/refresh', methods: { POST: 'forceRefresh' } },
-  { path: /^\/v1\/apps\/([^/]+)\/tickets\/([^/]+)$/, params: ['app', 'type'], template: '/v1/apps/{app}/tickets/{type}', methods: { GET: 'tickets' } },
-  { path: /^\/v1\/apps\/([^/]+)\/tickets\/([^/]+)\/refresh$/, params: ['app', 'type'], template: '/v1/apps/{app}/tickets/{type}/refresh', methods: { POST: 'tickets' } },
-  { path: /^\/v1\/apps\/([^/]+)\/jsapi-signature$/, params: ['app'], template: '/v1/apps/{app}/jsapi-signature', methods: { POST: 'tickets' } },
-  { path: /^\/v1\/apps\/([^/]+)\/login$/, params: ['app'], template: '/v1/apps/{app}/login', methods: { POST: 'login' } },
-  { path: /^\/v1\/apps\/([^/]+)\/oauth\/token$/, params: ['app'], template: '/v1/apps/{app}/oauth/token', methods: { POST: 'login' } },
-  { path: /^\/v1\/health$/, params: [], template: '/v1/health', methods: { GET: 'status' } },
-  { path: /^\/v1\/status$/, params: [], template: '/v1/status', methods: { GET: 'status' } },
-  { path: /^\/v1\/status\/([^/]+)\/quota$/, params: ['app'], template: '/v1/status/{app}/quota', methods: { GET: 'status' } },
-  { path: /^\/v1\/apps\/([^/]+)\/wechat\/(.+)$/, params: ['app', 'path'], template: '/v1/apps/{app}/wechat/{path+}', methods: { ANY: 'proxy' } },
-  // Everything else is WeChat's own paths for SDKs (a catch-all, as in serverless.yml); the compat
-  // handler answers unrouted /v1/ paths with the hub's own 404.
-  { path: /^\/(.+)$/, params: ['path'], template: '/{path+}', methods: { ANY: 'compat' } },
-];
+};
 
 /**
  * The HTTP API as API Gateway would present it, on one local port: the same routes, and each
@@ -67,26 +45,28 @@ export function createLocalServer(routes: LocalRoutes): Server {
 
 const NO_BODY = Buffer.alloc(0);
 
+/**
+ * The route API Gateway would pick (lib/http/routes.ts: the same table serverless.yml is checked
+ * against), its path variables, and the event it would send. A path no route has a method for goes
+ * to the catch-all (ANY /{path+}, the compat function), which answers the hub's 404, or 405 with
+ * Allow on a hub route's path, as it does in AWS.
+ */
 async function dispatch(req: IncomingMessage, routes: LocalRoutes): Promise<HttpResult> {
   const url = parseUrl(req.url);
   if (!url) return errorResult(new HttpError(400, 'bad_request', 'the request target is not a valid path'));
   const method = req.method ?? 'GET';
-  for (const route of ROUTES) {
-    const match = route.path.exec(url.pathname);
-    if (!match) continue;
-    const params = Object.fromEntries(route.params.map((p, i) => [p, decodeSafe(match[i + 1]!)]));
-    const any = 'ANY' in route.methods ? route.methods.ANY : undefined;
-    const handler = any ?? (route.methods as Partial<Record<string, Handler>>)[method];
-    const run = handler ? routes[handler]?.bind(routes) : undefined;
-    if (!handler || !run) return notRouted(toEvent(req, url, '$default', params, NO_BODY), handler ? undefined : Object.keys(route.methods));
-    const routeKey = `${any ? 'ANY' : method} ${route.template}`;
-    const admitted = await admit(routes, handler, toEvent(req, url, routeKey, params, NO_BODY));
-    if ('refused' in admitted) return admitted.refused;
-    const body = admitted.limit > 0 ? await readBody(req, admitted.limit) : NO_BODY;
-    if (body === undefined) return admitted.tooLarge();
-    return run(toEvent(req, url, routeKey, params, body));
-  }
-  return notRouted(toEvent(req, url, '$default', undefined, NO_BODY), undefined);
+  const match = matchRoute(method, url.pathname);
+  if (!match) return notRouted(toEvent(req, url, '$default', undefined, NO_BODY), undefined);
+  const { route } = match;
+  const params = Object.fromEntries(Object.entries(match.params).map(([k, v]) => [k, decodeSafe(v)]));
+  const run = routes[route.function]?.bind(routes);
+  if (!run) return notRouted(toEvent(req, url, '$default', params, NO_BODY), undefined);
+  const routeKey = routeKeyOf(route);
+  const admitted = await admit(routes, route, toEvent(req, url, routeKey, params, NO_BODY));
+  if ('refused' in admitted) return admitted.refused;
+  const body = admitted.limit > 0 ? await readBody(req, admitted.limit) : NO_BODY;
+  if (body === undefined) return admitted.tooLarge();
+  return run(toEvent(req, url, routeKey, params, body));
 }
 
 type Admission = { refused: HttpResult } | { limit: number; tooLarge: () => HttpResult };
@@ -101,35 +81,33 @@ const tooLarge = (limit: number) => () => errorResult(new HttpError(413, 'body_t
  * 4 KiB for the token and ticket endpoints, the pass-through's 6 MB only with a token the hub
  * serves (any other is answered 40001 without its body).
  */
-async function admit(routes: LocalRoutes, handler: Handler, event: APIGatewayProxyEventV2): Promise<Admission> {
+async function admit(routes: LocalRoutes, route: Route, event: APIGatewayProxyEventV2): Promise<Admission> {
   const edge = routes.edge;
-  if (handler === 'compat') {
+  if (route.function === 'compat') {
     // WeChat's login paths take no token and no body worth more than the token endpoints' limit.
-    const passOn = !COMPAT_ENDPOINTS.has(event.rawPath) && !event.rawPath.startsWith('/sns/');
+    const passOn = !compatEndpointAt(event.rawPath) && !event.rawPath.startsWith('/sns/');
     if (!passOn) return { limit: COMPAT_MAX_BODY_BYTES, tooLarge: compatBodyTooLarge };
     if (edge && !(await compatTokenKnown(edge, event))) return { limit: 0, tooLarge: compatBodyTooLarge };
     return { limit: MAX_PROXY_BODY_BYTES, tooLarge: compatBodyTooLarge };
   }
-  if (handler === 'status' && event.rawPath === '/v1/health') return { limit: MAX_BODY_BYTES, tooLarge: tooLarge(MAX_BODY_BYTES) };
+  // A route without a caller to check (health): its own answer.
+  if (route.scope === 'none') return { limit: MAX_BODY_BYTES, tooLarge: tooLarge(MAX_BODY_BYTES) };
   if (edge) {
     try {
       const grant = await callerOf(event, edge);
-      if (handler === 'proxy') {
+      if (route.function === 'proxy') {
         const app = event.pathParameters?.app ?? '';
-        return allows(grant, app, 'proxy') ? { limit: MAX_PROXY_BODY_BYTES, tooLarge: tooLarge(MAX_PROXY_BODY_BYTES) } : { limit: 0, tooLarge: tooLarge(0) };
+        return allows(grant, app, route.scope) ? { limit: MAX_PROXY_BODY_BYTES, tooLarge: tooLarge(MAX_PROXY_BODY_BYTES) } : { limit: 0, tooLarge: tooLarge(0) };
       }
     } catch (error) {
       // The refusal the handler would give, with its access line.
       return { refused: await respond(edge, () => Promise.reject(error)) };
     }
-  } else if (handler === 'proxy') {
+  } else if (route.function === 'proxy') {
     return { limit: MAX_PROXY_BODY_BYTES, tooLarge: tooLarge(MAX_PROXY_BODY_BYTES) };
   }
   return { limit: MAX_BODY_BYTES, tooLarge: tooLarge(MAX_BODY_BYTES) };
 }
-
-/** WeChat's token and ticket endpoints the compat handler answers itself (every other path is passed on). */
-const COMPAT_ENDPOINTS = new Set(['/cgi-bin/token', '/cgi-bin/stable_token', '/cgi-bin/ticket/getticket', '/cgi-bin/gettoken', '/cgi-bin/get_jsapi_ticket', '/cgi-bin/ticket/get']);
 
 function hasBody(req: IncomingMessage): boolean {
   const length = Number(req.headers['content-length'] ?? 0);

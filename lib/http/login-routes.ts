@@ -1,10 +1,12 @@
 import * as z from 'zod/mini';
 import type { HubApp } from '../apps.js';
-import type { WeChatClient } from '../wechat/client.js';
 import { RetryLaterError, WeChatError } from '../wechat/errors.js';
 import { LoginRefusedError, type LoginFlow, type SessionAnswer, type UserTokenAnswer } from '../wechat/login.js';
-import { appFrom, jsonBody, noQuery, notRouted, ok, respond, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
-import { HttpError } from './errors.js';
+import { ok, type EdgeDeps } from './edge.js';
+// Routes are built at load time from wrappers: each call is marked pure, so that a bundle that
+// imports this module for something else (compat's logins) drops the routes.
+import { also, withApp, withErrors, withJsonBody, withoutQuery, type AppContext, type HandlersOf, type HubServices } from './pipeline.js';
+import { HttpError } from '../errors.js';
 
 /**
  * Logins through the hub, so that no service keeps the AppSecret (docs/wechat.md §13): a Mini
@@ -13,11 +15,6 @@ import { HttpError } from './errors.js';
  * alone holds. Nothing of it is cached or stored, and no code, session_key or user token is logged
  * or put in an error: the access line says the route, the app, the caller and the status.
  */
-
-/** What the login routes need beyond EdgeDeps: WeChat's client (its retries, deadline and failover). */
-export interface LoginDeps {
-  wechat: WeChatClient;
-}
 
 /** Which login each type of app has: code2Session for Mini Programs (mini games too), web authorization for Official Accounts and websites. */
 export function loginFlowOf(app: HubApp): LoginFlow | undefined {
@@ -40,38 +37,30 @@ const sessionBody = z.strictObject({ js_code: code });
 const oauthBody = z.strictObject({ code });
 
 /** POST /v1/apps/{app}/login, body {"js_code": "…"} (scope `login`): a Mini Program's code2Session. */
-export function loginRoute(event: HttpEvent, deps: EdgeDeps, login: LoginDeps): Promise<HttpResult> {
-  return respond(deps, async () => {
-    const app = loginApp(deps, await appFrom(event, deps, 'login'), 'code2session');
-    noQuery(event);
-    const { js_code } = jsonBody(event, sessionBody);
-    const s = await exchangeCode(deps, login, app, 'code2session', js_code);
+export const loginRoute = /* @__PURE__ */ withErrors(
+  /* @__PURE__ */ withApp('login', /* @__PURE__ */ also(/* @__PURE__ */ loginStep('code2session'), /* @__PURE__ */ withoutQuery(/* @__PURE__ */ withJsonBody(sessionBody, async ({ deps, hub, loginApp: app, body }) => {
+    const s = await exchangeCode(deps, hub, app, 'code2session', body.js_code);
     return ok({ openid: s.openid, session_key: s.session_key, ...(s.unionid ? { unionid: s.unionid } : {}) });
-  });
-}
+  })))),
+);
 
 /** POST /v1/apps/{app}/oauth/token, body {"code": "…"} (scope `login`): web authorization's user token. */
-export function oauthTokenRoute(event: HttpEvent, deps: EdgeDeps, login: LoginDeps): Promise<HttpResult> {
-  return respond(deps, async () => {
-    const app = loginApp(deps, await appFrom(event, deps, 'login'), 'oauth');
-    noQuery(event);
-    const body = jsonBody(event, oauthBody);
-    const t = await exchangeCode(deps, login, app, 'oauth', body.code);
+export const oauthTokenRoute = /* @__PURE__ */ withErrors(
+  /* @__PURE__ */ withApp('login', /* @__PURE__ */ also(/* @__PURE__ */ loginStep('oauth'), /* @__PURE__ */ withoutQuery(/* @__PURE__ */ withJsonBody(oauthBody, async ({ deps, hub, loginApp: app, body }) => {
+    const t = await exchangeCode(deps, hub, app, 'oauth', body.code);
     const { access_token, expires_in, refresh_token, openid, scope, unionid, is_snapshotuser } = t;
     return ok({ access_token, expires_in, refresh_token, openid, scope, ...(unionid ? { unionid } : {}), ...(is_snapshotuser === undefined ? {} : { is_snapshotuser }) });
-  });
-}
+  })))),
+);
 
-/** The login family behind one Lambda function: API Gateway's route key picks the route (the local server sets the same keys). */
-export function loginRoutes(event: HttpEvent, deps: EdgeDeps, login: LoginDeps): Promise<HttpResult> {
-  switch (event.routeKey) {
-    case 'POST /v1/apps/{app}/login':
-      return loginRoute(event, deps, login);
-    case 'POST /v1/apps/{app}/oauth/token':
-      return oauthTokenRoute(event, deps, login);
-    default:
-      return Promise.resolve(notRouted(event, undefined));
-  }
+/** The login function's routes (lib/http/routes.ts): both logins share their code and warm containers. */
+export const loginHandlers: HandlersOf<'login'> = {
+  'POST /v1/apps/{app}/login': loginRoute,
+  'POST /v1/apps/{app}/oauth/token': oauthTokenRoute,
+};
+
+function loginStep(flow: LoginFlow) {
+  return ({ deps, app }: AppContext) => ({ loginApp: loginApp(deps, app, flow) });
 }
 
 /** The app of the path, if its type has this login: 404 `login_not_available` (saying which it has) otherwise. */
@@ -89,9 +78,9 @@ function loginApp(deps: EdgeDeps, name: string, flow: LoginFlow): HubApp & { app
  * The user's code exchanged with the app's AppSecret, within UPSTREAM_DEADLINE (-1 retried inside
  * it); WeChat's refusals as the hub's 4xx with WeChat's errcode, never with the code.
  */
-async function exchangeCode(deps: EdgeDeps, login: LoginDeps, app: HubApp & { appid: string }, flow: 'code2session', code: string): Promise<SessionAnswer>;
-async function exchangeCode(deps: EdgeDeps, login: LoginDeps, app: HubApp & { appid: string }, flow: 'oauth', code: string): Promise<UserTokenAnswer>;
-async function exchangeCode(deps: EdgeDeps, login: LoginDeps, app: HubApp & { appid: string }, flow: LoginFlow, code: string): Promise<SessionAnswer | UserTokenAnswer> {
+async function exchangeCode(deps: EdgeDeps, login: HubServices, app: HubApp & { appid: string }, flow: 'code2session', code: string): Promise<SessionAnswer>;
+async function exchangeCode(deps: EdgeDeps, login: HubServices, app: HubApp & { appid: string }, flow: 'oauth', code: string): Promise<UserTokenAnswer>;
+async function exchangeCode(deps: EdgeDeps, login: HubServices, app: HubApp & { appid: string }, flow: LoginFlow, code: string): Promise<SessionAnswer | UserTokenAnswer> {
   const secret = await appSecret(deps, app);
   const deadline = deps.clock.now() + deps.refresher.settings.upstreamDeadlineMs;
   try {

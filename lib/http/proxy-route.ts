@@ -1,8 +1,11 @@
 import type { HubApp } from '../apps.js';
 import type { WeChatPassthrough, PassResponse } from '../wechat/passthrough.js';
 import { PassthroughError } from '../wechat/passthrough.js';
-import { appFrom, header, NOSNIFF, respond, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
-import { HttpError } from './errors.js';
+import { header, NOSNIFF, type HttpEvent, type HttpResult } from './edge.js';
+// The route is built at load time from wrappers: each call is marked pure, so that a bundle that
+// imports this module for its path rules (compat's pass-through) drops the route.
+import { withApp, withErrors, type HandlersOf } from './pipeline.js';
+import { HttpError } from '../errors.js';
 
 /** The token-injecting proxy's upstreams (one per platform; a caller picks a path, never a host). */
 export interface ProxyUpstreams {
@@ -39,48 +42,49 @@ export const MAX_PROXY_BODY_BYTES = 6 * 1024 * 1024;
  * dead (40001/40014/42001), the token goes through the guarded forced refresh with the token used as
  * the stale one, and the call is made once more.
  */
-export function proxyRoute(event: HttpEvent, deps: EdgeDeps, upstreams: ProxyUpstreams): Promise<HttpResult> {
-  return respond(deps, async () => {
-    const name = await appFrom(event, deps, 'proxy');
-    const app = deps.refresher.app(name);
-    if (app.type === 'website') throw new HttpError(404, 'unknown_credential', 'a website app has no token to call WeChat with: its secret serves logins only');
-    const path = upstreamPath(event, app);
-    const method = event.requestContext?.http?.method ?? 'GET';
-    // WeChat's APIs are GET or POST; anything else is a mistake that would only reach WeChat to be refused.
-    if (method !== 'GET' && method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'the proxy forwards GET and POST', { allow: 'GET, POST' });
-    const query = new URLSearchParams(event.rawQueryString ?? '');
-    dropAccessTokens(query); // the hub's token, never one the caller brings (in any spelling)
-    const raw = event.body === undefined ? undefined : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
-    if (raw && raw.length > MAX_PROXY_BODY_BYTES) throw new HttpError(413, 'body_too_large', `the body may be at most ${MAX_PROXY_BODY_BYTES} bytes`);
-    const upstream = app.type === 'wecom' ? upstreams.wecom : upstreams.wechat;
-    const started = deps.clock.now();
+export const proxyRoute = /* @__PURE__ */ withErrors(/* @__PURE__ */ withApp('proxy', async ({ event, deps, hub, app: name }) => {
+  const app = deps.refresher.app(name);
+  if (app.type === 'website') throw new HttpError(404, 'unknown_credential', 'a website app has no token to call WeChat with: its secret serves logins only');
+  const path = upstreamPath(event, app);
+  const method = event.requestContext?.http?.method ?? 'GET';
+  // WeChat's APIs are GET or POST; anything else is a mistake that would only reach WeChat to be refused.
+  if (method !== 'GET' && method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'the proxy forwards GET and POST', { allow: 'GET, POST' });
+  const query = new URLSearchParams(event.rawQueryString ?? '');
+  dropAccessTokens(query); // the hub's token, never one the caller brings (in any spelling)
+  const raw = event.body === undefined ? undefined : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+  if (raw && raw.length > MAX_PROXY_BODY_BYTES) throw new HttpError(413, 'body_too_large', `the body may be at most ${MAX_PROXY_BODY_BYTES} bytes`);
+  const upstreams = hub.proxyUpstreams();
+  const upstream = app.type === 'wecom' ? upstreams.wecom : upstreams.wechat;
+  const started = deps.clock.now();
 
-    const call = async (token: string): Promise<PassResponse> => {
-      query.set('access_token', token);
-      try {
-        return await upstream.send({ method, path, query, body: raw?.length ? raw : undefined, contentType: header(event, 'content-type') });
-      } catch (error) {
-        if (error instanceof PassthroughError) throw new HttpError(502, 'upstream_unreachable', error.message, { 'retry-after': '1' });
-        throw error;
-      }
-    };
-    const token = (await deps.refresher.get(name)).value;
-    let res = await call(token);
-    let retried = false;
-    // Only where WeChat can be asked whether the token is really dead (a probe; every token kind has
-    // one): a token is not rotated on the word of an answer alone. The hub saw the rejection itself,
-    // so WeChat is asked again even within PROBE_TTL of a probe that said "valid".
-    if (TOKEN_INVALID.has(errcodeOf(res) ?? 0) && deps.refresher.canProbe(name)) {
-      const fresh = await deps.refresher.forceRefresh(name, token, 'access_token', { observed: true });
-      if (fresh.value !== token) {
-        res = await call(fresh.value);
-        retried = true;
-      }
+  const call = async (token: string): Promise<PassResponse> => {
+    query.set('access_token', token);
+    try {
+      return await upstream.send({ method, path, query, body: raw?.length ? raw : undefined, contentType: header(event, 'content-type') });
+    } catch (error) {
+      if (error instanceof PassthroughError) throw new HttpError(502, 'upstream_unreachable', error.message, { 'retry-after': '1' });
+      throw error;
     }
-    deps.logger.info('proxied', { method, path, status: res.status, errcode: errcodeOf(res), retried, ms: deps.clock.now() - started });
-    return asResult(res);
-  });
-}
+  };
+  const token = (await deps.refresher.get(name)).value;
+  let res = await call(token);
+  let retried = false;
+  // Only where WeChat can be asked whether the token is really dead (a probe; every token kind has
+  // one): a token is not rotated on the word of an answer alone. The hub saw the rejection itself,
+  // so WeChat is asked again even within PROBE_TTL of a probe that said "valid".
+  if (TOKEN_INVALID.has(errcodeOf(res) ?? 0) && deps.refresher.canProbe(name)) {
+    const fresh = await deps.refresher.forceRefresh(name, token, 'access_token', { observed: true });
+    if (fresh.value !== token) {
+      res = await call(fresh.value);
+      retried = true;
+    }
+  }
+  deps.logger.info('proxied', { method, path, status: res.status, errcode: errcodeOf(res), retried, ms: deps.clock.now() - started });
+  return asResult(res);
+}));
+
+/** The proxy function's route (lib/http/routes.ts). */
+export const proxyHandlers: HandlersOf<'proxy'> = { 'ANY /v1/apps/{app}/wechat/{path+}': proxyRoute };
 
 /** The path on WeChat's host: plain segments under one of the app's allowed prefixes. */
 function upstreamPath(event: HttpEvent, app: HubApp): string {

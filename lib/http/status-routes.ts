@@ -1,56 +1,42 @@
 import type { HubApp } from '../apps.js';
-import type { StatusView, UpstreamStatus } from '../status.js';
 import { errorCode } from '../policy.js';
 import { WeChatError } from '../wechat/errors.js';
-import type { WeChatClient } from '../wechat/client.js';
-import { permit, type Grant } from './auth.js';
-import { callerOf, notRouted, ok, respond, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
-import { HttpError } from './errors.js';
+import { permit } from './auth.js';
+import { ok, type EdgeDeps } from './edge.js';
+// Routes are built at load time from wrappers: each call is marked pure (dropped where unused).
+import { withErrors, withScope, type HandlersOf, type HubServices, type RouteHandler } from './pipeline.js';
+import { HttpError } from '../errors.js';
 
-export interface StatusDeps {
-  view: StatusView;
-  /** WeChat's client, for its own quota count (openapi/quota/get). */
-  wechat: WeChatClient;
-  /** Which API base answered last, per platform, in this container. */
-  upstream?: () => UpstreamStatus;
-}
+/** GET /v1/health: no auth, no details (load balancers, uptime checks), and no access line. */
+export const healthRoute: RouteHandler = () => Promise.resolve(ok({ status: 'ok' }));
 
-/** GET /v1/health (no auth, no details), GET /v1/status and GET /v1/status/{app}/quota (scope admin). */
-export function statusRoutes(event: HttpEvent, deps: EdgeDeps, status: StatusDeps): Promise<HttpResult> {
-  const method = event.requestContext?.http?.method ?? 'GET';
-  const path = event.rawPath ?? '';
-  if (path === '/v1/health') {
-    if (method !== 'GET') return Promise.resolve(notRouted(event, ['GET']));
-    return Promise.resolve(ok({ status: 'ok' }));
-  }
-  if (method !== 'GET') return Promise.resolve(notRouted(event, ['GET']));
-  if (path === '/v1/status') return respond(deps, () => overview(event, deps, status));
-  const quota = /^\/v1\/status\/([^/]+)\/quota$/.exec(path);
-  if (quota) return respond(deps, () => appQuota(event, deps, status, event.pathParameters?.app ?? decodeSafe(quota[1]!)));
-  return Promise.resolve(notRouted(event, undefined));
-}
-
-/** Every app the admin key may see, and each of its credentials and ledger rows. Never a value. */
-async function overview(event: HttpEvent, deps: EdgeDeps, status: StatusDeps): Promise<HttpResult> {
-  const grant = await admin(event, deps);
+/** GET /v1/status (scope admin): every app the admin key may see, and each of its credentials and ledger rows. Never a value. */
+export const overviewRoute = /* @__PURE__ */ withErrors(/* @__PURE__ */ withScope('admin', async ({ deps, hub, grant }) => {
   const now = deps.clock.now();
   const apps = deps.refresher.appNames.filter((n) => grant.apps.includes('*') || grant.apps.includes(n)).map((n) => deps.refresher.app(n));
-  return ok({ generatedAt: new Date(now).toISOString(), ...(status.upstream ? { upstream: status.upstream() } : {}), apps: await Promise.all(apps.map((a) => status.view.of(a, now))) });
-}
+  return ok({ generatedAt: new Date(now).toISOString(), upstream: hub.upstreamStatus(), apps: await Promise.all(apps.map((a) => hub.statusView.of(a, now))) });
+}));
 
-/** The hub's ledger beside WeChat's own count (openapi/quota/get) for the token API. */
-async function appQuota(event: HttpEvent, deps: EdgeDeps, status: StatusDeps, name: string): Promise<HttpResult> {
-  const grant = await admin(event, deps);
+/** GET /v1/status/{app}/quota (scope admin): the hub's ledger beside WeChat's own count (openapi/quota/get) for the token API. */
+export const quotaRoute = /* @__PURE__ */ withErrors(/* @__PURE__ */ withScope('admin', async ({ event, deps, hub, grant }) => {
+  const name = event.pathParameters?.app ?? decodeSafe(/^\/v1\/status\/([^/]+)\/quota$/.exec(event.rawPath ?? '')?.[1] ?? '');
   permit(grant, name, 'admin');
   if (!deps.refresher.hasApp(name)) throw new HttpError(404, 'unknown_app', 'no such app is configured');
   const app = deps.refresher.app(name);
   const now = deps.clock.now();
-  const { quota } = await status.view.of(app, now);
+  const { quota } = await hub.statusView.of(app, now);
   if (app.type === 'wecom') return ok({ app: name, ledger: quota, wechat: { note: 'WeCom has no quota API; the ledger is the only count' } });
   if (app.type === 'website') return ok({ app: name, ledger: quota, wechat: { note: 'a website app fetches no token: there is no quota to count' } });
-  const count = await wechatCount(deps, status, app);
+  const count = await wechatCount(deps, hub, app);
   return ok({ app: name, ledger: quota, wechat: count.wechat, wechatAsOf: new Date(count.asOf).toISOString() });
-}
+}));
+
+/** The status function's routes (lib/http/routes.ts). */
+export const statusHandlers: HandlersOf<'status'> = {
+  'GET /v1/status': overviewRoute,
+  'GET /v1/status/{app}/quota': quotaRoute,
+  'GET /v1/health': healthRoute,
+};
 
 /** How long WeChat's count of an app is kept before WeChat is asked again (per container). */
 export const QUOTA_CACHE_MS = 60_000;
@@ -65,7 +51,7 @@ interface CountAnswer {
 const countsByHub = new WeakMap<object, Map<string, { until: number; answer: Promise<CountAnswer> }>>();
 
 /** WeChat's own count (openapi/quota/get), asked at most once per QUOTA_CACHE_MS per app; concurrent requests share one call. */
-function wechatCount(deps: EdgeDeps, status: StatusDeps, app: Exclude<HubApp, { type: 'wecom' | 'website' }>): Promise<CountAnswer> {
+function wechatCount(deps: EdgeDeps, status: HubServices, app: Exclude<HubApp, { type: 'wecom' | 'website' }>): Promise<CountAnswer> {
   const cgiPath = app.tokenApi === 'stable' ? '/cgi-bin/stable_token' : '/cgi-bin/token';
   let counts = countsByHub.get(deps.refresher);
   if (!counts) countsByHub.set(deps.refresher, (counts = new Map()));
@@ -82,7 +68,7 @@ function wechatCount(deps: EdgeDeps, status: StatusDeps, app: Exclude<HubApp, { 
   return answer;
 }
 
-async function askWeChat(deps: EdgeDeps, status: StatusDeps, name: string, cgiPath: string): Promise<CountAnswer> {
+async function askWeChat(deps: EdgeDeps, status: HubServices, name: string, cgiPath: string): Promise<CountAnswer> {
   try {
     const token = (await deps.refresher.get(name)).value;
     const q = await status.wechat.getApiQuota(token, cgiPath);
@@ -103,11 +89,4 @@ function decodeSafe(s: string): string {
   } catch {
     return s;
   }
-}
-
-async function admin(event: HttpEvent, deps: EdgeDeps): Promise<Grant> {
-  const grant = await callerOf(event, deps);
-  if (!grant.scopes.includes('admin')) throw new HttpError(403, 'forbidden', 'this caller lacks the "admin" scope');
-  deps.logger.appendKeys({ caller: grant.name });
-  return grant;
 }

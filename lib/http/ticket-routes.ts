@@ -4,9 +4,12 @@ import { UnknownKindError } from '../errors.js';
 import { jsapiSignature, nonceStr, withoutFragment } from '../jssdk.js';
 import { ticketKindId } from '../kinds/catalog.js';
 import type { Served } from '../refresher.js';
-import { appFrom, forcedBody, grantedApp, jsonBody, lifetime, noQuery, notRouted, ok, respond, staleValue, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
+import { forcedBody, lifetime, ok, staleValue, type EdgeDeps } from './edge.js';
 import { allows } from './auth.js';
-import { HttpError } from './errors.js';
+// Routes are built at load time from wrappers: each call is marked pure, so that a bundle that
+// imports this module for something else drops what it does not use.
+import { also, withApp, withErrors, withJsonBody, withoutQuery, type AppContext, type HandlersOf } from './pipeline.js';
+import { HttpError } from '../errors.js';
 
 /** The longest page URL the signature route signs. */
 export const MAX_URL_BYTES = 2048;
@@ -23,29 +26,20 @@ const signatureBody = z.strictObject({
 });
 
 /** GET /v1/apps/{app}/tickets/{type} */
-export function getTicketRoute(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
-  return respond(deps, async () => {
-    const app = await appFrom(event, deps, 'read');
-    const kind = ticketKindOf(event, deps, app);
-    noQuery(event);
-    return ok(ticketBody(await deps.refresher.get(app, kind), deps.clock.now()));
-  });
-}
+export const getTicketRoute = /* @__PURE__ */ withErrors(
+  /* @__PURE__ */ withApp('read', /* @__PURE__ */ also(ticketKindOf, /* @__PURE__ */ withoutQuery(async ({ deps, app, kind }) => ok(ticketBody(await deps.refresher.get(app, kind), deps.clock.now()))))),
+);
 
 /**
  * POST /v1/apps/{app}/tickets/{type}/refresh, body {"stale_ticket": "..."}: the ticket (and its
  * expiry) only for a caller that may also read it; a refresh-only caller learns what happened.
  */
-export function refreshTicketRoute(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
-  return respond(deps, async () => {
-    const { app, grant } = await grantedApp(event, deps, 'refresh');
-    const kind = ticketKindOf(event, deps, app);
-    noQuery(event);
-    const { stale_ticket } = jsonBody(event, refreshBody);
-    const result = await deps.refresher.forceRefresh(app, stale_ticket, kind);
+export const refreshTicketRoute = /* @__PURE__ */ withErrors(
+  /* @__PURE__ */ withApp('refresh', /* @__PURE__ */ also(ticketKindOf, /* @__PURE__ */ withoutQuery(/* @__PURE__ */ withJsonBody(refreshBody, async ({ deps, app, grant, kind, body }) => {
+    const result = await deps.refresher.forceRefresh(app, body.stale_ticket, kind);
     return ok(forcedBody(result, allows(grant, app, 'read') ? ticketBody(result, deps.clock.now()) : undefined));
-  });
-}
+  })))),
+);
 
 /**
  * POST /v1/apps/{app}/jsapi-signature, body {"url": "https://…"}: what a page passes to wx.config
@@ -53,21 +47,30 @@ export function refreshTicketRoute(event: HttpEvent, deps: EdgeDeps): Promise<Ht
  * secret without an AgentId (contacts sync, customer contact) has no app ticket: its answer is
  * wx.config's alone, without `agentConfig` (README, "JS-SDK tickets and signatures").
  */
-export function jsapiSignatureRoute(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
-  return respond(deps, async () => {
-    const name = await appFrom(event, deps, 'read');
-    noQuery(event);
-    const app = deps.refresher.app(name);
-    if (app.type === 'mini_program') throw new HttpError(404, 'unknown_credential', 'a Mini Program has no JS-SDK (wx.config); there is nothing to sign');
-    if (app.type === 'website') throw new HttpError(404, 'unknown_credential', 'a website app has no JS-SDK tickets (it is for logins only); there is nothing to sign');
-    const { url } = jsonBody(event, signatureBody);
-    const page = withoutFragment(url);
+export const jsapiSignatureRoute = /* @__PURE__ */ withErrors(
+  /* @__PURE__ */ withApp('read', /* @__PURE__ */ withoutQuery(/* @__PURE__ */ also(signable, /* @__PURE__ */ withJsonBody(signatureBody, async ({ deps, hubApp: app, body }) => {
+    const page = withoutFragment(body.url);
     const config = await sign(deps, app, 'jsapi', page);
     if (app.type !== 'wecom') return ok({ appId: app.appid, ...config });
     if (app.agentid === undefined) return ok({ appId: app.corpid, ...config });
     const agent = await sign(deps, app, 'agent_config', page);
     return ok({ appId: app.corpid, ...config, agentConfig: { corpid: app.corpid, agentid: app.agentid, ...agent } });
-  });
+  })))),
+);
+
+/** The tickets function's routes (lib/http/routes.ts): the JS-SDK family shares its code and warm containers. */
+export const ticketsHandlers: HandlersOf<'tickets'> = {
+  'GET /v1/apps/{app}/tickets/{type}': getTicketRoute,
+  'POST /v1/apps/{app}/tickets/{type}/refresh': refreshTicketRoute,
+  'POST /v1/apps/{app}/jsapi-signature': jsapiSignatureRoute,
+};
+
+/** The app, if it has a JS-SDK to sign for: 404 for a Mini Program or a website app. */
+function signable({ deps, app: name }: AppContext): { hubApp: Exclude<HubApp, { type: 'mini_program' | 'website' }> } {
+  const app = deps.refresher.app(name);
+  if (app.type === 'mini_program') throw new HttpError(404, 'unknown_credential', 'a Mini Program has no JS-SDK (wx.config); there is nothing to sign');
+  if (app.type === 'website') throw new HttpError(404, 'unknown_credential', 'a website app has no JS-SDK tickets (it is for logins only); there is nothing to sign');
+  return { hubApp: app };
 }
 
 async function sign(deps: EdgeDeps, app: HubApp, type: TicketType, url: string) {
@@ -78,14 +81,14 @@ async function sign(deps: EdgeDeps, app: HubApp, type: TicketType, url: string) 
 }
 
 /** The kind id of the path's ticket type: 404 for a type that does not exist or that this app does not have. */
-function ticketKindOf(event: HttpEvent, deps: EdgeDeps, app: string): string {
+function ticketKindOf({ event, deps, app }: AppContext): { kind: string } {
   const type = event.pathParameters?.type;
   if (!TICKET_TYPES.includes(type as TicketType)) {
     throw new HttpError(404, 'unknown_ticket_type', `ticket types are ${TICKET_TYPES.join(', ')}`);
   }
   const kind = ticketKindId(type as TicketType);
   if (!deps.refresher.hasKind(app, kind)) throw new UnknownKindError(app, `${type} ticket (${ticketsOf(deps.refresher.app(app))})`);
-  return kind;
+  return { kind };
 }
 
 function ticketsOf(app: HubApp): string {
@@ -105,21 +108,4 @@ function ticketsOf(app: HubApp): string {
 
 function ticketBody(t: Served, now: number) {
   return { ticket: t.value, ...lifetime(t, now) };
-}
-
-/**
- * The ticket family behind one Lambda function: API Gateway's route key picks the route (the local
- * server sets the same keys).
- */
-export function ticketRoutes(event: HttpEvent, deps: EdgeDeps): Promise<HttpResult> {
-  switch (event.routeKey) {
-    case 'GET /v1/apps/{app}/tickets/{type}':
-      return getTicketRoute(event, deps);
-    case 'POST /v1/apps/{app}/tickets/{type}/refresh':
-      return refreshTicketRoute(event, deps);
-    case 'POST /v1/apps/{app}/jsapi-signature':
-      return jsapiSignatureRoute(event, deps);
-    default:
-      return Promise.resolve(notRouted(event, undefined));
-  }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiKeyring, IamPrincipals, hashApiKey, permit, principalArn } from '../../lib/http/auth.js';
-import { HttpError } from '../../lib/http/errors.js';
+import { HttpError } from '../../lib/errors.js';
 
 const A = 'key_for_app_a_0123456789';
 const ADMIN = 'key_admin_only_0123456789';
