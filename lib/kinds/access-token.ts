@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import type { HubApp } from '../apps.js';
-import { ForcedRefreshBudgetError } from '../errors.js';
+import { ForcedRefreshSpacingError } from '../errors.js';
 import { fingerprint } from '../fingerprint.js';
 import type { WeChatClient } from '../wechat/client.js';
 import { attributes } from './attributes.js';
@@ -48,7 +48,7 @@ export function wechatAccessToken(client: WeChatClient, options: { probePath: '/
       if (wechatApp(app).tokenApi !== 'stable' || lastForcedAt === undefined) return;
       const wait = lastForcedAt + STABLE_FORCE_SPACING_MS - now;
       // WeChat ignores a stable_token force refresh within 30 s of the last one.
-      if (wait > 0) throw new ForcedRefreshBudgetError(Math.ceil(wait / 1000), 'stable_token force refreshes must be 30 s apart', 'spacing');
+      if (wait > 0) throw new ForcedRefreshSpacingError(Math.ceil(wait / 1000));
     },
     async fetch(app, ctx) {
       const a = wechatApp(app);
