@@ -17,7 +17,7 @@ import { syncPrincipals, type Configured } from './principals/sync.js';
 import { Refresher, type TickOutcome } from './refresher.js';
 import { Scheduler, type TickReport } from './scheduler/scheduler.js';
 import { DynamoCredentialStore } from './store/dynamodb.js';
-import type { CredentialStore } from './store/store.js';
+import type { CredentialStore, PrincipalRow } from './store/store.js';
 import { UpstreamBases } from './wechat/bases.js';
 import { WeChatClient } from './wechat/client.js';
 import { WeChatPassthrough } from './wechat/passthrough.js';
@@ -178,6 +178,11 @@ export class HubCore {
     );
     this.#synced = { apps, done };
     return done;
+  }
+
+  /** The principal rows, a page at a time (GET /v1/principals). */
+  listPrincipals(options: { limit: number; cursor?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }> {
+    return this.#store.listPrincipals(options);
   }
 
   /** The proxy's and the compatible paths' upstreams, made on first use. */

@@ -4,13 +4,16 @@ import type { HubApp } from './apps.js';
 import type { Clock } from './clock.js';
 import { asUnavailable, unavailable } from './failure.js';
 import { dependencyOf, type CredentialKind } from './kinds/kind.js';
+import { pushedKind } from './kinds/pushed.js';
 import { HubMetrics } from './metrics.js';
 import { describe, isDue, renewAt, servable } from './policy.js';
 import type { PrincipalRegistry } from './principals/registry.js';
 import { credentialKey, LeaseProtocol, type RefreshRequest, type RefreshResult } from './protocol.js';
-import { identifyValue, tokenHash, type Identified } from './identify.js';
+import { identifyValue, type Identified } from './identify.js';
+import { TokenIndex } from './token-index.js';
 import { forceRefresh, type ForcedResult, type ForceOptions, type Passive } from './forced.js';
-import { refreshDue, type Scheduled, type TickOutcome } from './scheduler/due.js';
+import type { Scheduled, TickOutcome } from './scheduler/due.js';
+import { refreshPrincipalDue } from './scheduler/principal-due.js';
 import { afterProbe, type ScheduleSettings } from './scheduler/schedule.js';
 import { Ledger } from './quota/ledger.js';
 import { SingleFlight } from './read-cache.js';
@@ -57,8 +60,8 @@ export class Refresher {
   readonly #protocol: LeaseProtocol;
   readonly #flights = new SingleFlight<RefreshResult>();
   readonly #served: ServedValues;
-  /** Values this container put into the token-hash index (ensureIndexed). */
-  readonly #indexedHere = new Set<string>();
+  /** The token-hash index: the compat paths' reverse lookups (lib/token-index.ts). */
+  readonly tokens: TokenIndex;
 
   constructor(options: RefresherOptions) {
     this.settings = { ...defaultSettings, ...options.settings };
@@ -71,6 +74,7 @@ export class Refresher {
     this.#log = options.logger;
     this.#metrics = new HubMetrics(options.metrics);
     this.#served = new ServedValues(this.settings);
+    this.tokens = new TokenIndex(this.#store, this.#clock);
     this.#protocol = new LeaseProtocol({
       store: this.#store,
       ledger: new Ledger(this.#store, (row, count) => this.#metrics.quota(row, count.count, this.principals.has(row.scope))),
@@ -156,49 +160,17 @@ export class Refresher {
   }
 
   /**
-   * The scheduled refresh of one principal's due credentials (the due index's entries), in its
-   * kinds' order (a ticket after the token it is fetched with); one failing stops no other. A
-   * principal or kind no longer configured is taken out of the index.
+   * Store a value WeChat pushed (lib/kinds/pushed.ts): through the lease and the fenced write like a
+   * fetch, so that it never overwrites a newer write; the container's cache of it is dropped.
    */
-  async refreshPrincipalDue(appName: string, entries: readonly DueEntry[]): Promise<{ outcomes: TickOutcome[]; leastExpiresAt?: number }> {
-    const outcomes: TickOutcome[] = [];
-    let least: number | undefined;
-    const app = this.principals.has(appName) ? this.principals.get(appName) : undefined;
-    const order = app ? this.principals.kindsOf(app).map((k) => k.id) : [];
-    // What a due credential is fetched with (the app's token, for a ticket) is looked at first, as
-    // the tick always did: its probe finds a dead token and heals it without the forced budget.
-    const dependencies = await this.#dependenciesOf(app, entries);
-    const sorted = [...dependencies, ...entries].sort((x, y) => rank(order, x.key.kind) - rank(order, y.key.kind));
-    for (const entry of sorted) {
-      const found = this.principals.find(entry.key.app, entry.key.kind);
-      if (!found) {
-        await this.#store.unschedule(entry.key).catch(() => undefined);
-        outcomes.push({ app: entry.key.app, kind: entry.key.kind, outcome: 'removed' });
-        continue;
-      }
-      outcomes.push(await refreshDue(this.#scheduled, found.app, found.kind, entry.item));
-      const after = this.#served.cached(cacheKey(found.app, found.kind), this.#clock.now())?.expiresAt ?? entry.item.expiresAt;
-      if (after !== undefined) least = Math.min(least ?? Infinity, after);
-    }
-    return { outcomes, leastExpiresAt: least };
+  ingest(appName: string, kindId: string, pushed: unknown): Promise<RefreshResult> {
+    const { app, kind } = this.principals.resolve(appName, kindId);
+    return this.#refresh(app, pushedKind(kind, app, pushed, this.#clock.now()), { needed: () => true, forced: false, cause: 'pushed' });
   }
 
-  /** The same principal's credentials the due entries are fetched with, not due themselves, as read now. */
-  async #dependenciesOf(app: HubApp | undefined, entries: readonly DueEntry[]): Promise<DueEntry[]> {
-    if (!app) return [];
-    const wanted = new Set<string>();
-    for (const e of entries) {
-      const found = this.principals.find(e.key.app, e.key.kind);
-      const dep = found && dependencyOf(found.kind, found.app);
-      if (dep && dep.app === app.name && !entries.some((x) => x.key.kind === dep.kind)) wanted.add(dep.kind);
-    }
-    const out: DueEntry[] = [];
-    for (const kind of wanted) {
-      const key = { app: app.name, kind };
-      const item = await this.#store.read(key).catch(() => undefined);
-      if (item) out.push({ key, item });
-    }
-    return out;
+  /** The scheduled refresh of one principal's due credentials (lib/scheduler/principal-due.ts). */
+  refreshPrincipalDue(appName: string, entries: readonly DueEntry[]): Promise<{ outcomes: TickOutcome[]; leastExpiresAt?: number }> {
+    return refreshPrincipalDue({ principals: this.principals, store: this.#store, scheduled: this.#scheduled }, appName, entries);
   }
 
   /** What the scheduled refresh needs of the refresher (lib/scheduler/due.ts), and nothing more. */
@@ -250,24 +222,6 @@ export class Refresher {
     return identifyValue(value, cached?.value, () => this.#store.read(credentialKey(app, kind)), now);
   }
 
-  /**
-   * Which credential issued `value`, by the token-hash index (one read), while it is within its
-   * life; undefined for a value the hub never issued. The compat paths' reverse lookup.
-   */
-  async issuerOf(value: string): Promise<{ app: string; kind: string } | undefined> {
-    const entry = await this.#store.lookupToken(tokenHash(value));
-    return entry && entry.until > this.#clock.now() ? { app: entry.app, kind: entry.kind } : undefined;
-  }
-
-  /** Put a value this container serves into the token-hash index, once per value (values written before the index existed). */
-  async ensureIndexed(appName: string, kindId: string, served: Served): Promise<void> {
-    const hash = tokenHash(served.value);
-    if (this.#indexedHere.has(hash)) return;
-    await this.#store.indexToken(hash, { app: appName, kind: kindId, until: served.expiresAt });
-    if (this.#indexedHere.size >= 5_000) this.#indexedHere.clear();
-    this.#indexedHere.add(hash);
-  }
-
   /** Whether the hub issued `value` as this app's credential of this kind and it is within its life (identify()). */
   async recognizes(appName: string, value: string, kindId = 'access_token'): Promise<boolean> {
     return (await this.identify(appName, value, kindId)) !== undefined;
@@ -300,9 +254,6 @@ export class Refresher {
 
 const cacheKey = (app: HubApp, kind: CredentialKind): string => `${app.name}#${kind.id}`;
 
-
-/** Where a kind comes in its principal's order (unknown kinds last). */
-const rank = (order: readonly string[], kind: string): number => (order.includes(kind) ? order.indexOf(kind) : order.length);
 
 /** A caller that joined another's refresh in this container did not write. */
 const notWritten = (r: RefreshResult): RefreshResult => ({ item: r.item, wrote: false });

@@ -68,7 +68,7 @@ export function knowServed(deps: EdgeDeps, app: HubApp, s: Served): void {
   const now = deps.clock.now();
   remember(memoryOf(deps).known, tokenHash(s.value), { app: app.name, until: Math.min(now + KNOWN_FOR_MS, s.expiresAt) });
   // Every value is indexed as it is written; one written before the index existed is indexed here.
-  void deps.refresher.ensureIndexed(app.name, 'access_token', s).catch(() => undefined);
+  void deps.refresher.tokens.ensureIndexed(app.name, 'access_token', s).catch(() => undefined);
 }
 
 /** A token WeChat refused: no longer known, so it is looked up again next time. */
@@ -97,7 +97,7 @@ export async function appOf(deps: EdgeDeps, token: string, platform?: Platform):
   if (!takeLookup(m, now)) return undefined;
   // The token-hash index says which credential issued it (one read); that credential confirms it
   // is still its current value, or its previous one in the overlap, or one it replaced.
-  const issuer = await deps.refresher.issuerOf(token);
+  const issuer = await deps.refresher.tokens.issuerOf(token);
   const app = issuer?.kind === 'access_token' && deps.refresher.hasApp(issuer.app) ? deps.refresher.app(issuer.app) : undefined;
   if (app?.compat && onPlatform(app, platform) && (await deps.refresher.recognizes(app.name, token))) {
     remember(m.known, hash, { app: app.name, until: now + KNOWN_FOR_MS });

@@ -1,6 +1,7 @@
 import type * as z from 'zod/mini';
 import type { Scope } from '../config.js';
 import type { StatusView, UpstreamStatus } from '../status.js';
+import type { PrincipalRow } from '../store/store.js';
 import type { WeChatClient } from '../wechat/client.js';
 import type { Grant } from './auth.js';
 import { callerOf, grantedApp, jsonBody, noQuery, notRouted, respond, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
@@ -26,6 +27,8 @@ export interface HubServices {
   readonly statusView: StatusView;
   proxyUpstreams(): ProxyUpstreams;
   upstreamStatus(): UpstreamStatus;
+  /** The principal rows (lib/principals/sync.ts), in name order, a page at a time. */
+  listPrincipals(options: { limit: number; cursor?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }>;
 }
 
 /** One route of a function: the API Gateway event in, the answer out. */

@@ -31,6 +31,7 @@ export const ROUTES = [
   { method: 'POST', path: '/v1/apps/{app}/jsapi-signature', scope: 'read', authorizer: true, function: 'tickets' },
   { method: 'GET', path: '/v1/status', scope: 'admin', authorizer: true, function: 'status' },
   { method: 'GET', path: '/v1/status/{app}/quota', scope: 'admin', authorizer: true, function: 'status' },
+  { method: 'GET', path: '/v1/principals', scope: 'admin', authorizer: true, function: 'status' },
   // Load balancers and uptime checks cannot sign or hold a key: no authorizer in either mode, no details.
   { method: 'GET', path: '/v1/health', scope: 'none', authorizer: false, function: 'status' },
   // WeChat's own paths for unmodified SDKs: they cannot sign, so no authorizer in either mode.

@@ -2,7 +2,7 @@ import type { HubApp } from '../apps.js';
 import { errorCode } from '../policy.js';
 import { WeChatError } from '../wechat/errors.js';
 import { permit } from './auth.js';
-import { ok, type EdgeDeps } from './edge.js';
+import { ok, type EdgeDeps, type HttpEvent } from './edge.js';
 // Routes are built at load time from wrappers: each call is marked pure (dropped where unused).
 import { withErrors, withScope, type HandlersOf, type HubServices, type RouteHandler } from './pipeline.js';
 import { HttpError } from '../errors.js';
@@ -10,11 +10,48 @@ import { HttpError } from '../errors.js';
 /** GET /v1/health: no auth, no details (load balancers, uptime checks), and no access line. */
 export const healthRoute: RouteHandler = () => Promise.resolve(ok({ status: 'ok' }));
 
-/** GET /v1/status (scope admin): every app the admin key may see, and each of its credentials and ledger rows. Never a value. */
-export const overviewRoute = /* @__PURE__ */ withErrors(/* @__PURE__ */ withScope('admin', async ({ deps, hub, grant }) => {
+/** A page of principals: `?limit=` (1-100, default 100) and `?cursor=` (the previous page's `next`). */
+function pageOf(event: HttpEvent): { limit: number; cursor?: string } {
+  const q = new URLSearchParams(event.rawQueryString ?? '');
+  for (const k of q.keys()) if (k !== 'limit' && k !== 'cursor') throw new HttpError(400, 'unexpected_query', 'this route takes only limit and cursor');
+  const raw = q.get('limit');
+  const limit = raw === null ? PAGE_LIMIT : Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > PAGE_LIMIT) throw new HttpError(400, 'invalid_limit', `limit must be a whole number from 1 to ${PAGE_LIMIT}`);
+  const cursor = q.get('cursor') ?? undefined;
+  if (cursor !== undefined && !/^[A-Za-z0-9_\-./]{1,1024}$/.test(cursor)) throw new HttpError(400, 'invalid_cursor', 'cursor must be the `next` of the previous page');
+  return { limit, ...(cursor === undefined ? {} : { cursor }) };
+}
+const PAGE_LIMIT = 100;
+
+/**
+ * GET /v1/status (scope admin): the apps the admin key may see, in name order, a page at a time
+ * (`limit`, `cursor`; `next` when there are more), each with its credentials and ledger rows. Never a value.
+ */
+export const overviewRoute = /* @__PURE__ */ withErrors(/* @__PURE__ */ withScope('admin', async ({ event, deps, hub, grant }) => {
+  const page = pageOf(event);
   const now = deps.clock.now();
-  const apps = deps.refresher.appNames.filter((n) => grant.apps.includes('*') || grant.apps.includes(n)).map((n) => deps.refresher.app(n));
-  return ok({ generatedAt: new Date(now).toISOString(), upstream: hub.upstreamStatus(), apps: await Promise.all(apps.map((a) => hub.statusView.of(a, now))) });
+  const names = deps.refresher.appNames.filter((n) => grant.apps.includes('*') || grant.apps.includes(n)).sort();
+  const from = page.cursor === undefined ? 0 : names.findIndex((n) => n > page.cursor!);
+  const shown = from < 0 ? [] : names.slice(from, from + page.limit);
+  const apps = shown.map((n) => deps.refresher.app(n));
+  const next = from >= 0 && from + page.limit < names.length ? shown[shown.length - 1] : undefined;
+  return ok({ generatedAt: new Date(now).toISOString(), upstream: hub.upstreamStatus(), apps: await Promise.all(apps.map((a) => hub.statusView.of(a, now))), ...(next ? { next } : {}) });
+}));
+
+/**
+ * GET /v1/principals (scope admin): the principal rows of the table (docs/architecture.md), in
+ * name order, a page at a time (`limit`, `cursor`; `next` when there are more): each principal's
+ * name, type, where it came from and its description (secrets as the references they are given by,
+ * never their values). Only those the admin key may see.
+ */
+export const principalsRoute = /* @__PURE__ */ withErrors(/* @__PURE__ */ withScope('admin', async ({ event, hub, grant }) => {
+  const page = pageOf(event);
+  const { principals, cursor } = await hub.listPrincipals(page);
+  const visible = principals.filter((p) => grant.apps.includes('*') || grant.apps.includes(p.name));
+  return ok({
+    principals: visible.map((p) => ({ name: p.name, type: p.type, source: p.source, updatedAt: new Date(p.updatedAt).toISOString(), doc: p.doc })),
+    ...(cursor ? { next: cursor } : {}),
+  });
 }));
 
 /** GET /v1/status/{app}/quota (scope admin): the hub's ledger beside WeChat's own count (openapi/quota/get) for the token API. */
@@ -36,6 +73,7 @@ export const statusHandlers: HandlersOf<'status'> = {
   'GET /v1/status': overviewRoute,
   'GET /v1/status/{app}/quota': quotaRoute,
   'GET /v1/health': healthRoute,
+  'GET /v1/principals': principalsRoute,
 };
 
 /** How long WeChat's count of an app is kept before WeChat is asked again (per container). */

@@ -38,7 +38,7 @@ export interface Scheduled {
  * due (or missing, or of an old secret); otherwise ask WeChat whether it is still good
  * (self-healing) and put it back in the index for its next probe or its renewal.
  */
-export async function refreshDue(s: Scheduled, app: HubApp, kind: CredentialKind, item: CredentialItem | undefined): Promise<TickOutcome> {
+export async function refreshDue(s: Scheduled, app: HubApp, kind: CredentialKind, item: CredentialItem | undefined): Promise<{ outcome: TickOutcome; expiresAt?: number }> {
   const base = { app: app.name, kind: kind.id };
   try {
     const source = await kind.sourceFingerprint?.(app);
@@ -46,14 +46,16 @@ export async function refreshDue(s: Scheduled, app: HubApp, kind: CredentialKind
     const margin = s.margin(app, kind);
     const due = (it: CredentialItem | undefined) => isDue(it, margin, source, s.now());
     const { item: current, wrote } = await s.refresh(app, kind, { needed: due, cause: 'tick', justRead: { item } });
-    if (wrote) return { ...base, outcome: 'refreshed' };
-    return (await selfHeal(s, app, kind, current)) ? { ...base, outcome: 'healed' } : { ...base, outcome: 'fresh' };
+    if (wrote) return { outcome: { ...base, outcome: 'refreshed' }, expiresAt: current.expiresAt };
+    const healed = await selfHeal(s, app, kind, current);
+    // A healed value's expiry is not known here (about two hours): the gauge skips it.
+    return healed ? { outcome: { ...base, outcome: 'healed' } } : { outcome: { ...base, outcome: 'fresh' }, expiresAt: current.expiresAt };
   } catch (error) {
     if (error instanceof AppBlockedError) {
       const upstream = error.upstream;
-      return { ...base, outcome: 'blocked', code: upstream && !(upstream instanceof WeChatError) ? upstream.code : 'blocked' };
+      return { outcome: { ...base, outcome: 'blocked', code: upstream && !(upstream instanceof WeChatError) ? upstream.code : 'blocked' }, expiresAt: item?.expiresAt };
     }
-    return { ...base, outcome: 'failed', code: errorCode(error) };
+    return { outcome: { ...base, outcome: 'failed', code: errorCode(error) }, expiresAt: item?.expiresAt };
   }
 }
 

@@ -18,7 +18,7 @@ export interface LastError {
 }
 
 /** What made a refresh: a read that found no usable value, the tick, a forced refresh, or the tick's probe finding it dead. */
-export type RefreshCause = 'read' | 'tick' | 'forced' | 'self_heal';
+export type RefreshCause = 'read' | 'tick' | 'forced' | 'self_heal' | 'pushed';
 
 export interface CredentialItem {
   value?: string;

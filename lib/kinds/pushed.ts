@@ -1,0 +1,13 @@
+import type { HubApp } from '../apps.js';
+import type { CredentialKind } from './kind.js';
+
+/**
+ * A kind as the protocol sees a value WeChat pushed (the component_verify_ticket): its one "fetch"
+ * returns what the kind's `ingest` made of the push, charged nothing, depending on nothing, with
+ * no probe; the lease, the fence and the write are the protocol's, as for any fetch.
+ */
+export function pushedKind(kind: CredentialKind, app: HubApp, pushed: unknown, now: number): CredentialKind {
+  if (!kind.ingest) throw new Error(`${kind.id} takes no pushed value`);
+  const fetched = kind.ingest(app, pushed, now);
+  return { ...kind, dependsOn: undefined, probe: undefined, charges: () => [], fetch: async () => fetched };
+}
