@@ -16,8 +16,10 @@ export const PRICES = {
 };
 
 export interface Measured {
-  /** DynamoDB requests of one tick per app when nothing is due (reads), and of one refresh (reads + writes). */
-  tickReadsPerApp: number;
+  /** DynamoDB requests of one tick when nothing is due (one query per due-index shard, the secrets' meta read): the same for any number of apps. */
+  tickRequests: number;
+  /** Self-heal writes per app per tick (a probe moves the token in the due index; at SELF_HEAL_INTERVAL=300 every tick probes). */
+  probeWritesPerAppPerTick: number;
   refreshReads: number;
   refreshWrites: number;
   /** Token fetches per app per day (the simulated day). */
@@ -38,10 +40,10 @@ export function costSection(m: Measured): string {
     const gbSeconds = requests * 0.01 * memoryGb + ticks * (0.05 + apps * 0.01) * memoryGb; // ~10 ms a read; the tick ~10 ms an app
     const lambda = (invocations / 1e6) * PRICES.lambdaPerMillion + gbSeconds * PRICES.lambdaPerGbSecondArm;
     const api = (requests / 1e6) * PRICES.httpApiPerMillion;
-    // Reads: one consistent GetItem per container and app every CACHE_TTL (30 s); the tick's reads and
-    // gauges; refreshes. Writes: the lease, the ledger and the fenced write of each refresh.
-    const ddbReads = containers * apps * (MONTH_S / 30) + ticks * apps * m.tickReadsPerApp + 30 * apps * m.refreshesPerDay * m.refreshReads;
-    const ddbWrites = 30 * apps * m.refreshesPerDay * m.refreshWrites;
+    // Reads: one consistent GetItem per container and app every CACHE_TTL (30 s); the tick's queries;
+    // refreshes. Writes: the lease, the ledger and the fenced write of each refresh; the probes' index moves.
+    const ddbReads = containers * apps * (MONTH_S / 30) + ticks * m.tickRequests + 30 * apps * m.refreshesPerDay * m.refreshReads;
+    const ddbWrites = 30 * apps * m.refreshesPerDay * m.refreshWrites + ticks * apps * m.probeWritesPerAppPerTick;
     const dynamo = (ddbReads / 1e6) * PRICES.dynamoReadPerMillion + (ddbWrites / 1e6) * PRICES.dynamoWritePerMillion;
     // SSM standard parameters: no API charge; SecureStrings decrypt through KMS once per SECRET_CACHE_TTL (60 s) per container and value.
     const kmsCalls = (containers * 3 + 1) * (apps + 1) * (MONTH_S / 60);
@@ -58,8 +60,9 @@ requests and $${PRICES.lambdaPerGbSecondArm}/GB-s, HTTP API $${PRICES.httpApiPer
 $${PRICES.dynamoWritePerMillion}/M writes, KMS $${PRICES.kmsPerTenThousand}/10k (each SecureString read counted as a charged KMS request, the
 worst case: a container re-reads each AppSecret and the key list every SECRET_CACHE_TTL, 60 s; SSM
 standard parameters themselves cost nothing; a longer SECRET_CACHE_TTL divides this line).
-Measured inputs: ${m.tickReadsPerApp} DynamoDB reads per app per tick with nothing due, ${m.refreshReads} reads and ${m.refreshWrites}
-writes per refresh, ${m.refreshesPerDay} refreshes per app a day. Not included: CloudWatch logs and metrics,
+Measured inputs: ${m.tickRequests} DynamoDB requests per tick with nothing due (whatever the number of apps), ${m.probeWritesPerAppPerTick}
+self-heal write per app per tick (SELF_HEAL_INTERVAL=300), ${m.refreshReads} reads and ${m.refreshWrites} writes per refresh, ${m.refreshesPerDay}
+refreshes per app a day. Not included: CloudWatch logs and metrics,
 data transfer, the optional NAT gateway (README: about $37 a month in us-east-1).
 
 | apps | requests / month | Lambda | API Gateway | DynamoDB | KMS | total |
