@@ -9,6 +9,7 @@ import { Hub } from '../hub.js';
 import { WeChatSimulator } from '../simulator/wechat-simulator.js';
 import { ensureTable } from '../store/dynamodb.js';
 import { startDynalite } from './dynalite.js';
+import { upgradeLocalTable } from './upgrade-table.js';
 import { claimDataDir, dataDirOf, realWeChatWarning } from './local-settings.js';
 
 const TICK_MS = 5 * 60_000;
@@ -89,6 +90,7 @@ export async function runLocal(env: Record<string, string | undefined>, print: (
     region: 'local',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
+  if (await upgradeLocalTable(client, config.tableName)) print(`The data directory's table was made by an older hub: copied into one with the due index (${config.tableName}).`);
   await ensureTable(client, config.tableName);
   const logger = new Logger({ serviceName: 'wechat-token-hub', logLevel: config.logLevel });
   const hub = new Hub(config, { dynamodb: client, logger, secretEnv: settings });
