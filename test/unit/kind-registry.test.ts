@@ -38,8 +38,9 @@ describe('KindCatalog', () => {
       const ids = catalog.kindsOf(app).map((k) => k.id);
       catalog.kindsOf(app).forEach((k, i) => {
         const dep = dependencyOf(k, app);
-        if (dep && dep.app === app.name) expect(ids.indexOf(dep.kind), `${app.name}: ${k.id} after ${dep.kind}`).toBeGreaterThanOrEqual(0);
-        if (dep && dep.app === app.name) expect(ids.indexOf(dep.kind)).toBeLessThan(i);
+        if (dep === undefined || dep.app !== app.name) return;
+        expect(ids.indexOf(dep.kind), `${app.name}: ${dep.kind} is listed`).toBeGreaterThanOrEqual(0);
+        expect(ids.indexOf(dep.kind), `${app.name}: ${k.id} after ${dep.kind}`).toBeLessThan(i);
       });
     }
   });
