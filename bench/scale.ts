@@ -67,8 +67,8 @@ export async function scaleSection(tiny = false): Promise<string> {
       dynamodb: client(),
       secretEnv: secrets,
       logger,
-      dispatch: async (shards) => {
-        for (const shard of shards) pending.push(invocation(list, pending).tickReport({ shards: [shard] }));
+      dispatch: async (shards, dueBy) => {
+        for (const shard of shards) pending.push(invocation(list, pending).tickReport({ shards: [shard], dueBy }));
       },
     });
     return hub;

@@ -39,7 +39,7 @@ export interface HubDeps {
    * Hand due-index shards to tick invocations of their own (lib/scheduler/fan-out.ts: in Lambda,
    * an asynchronous invocation of the tick function per shard); none: one invocation takes it all.
    */
-  dispatch?: (shards: number[]) => Promise<void>;
+  dispatch?: (shards: number[], dueBy: number) => Promise<void>;
 }
 
 /**
@@ -205,12 +205,12 @@ export class HubCore {
    * invocation dispatched by another tick (fan-out) takes only those; `deadline`: when it stops
    * taking on work and dispatches the rest.
    */
-  async tick(options: { shards?: readonly number[]; deadline?: number } = {}): Promise<TickOutcome[]> {
+  async tick(options: { shards?: readonly number[]; deadline?: number; dueBy?: number } = {}): Promise<TickOutcome[]> {
     return (await this.tickReport(options)).outcomes;
   }
 
   /** tick(), with what it dispatched and saw. */
-  async tickReport(options: { shards?: readonly number[]; deadline?: number } = {}): Promise<TickReport> {
+  async tickReport(options: { shards?: readonly number[]; deadline?: number; dueBy?: number } = {}): Promise<TickReport> {
     await this.syncApps();
     // The scheduled tick (not a dispatched shard) puts the credentials of a changed secret due now.
     if (!options.shards) {
@@ -244,13 +244,13 @@ export class HubCore {
 
 /** The hub of this Lambda container, configured from its environment on first use. */
 let current: Promise<HubCore> | undefined;
-export function hubFromEnvironment(options: { tick?: boolean } = {}): Promise<HubCore> {
-  current ??= Promise.resolve().then(async () => {
-    const metrics = new Metrics({ namespace: 'WechatTokenHub', serviceName: 'wechat-token-hub' });
-    const self = process.env.AWS_LAMBDA_FUNCTION_NAME;
-    // Only the tick dispatches (to itself); the client is loaded only there, so other bundles stay small.
-    const dispatch = options.tick && self ? (await import('./scheduler/fan-out.js')).lambdaDispatch(self, new Logger({ serviceName: 'wechat-token-hub' })) : undefined;
-    return new HubCore(loadConfig(process.env), { metrics, ...(dispatch ? { dispatch } : {}) });
-  });
+/**
+ * `deps`: what only one function adds (the tick's fan-out, lib/scheduler/fan-out.ts, built in
+ * functions/refresh-tick.ts so that no other bundle carries the Lambda client).
+ */
+export function hubFromEnvironment(deps: Pick<HubDeps, 'dispatch'> = {}): Promise<HubCore> {
+  current ??= Promise.resolve().then(
+    () => new HubCore(loadConfig(process.env), { metrics: new Metrics({ namespace: 'WechatTokenHub', serviceName: 'wechat-token-hub' }), ...deps }),
+  );
   return current;
 }

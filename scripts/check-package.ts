@@ -316,15 +316,21 @@ const ROUTE_MARKERS: Record<string, string> = {
   proxy: 'the proxy forwards GET and POST',
   login: 'WeChat refused the login',
 };
-/** The largest bundle (bytes, unzipped) any function may have: they were 587-602 KB when the route table came. */
+/**
+ * The largest bundle (bytes, unzipped) a function may have: they were 587-602 KB when the route
+ * table came. The tick also carries the Lambda client for its fan-out (lib/scheduler/fan-out.ts):
+ * about 90 KB more, and only there.
+ */
 const BUNDLE_BUDGET_BYTES = 640_000;
+const BUNDLE_BUDGETS: Record<string, number> = { refreshTick: 720_000 };
 const bundleText = Object.fromEntries(Object.entries(BUNDLES).map(([f, file]) => [f, readFileSync(join(dir, f, 'functions', `${file}.mjs`), 'utf8')]));
 for (const [f, text] of Object.entries(bundleText)) {
   const foreign = Object.entries(ROUTE_MARKERS).filter(([owner, marker]) => owner !== f && text.includes(marker)).map(([owner]) => owner);
   const own = ROUTE_MARKERS[f];
   check(foreign.length === 0 && (own === undefined || text.includes(own)), `the ${f} bundle has its own routes and no other function's${foreign.length ? ` (it has ${foreign.join(', ')}'s)` : ''}`);
   const size = Buffer.byteLength(text);
-  check(size <= BUNDLE_BUDGET_BYTES, `the ${f} bundle is within ${BUNDLE_BUDGET_BYTES} bytes (${size})`);
+  const budget = BUNDLE_BUDGETS[f] ?? BUNDLE_BUDGET_BYTES;
+  check(size <= budget, `the ${f} bundle is within ${budget} bytes (${size})`);
 }
 
 const dynamo = await startDynalite();

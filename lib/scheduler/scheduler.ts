@@ -22,7 +22,8 @@ export interface SchedulerDeps {
    */
   refreshPrincipal(app: string, entries: readonly DueEntry[]): Promise<{ outcomes: TickOutcome[]; leastExpiresAt?: number }>;
   /** Hand shards to invocations of their own (Lambda: an asynchronous invocation of this function per shard). */
-  dispatch?(shards: number[]): Promise<void>;
+  /** `dueBy`: the dispatching invocation's horizon, which the invocations take as theirs (what came due after is the next tick's). */
+  dispatch?(shards: number[], dueBy: number): Promise<void>;
   now(): number;
   log: Logger;
   settings: {
@@ -46,13 +47,16 @@ export class Scheduler {
   constructor(private readonly d: SchedulerDeps) {}
 
   /**
-   * The tick (EventBridge) or one of its dispatched invocations (`shards`): what is due in those
-   * shards (all of them by default). `deadline`: the epoch ms by which this invocation stops taking
-   * on work and dispatches what is left of its shards (Lambda's remaining time, less a margin).
+   * The tick (EventBridge) or one of its dispatched invocations (`shards`, `dueBy`): what is due in
+   * those shards (all of them by default) by `dueBy` (now by default). `deadline`: the epoch ms by
+   * which this invocation stops taking on work and dispatches what is left of its shards (Lambda's
+   * remaining time, less a margin).
    */
-  async tick(options: { shards?: readonly number[]; deadline?: number } = {}): Promise<TickReport> {
+  async tick(options: { shards?: readonly number[]; deadline?: number; dueBy?: number } = {}): Promise<TickReport> {
     const shards = options.shards ?? Array.from({ length: DUE_SHARDS }, (_, i) => i);
-    const now = this.d.now();
+    // A dispatched invocation takes what was due when it was dispatched, not what failed since (a
+    // failure is due again at once: the next tick's, not a continuation's).
+    const now = options.dueBy ?? this.d.now();
     const report: TickReport = { outcomes: [], dispatched: [], queries: 0 };
     const seen = new Set<string>();
     // First page of every shard, at once: one query each when little is due.
@@ -72,7 +76,7 @@ export class Scheduler {
     }
     if (report.dispatched.length) {
       this.d.log.info('tick: more is due than one invocation takes; shards dispatched', { shards: report.dispatched, taken });
-      await this.d.dispatch!(report.dispatched);
+      await this.d.dispatch!(report.dispatched, now);
     }
     let minLeft = Math.min(...firsts.map((f) => f.nextExpiresAt ?? Infinity)) - now;
     for (const f of mine) {
@@ -87,7 +91,7 @@ export class Scheduler {
         if (options.deadline !== undefined && this.d.now() >= options.deadline && this.d.dispatch) {
           // Out of time: the rest of this shard goes to an invocation of its own.
           report.dispatched.push(f.shard);
-          await this.d.dispatch([f.shard]);
+          await this.d.dispatch([f.shard], now);
           break;
         }
         page = await this.#due(f.shard, now, page.cursor, report);

@@ -3,7 +3,7 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { hashApiKey } from '../../lib/http/auth.js';
-import { lambdaDispatch, shardsOf } from '../../lib/scheduler/fan-out.js';
+import { dueByOf, lambdaDispatch, shardsOf } from '../../lib/scheduler/fan-out.js';
 import { shardOf } from '../../lib/scheduler/shards.js';
 import { MINUTE } from '../support/manual-clock.js';
 import { useWorld } from '../support/use-world.js';
@@ -166,6 +166,9 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
       expect(shardsOf({ 'detail-type': 'Scheduled Event', source: 'aws.events' })).toBeUndefined();
       expect(shardsOf({ shards: [] })).toBeUndefined();
       expect(shardsOf(null)).toBeUndefined();
+      // The horizon of a dispatched invocation: its dispatcher's, or none (then its own now).
+      expect(dueByOf({ shards: [3], dueBy: 1_795_399_200_000 })).toBe(1_795_399_200_000);
+      for (const bad of [{ shards: [3] }, { dueBy: 'soon' }, { dueBy: -1 }, { dueBy: Number.NaN }, null]) expect(dueByOf(bad)).toBeUndefined();
     });
   });
 
@@ -179,7 +182,7 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
       const hub = world.container({ ...env, SELF_HEAL: 'off' }, { dispatch, ...PATIENT });
       const first = await hub.tickReport({ deadline: world.clock.now() - 1 });
       expect(first.dispatched).toEqual([3]);
-      expect(dispatch).toHaveBeenCalledWith([3]);
+      expect(dispatch).toHaveBeenCalledWith([3], expect.any(Number));
       const inShard = (o: { app: string }) => names.includes(o.app);
       expect(refreshed(first.outcomes).filter((k) => inShard({ app: k.split('/')[0]! }))).toHaveLength(100);
 
@@ -194,7 +197,7 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
     }, 120_000);
 
     /**
-     * PRODUCT BUG (lib/scheduler/scheduler.ts with lib/scheduler/schedule.ts afterFailure): a
+     * Was a product bug (fixed: a dispatched invocation takes its dispatcher's `dueBy`): a
      * continuation starts its shard from the beginning with its own `now`, so the credentials that
      * failed in the invocation that dispatched it (put due "at once", at their failure's time) are
      * due again and sort among the rest: the continuation retries them a moment later, and when that
@@ -203,16 +206,17 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
      * of WeChat with more than a page due in a shard, every continuation retries the same failures
      * and hands on again (a chain per tick, bounded only by the reserved concurrency).
      */
-    it.fails('a continuation takes only the rest of its shard, not what failed in the invocation that dispatched it', async () => {
+    it('a continuation takes only the rest of its shard, not what failed in the invocation that dispatched it', async () => {
       const names: string[] = [];
       for (let i = 0; names.length < 105; i++) if (shardOf({ app: `f${i}`, kind: 'access_token' }) === 3) names.push(`f${i}`);
       const { env } = extraApps(world, names.length, (i) => names[i]!);
       const all = { ...env, SELF_HEAL: 'off' };
       world.sim.onRequest(() => world.clock.advance(10)); // WeChat takes 10 ms an answer
       world.sim.failNext({ kind: 'errcode', errcode: 40013 }, 1_000, '*'); // and refuses every token for now
-      const dispatch = vi.fn(async (_shards: number[]) => undefined);
+      const dispatch = vi.fn(async (_shards: number[], _dueBy: number) => undefined);
       const first = await world.container(all, { dispatch, ...PATIENT }).tickReport({ shards: [3], deadline: world.clock.now() - 1 });
       expect(first.dispatched).toEqual([3]);
+      const dueBy = dispatch.mock.calls[0]![1]; // the continuation's event carries the dispatching invocation's horizon
       const looked = new Set(first.outcomes.map((o) => o.app));
       expect(looked.size).toBe(100);
       expect(first.outcomes.every((o) => o.outcome === 'failed')).toBe(true);
@@ -220,7 +224,7 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
       // The continuation, a second later, still past its deadline (it was dispatched for lack of time).
       world.clock.advance(1_000);
       dispatch.mockClear();
-      const rest = await world.container(all, { dispatch, ...PATIENT }).tickReport({ shards: [3], deadline: world.clock.now() - 1 });
+      const rest = await world.container(all, { dispatch, ...PATIENT }).tickReport({ shards: [3], deadline: world.clock.now() - 1, dueBy });
       // Only the five the first invocation never got to; nothing handed on again.
       expect(rest.outcomes.map((o) => o.app).sort()).toEqual(names.filter((n) => !looked.has(n)).sort());
       expect(rest.dispatched).toEqual([]);
