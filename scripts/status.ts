@@ -53,17 +53,23 @@ interface Status {
   apps: { app: string; type: string; credentials: Credential[]; quota: Quota[] }[];
 }
 
-let res: Response;
-try {
-  res = await fetch(`${url.replace(/\/+$/, '')}/v1/status`, { headers: { authorization: `Bearer ${key}` }, signal: AbortSignal.timeout(10_000) });
-} catch {
-  console.error(`npm run status: the hub at ${url} could not be reached`);
-  process.exit(1);
-}
-const body = (await res.json().catch(() => ({}))) as Status & { error?: { code: string; message: string } };
-if (!res.ok) {
-  console.error(`npm run status: ${res.status} ${body.error?.code ?? ''}: ${body.error?.message ?? 'the hub refused'}`);
-  process.exit(1);
+// /v1/status pages its apps (100 a page): follow `next` to the end.
+let body: Status & { next?: string; error?: { code: string; message: string } } = { generatedAt: '', apps: [] };
+for (let cursor: string | undefined, first = true; first || cursor; first = false) {
+  let res: Response;
+  try {
+    res = await fetch(`${url.replace(/\/+$/, '')}/v1/status${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`, { headers: { authorization: `Bearer ${key}` }, signal: AbortSignal.timeout(10_000) });
+  } catch {
+    console.error(`npm run status: the hub at ${url} could not be reached`);
+    process.exit(1);
+  }
+  const page = (await res.json().catch(() => ({}))) as typeof body;
+  if (!res.ok) {
+    console.error(`npm run status: ${res.status} ${page.error?.code ?? ''}: ${page.error?.message ?? 'the hub refused'}`);
+    process.exit(1);
+  }
+  body = first ? page : { ...page, apps: [...body.apps, ...page.apps] };
+  cursor = page.next;
 }
 if (values.json) {
   console.log(JSON.stringify(body, null, 2));
