@@ -7,7 +7,7 @@ import { fingerprint } from './fingerprint.js';
 import { DependencyRejectedError, type CredentialKind, type PlannedFetch } from './kinds/kind.js';
 import { tokenHash } from './identify.js';
 import { OVERLAP_MS } from './policy.js';
-import type { HubMetric, ProtocolSettings, RefreshRequest, RefreshResult } from './protocol.js';
+import type { HubMetric, ProtocolSettings, RefreshRequest, RefreshResult } from './protocol/types.js';
 import type { Ledger, QuotaCharge } from './quota/ledger.js';
 import { StoreUnavailableError } from './store/errors.js';
 import { afterFailure, afterWrite, type ScheduleSettings } from './scheduler/schedule.js';

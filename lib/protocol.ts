@@ -1,59 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { HubApp } from './apps.js';
 import { AppBlockedError, ForcedRefreshBudgetError, NoTokenAvailableError, RefreshInProgressError } from './errors.js';
-import { dependencyFailureDecision, type FailureSettings } from './failure.js';
+import { dependencyFailureDecision } from './failure.js';
 import { HeldLease, type LeaseDeps } from './held-lease.js';
 import { fingerprint } from './fingerprint.js';
 import { DependencyRejectedError, type CredentialKind, type PlannedFetch } from './kinds/kind.js';
 import { errorCode, recentlyValidated, retryAfterFor, seconds } from './policy.js';
 import { afterProbe } from './scheduler/schedule.js';
-import type { CredentialItem, CredentialKey, RefreshCause } from './store/store.js';
+import type { CredentialItem, CredentialKey } from './store/store.js';
+import type { RefreshRequest, RefreshResult } from './protocol/types.js';
 
-export interface ProtocolSettings extends FailureSettings {
-  leaseMs: number;
-  /** The clock skew between containers the lease tolerates: a lease is taken over only this long after it lapsed. */
-  leaseSkewMs: number;
-  upstreamDeadlineMs: number;
-  pollIntervalMs: number;
-  forcedDailyBudget: number;
-  /** A rotation WeChat could not confirm (no probe, or the probe could not answer) spends this smaller daily budget… */
-  unverifiedForcedDailyBudget: number;
-  /** …and only of a value at least this old. */
-  unverifiedMinAgeMs: number;
-}
-
-/** What the hub counts, per app and kind. Never a token, a secret or a key. */
-export type HubMetric = 'TokenRefreshed' | 'TokenRefreshFailed' | 'LeaseLost' | 'ForcedRefreshNotRotated' | 'ForcedRefreshRefused' | 'SelfHealed';
-
-export interface RefreshRequest {
-  app: HubApp;
-  kind: CredentialKind;
-  /** Whether the item (as read now) still needs the refresh; false means someone else did it. */
-  needed: (item: CredentialItem | undefined) => boolean;
-  forced: boolean;
-  /** What asked for the refresh (recorded with the value). */
-  cause: RefreshCause;
-  /** The consistent read the caller has just made, used for the first round instead of reading again. */
-  justRead?: { item: CredentialItem | undefined };
-  /**
-   * A forced refresh of a kind with a probe: ask WeChat first whether this (stored) value is really
-   * invalid, unless WeChat confirmed it within `ttlMs`.
-   */
-  probe?: { value: string; ttlMs: number };
-  /** The value of the kind this one depends on, and the guarded forced refresh of that value. */
-  dependencies: {
-    value(): Promise<string>;
-    rejected(stale: string): Promise<string>;
-  };
-  /** Called once this call holds the lease and is about to fetch. */
-  beforeFetch?: () => void;
-}
-
-export interface RefreshResult {
-  item: CredentialItem;
-  /** This call's upstream fetch wrote the item. */
-  wrote: boolean;
-}
+export type { HubMetric, ProtocolSettings, RefreshRequest, RefreshResult } from './protocol/types.js';
 
 export const credentialKey = (app: HubApp, kind: CredentialKind): CredentialKey => ({ app: app.name, kind: kind.id });
 
