@@ -5,12 +5,9 @@ import type { CredentialKind, Fetched } from '../kinds/kind.js';
 import { OVERLAP_MS, recentlyValidated, retryAfterFor, seconds } from '../policy.js';
 import type { QuotaCharge } from '../quota/ledger.js';
 import { afterFailure, afterProbe, afterWrite, type ScheduleSettings } from '../scheduler/schedule.js';
-import type { CredentialItem, CredentialKey, FailureRecord, LastError, RefreshCause, Schedule, TokenWrite } from '../store/store.js';
+import type { CredentialItem, CredentialKey, LastError, RefreshCause, Schedule } from '../store/store.js';
+import type { LeaseFailure, LeaseWrite } from '../store/with-lease.js';
 import type { ProtocolSettings } from './types.js';
-
-/** A fenced write and a failure record as a lease's holder gives them (lib/store/with-lease.ts binds the owner and the version seen). */
-export type LeaseWrite = Omit<TokenWrite, 'owner' | 'seenVersion'>;
-export type LeaseFailure = Omit<FailureRecord, 'owner'>;
 
 /**
  * The refresh protocol as transitions (docs/protocol.md, "The protocol as transitions"): pure
