@@ -8,7 +8,7 @@ import { DependencyRejectedError, type CredentialKind, type PlannedFetch } from 
 import { tokenHash } from './identify.js';
 import { chargeRefusal, failed, unverifiedRow, written } from './protocol/transition.js';
 import type { HubMetric, ProtocolSettings, RefreshRequest, RefreshResult } from './protocol/types.js';
-import type { Ledger, QuotaCharge } from './quota/ledger.js';
+import type { Ledger } from './quota/ledger.js';
 import { StoreUnavailableError } from './store/errors.js';
 import type { ScheduleSettings } from './scheduler/schedule.js';
 import type { CredentialItem, CredentialStore, QuotaCall } from './store/store.js';
@@ -78,7 +78,7 @@ export class HeldLease {
     // Counted as the call is made (after the dependency was had): the ledger counts what WeChat receives.
     let counted: QuotaCall[];
     try {
-      if (at.unverified) await this.#ledger.charge([unverifiedRow(app, kind, this.#settings.unverifiedForcedDailyBudget)] satisfies QuotaCharge[], this.#clock.now());
+      if (at.unverified) await this.#ledger.charge([unverifiedRow(app, kind, this.#settings.unverifiedForcedDailyBudget)], this.#clock.now());
       counted = at.again ? await this.#ledger.recount(charges, this.#clock.now()) : await this.#ledger.charge(charges, this.#clock.now());
     } catch (error) {
       await lease.release().catch(() => undefined);
