@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CredentialKey, CredentialStore, PrincipalRow, QuotaCall, TokenWrite } from '../../lib/store/store.js';
+import { withLease, type LeaseHandle } from '../../lib/store/with-lease.js';
 
 /**
  * What every CredentialStore must do (lib/store/store.ts, docs/store.md), as one suite that each
@@ -267,6 +268,107 @@ export function storeContract(name: string, make: () => Promise<ContractStore>):
         expect(await store.renewLease(key, 'a', T0 + 90_000)).toBe(false);
         expect((await store.read(key))?.leaseUntil).toBeUndefined();
         expect(await store.renewLease(ticket, 'a', T0)).toBe(false);
+      });
+    });
+
+    describe('withLease', () => {
+      const value = (owner: string) => ({ value: `value-${owner}`, expiresAt: T0 + 7_200_000, obtainedAt: T0 });
+
+      it('takes the lease and runs the work under it; the write is bound to the owner and the version seen', async () => {
+        await written('w1');
+        const out = await withLease(store, key, lease('a', 1), async (l) => {
+          expect(l).toMatchObject({ key, owner: 'a', seenVersion: 1 });
+          expect(await store.read(key)).toMatchObject({ leaseOwner: 'a', leaseUntil: T0 + 15_000 });
+          return l.write(value('a'));
+        });
+        expect(out).toEqual({ leased: true, value: expect.objectContaining({ version: 2, writtenBy: 'a', value: 'value-a' }) });
+        expect((await store.read(key))?.leaseOwner).toBeUndefined();
+      });
+
+      it('a lease held by another, or an item no longer at the version seen, is a result: the work does not run', async () => {
+        let ran = false;
+        const work = async () => { ran = true; };
+        expect(await store.acquireLease(key, lease('other'))).toBe(true);
+        expect(await withLease(store, key, lease('a', 0, T0 + 1_000), work)).toEqual({ leased: false });
+        expect(await store.read(key)).toMatchObject({ leaseOwner: 'other' });
+        await store.writeToken(key, write('other', 0));
+        expect(await withLease(store, key, lease('a', 0, T0 + 1_000), work)).toEqual({ leased: false });
+        expect(ran).toBe(false);
+        // A lapsed lease is taken over only beyond the skew.
+        await store.acquireLease(ticket, lease('other', 0, T0, 100));
+        expect(await withLease(store, ticket, lease('a', 0, T0 + 150, 100, 50), work)).toEqual({ leased: false });
+        expect(await withLease(store, ticket, lease('a', 0, T0 + 151, 100, 50), async () => 'mine')).toEqual({ leased: true, value: 'mine' });
+      });
+
+      it('work that throws without ending the lease gives it back, and its error is the one thrown', async () => {
+        await written('w1');
+        const boom = new Error('boom');
+        await expect(withLease(store, key, lease('a', 1), async () => { throw boom; })).rejects.toBe(boom);
+        const after = await store.read(key);
+        expect(after).toMatchObject({ version: 1, value: 'value-w1-0', failures: 0 });
+        expect(after?.leaseOwner).toBeUndefined();
+        // Nobody waits for it: the next one takes it at once.
+        expect(await store.acquireLease(key, lease('b', 1, T0 + 1))).toBe(true);
+      });
+
+      it('work that returns without ending the lease gives it back too', async () => {
+        expect(await withLease(store, key, lease('a'), async (l) => l.renew(T0 + 40_000))).toEqual({ leased: true, value: true });
+        expect((await store.read(key))?.leaseOwner).toBeUndefined();
+      });
+
+      it('a failure recorded through the handle stands when the work then throws', async () => {
+        await written('w1');
+        await expect(withLease(store, key, lease('a', 1), async (l) => {
+          expect(await l.fail({ error: { code: 'retry_later', message: 'busy', at: T0 + 1 }, backoffUntil: T0 + 5_000, schedule: { dueAt: T0 + 1, shard: 2 } })).toBe(true);
+          throw new Error('after the record');
+        })).rejects.toThrow('after the record');
+        expect(await store.read(key)).toMatchObject({ version: 1, failures: 1, lastError: { code: 'retry_later', message: 'busy', at: T0 + 1 }, backoffUntil: T0 + 5_000, dueAt: T0 + 1 });
+        expect((await store.read(key))?.leaseOwner).toBeUndefined();
+      });
+
+      it('release gives the lease back with the confirmation and the schedule; renew moves its end', async () => {
+        await written('w1');
+        await withLease(store, key, lease('a', 1), async (l) => {
+          expect(await l.renew(T0 + 45_000)).toBe(true);
+          expect((await store.read(key))?.leaseUntil).toBe(T0 + 45_000);
+          expect(await l.release(T0 + 7, { dueAt: T0 + 600_000, shard: 1 })).toBe(true);
+        });
+        expect(await store.read(key)).toMatchObject({ version: 1, validatedAt: T0 + 7, dueAt: T0 + 600_000, shard: 1 });
+        expect((await store.read(key))?.leaseOwner).toBeUndefined();
+      });
+
+      it('a lease taken over meanwhile: renew is false, the write is fenced off, and the new holder keeps its lease', async () => {
+        let handle: LeaseHandle | undefined;
+        const out = await withLease(store, key, lease('a', 0, T0, 100), async (l) => {
+          handle = l;
+          expect(await store.acquireLease(key, lease('b', 0, T0 + 201, 100))).toBe(true);
+          expect(await l.renew(T0 + 1_000)).toBe(false);
+          expect(await l.release()).toBe(false);
+          return l.write(value('a'));
+        });
+        expect(out).toEqual({ leased: true, value: undefined });
+        expect(handle?.owner).toBe('a');
+        expect(await store.read(key)).toMatchObject({ version: 0, leaseOwner: 'b', leaseUntil: T0 + 301 });
+        expect(await store.recordFailure(key, { owner: 'a', error: { code: 'x', message: 'y', at: T0 } })).toBe(false);
+      });
+
+      it('a write repeated by the holder (after an error) recognises its own applied write; a competitor\'s is not taken for it', async () => {
+        const out = await withLease(store, key, lease('a'), async (l) => {
+          const first = await l.write(value('a'));
+          expect(first).toMatchObject({ version: 1, writtenBy: 'a' });
+          expect(await l.write(value('a'))).toEqual(first);
+          return first;
+        });
+        expect(out.leased && out.value?.version).toBe(1);
+        // Another holder's write at the same version is not this one's.
+        const other = await withLease(store, ticket, lease('c'), async (l) => {
+          expect(await store.acquireLease(ticket, lease('d', 0, T0 + 15_001))).toBe(true);
+          expect(await store.writeToken(ticket, write('d', 0))).toMatchObject({ version: 1, writtenBy: 'd' });
+          expect(await l.write(value('c'))).toBeUndefined();
+          return l.write(value('c'));
+        });
+        expect(other).toEqual({ leased: true, value: undefined });
+        expect(await store.read(ticket)).toMatchObject({ version: 1, writtenBy: 'd', value: 'value-d-0' });
       });
     });
 
