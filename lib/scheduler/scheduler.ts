@@ -64,7 +64,8 @@ export class Scheduler {
     let taken = 0;
     const mine: typeof firsts = [];
     for (const f of firsts) {
-      const load = f.due.length + (f.cursor ? PAGE : 0);
+      // A shard with more than a page due may hold any number more: it fills a budget on its own.
+      const load = f.cursor ? this.d.settings.invocationBudget : f.due.length;
       if (load === 0) continue;
       // The first shard with work is always this invocation's own; others while the budget lasts.
       if (!this.d.dispatch || mine.length === 0 || taken + load <= this.d.settings.invocationBudget) {
