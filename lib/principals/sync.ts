@@ -20,8 +20,8 @@ export interface Configured {
 /**
  * Bring the principal rows in line with the configuration (HUB_APPS and the SSM apps path;
  * docs/architecture.md, "Principals"): a row per configured app (its configuration, with the secret
- * as the reference it is given by), the credentials the tick keeps fresh from the start put into the
- * due index (never moving one already there), and rows of apps no longer configured deleted (their
+ * as the reference it is given by), the credentials the tick keeps fresh from the start and those
+ * already stored put into the due index (never moving one already there), and rows of apps no longer configured deleted (their
  * credentials leave the index). With the configuration unchanged this is one read of a meta
  * document. Returns the digest synced.
  */
@@ -39,8 +39,10 @@ export async function syncPrincipals(
   for (const { c, doc } of docs) {
     await store.putPrincipal({ name: c.app.name, type: c.app.type, source: 'config', doc, digest: digestOf([doc]), updatedAt: now });
     for (const kind of kindsOf(c.app)) {
-      if (!prewarmed(c.app, kind)) continue;
-      await store.schedule({ app: c.app.name, kind: kind.id }, dueNow({ app: c.app.name, kind: kind.id }, now), { ifUnscheduled: true });
+      const key = { app: c.app.name, kind: kind.id };
+      // What the tick keeps fresh from the start; and a credential already asked for that is not in
+      // the due index yet (stored by a hub older than the index), without creating one nobody asked for.
+      await store.schedule(key, dueNow(key, now), prewarmed(c.app, kind) ? { ifUnscheduled: true } : { ifUnscheduled: true, ifExists: true });
     }
   }
   const names = new Set(configured.map((c) => c.app.name));

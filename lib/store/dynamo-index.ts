@@ -31,7 +31,7 @@ export async function schedule(
   table: DynamoTable,
   key: CredentialKey,
   s: Schedule,
-  when: { ifVersion?: number; ifUnscheduled?: boolean } = {},
+  when: { ifVersion?: number; ifUnscheduled?: boolean; ifExists?: boolean } = {},
 ): Promise<boolean> {
   const values: Item = { ':zero': N(0) };
   const sets = [...scheduleSets(s, values), '#version = if_not_exists(#version, :zero)', 'failures = if_not_exists(failures, :zero)'];
@@ -41,6 +41,7 @@ export async function schedule(
     conditions.push(when.ifVersion === 0 ? '(attribute_not_exists(pk) OR #version = :v)' : '#version = :v');
   }
   if (when.ifUnscheduled) conditions.push('attribute_not_exists(#dueAt)');
+  if (when.ifExists) conditions.push('attribute_exists(pk)');
   const refused = await table.conditional('schedule', new UpdateItemCommand({
     TableName: table.name,
     Key: { pk: S(credentialPk(key)) },

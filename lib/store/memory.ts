@@ -159,8 +159,9 @@ export class MemoryCredentialStore implements CredentialStore {
     return this.#ledger.read(app, api, period);
   }
 
-  async schedule(key: CredentialKey, schedule: Schedule, when: { ifVersion?: number; ifUnscheduled?: boolean } = {}): Promise<boolean> {
+  async schedule(key: CredentialKey, schedule: Schedule, when: { ifVersion?: number; ifUnscheduled?: boolean; ifExists?: boolean } = {}): Promise<boolean> {
     const stored = this.#items.get(id(key));
+    if (when.ifExists && !stored) return false;
     // A missing item is at version 0 and unscheduled: it is created so.
     if (when.ifVersion !== undefined && (stored?.item.version ?? 0) !== when.ifVersion) return false;
     if (when.ifUnscheduled && stored?.item.dueAt !== undefined) return false;

@@ -64,9 +64,10 @@ export interface CredentialStore {
    * Put a credential in the due index (or move it there), creating the item (version 0) when it does
    * not exist. `when.ifVersion`: only while the item is at that version (a probe's result must not
    * move a newer value); `when.ifUnscheduled`: only when it has no `dueAt` yet (registering a
-   * principal never delays a credential already scheduled). False when the condition refused it.
+   * principal never delays a credential already scheduled); `when.ifExists`: only an item that
+   * exists (no item is created). False when the condition refused it.
    */
-  schedule(key: CredentialKey, schedule: Schedule, when?: { ifVersion?: number; ifUnscheduled?: boolean }): Promise<boolean>;
+  schedule(key: CredentialKey, schedule: Schedule, when?: { ifVersion?: number; ifUnscheduled?: boolean; ifExists?: boolean }): Promise<boolean>;
   /** Take a credential out of the due index (its principal is gone); the item is kept. */
   unschedule(key: CredentialKey): Promise<void>;
   /**

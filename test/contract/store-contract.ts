@@ -505,6 +505,16 @@ export function storeContract(name: string, make: () => Promise<ContractStore>):
         expect((await store.read(key))?.dueAt).toBe(T0 + 7);
       });
 
+      it('honours ifExists: an item that exists is scheduled, none is created', async () => {
+        const nobodys = { app: 'nobody', kind: 'wx_card_ticket' };
+        expect(await store.schedule(nobodys, { dueAt: T0 + 3, shard: 6 }, { ifUnscheduled: true, ifExists: true })).toBe(false);
+        expect(await store.read(nobodys)).toBeUndefined();
+        await written('w');
+        expect(await store.schedule(key, { dueAt: T0 + 3, shard: 6 }, { ifUnscheduled: true, ifExists: true })).toBe(true);
+        expect((await store.read(key))?.dueAt).toBe(T0 + 3);
+        expect((await store.queryDue(6, { limit: 10 })).entries.map((e) => e.key)).toEqual([key]);
+      });
+
       it('unschedule takes the credential out of the index and keeps the item', async () => {
         await written('w', { schedule: { dueAt: T0 + 10, shard: 4 } });
         expect((await store.queryDue(4, { limit: 10 })).entries.map((e) => e.key)).toEqual([key]);

@@ -106,6 +106,26 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
     expect(kept?.value).toBe(token!.value);
     expect(kept?.version).toBe(token!.version);
   });
+
+  it('upgrading from a hub without the due index: a ticket already asked for is scheduled by the first sync, one nobody asked for gets no item', async () => {
+    // As an older hub left it: the token and a jsapi_ticket stored, neither in the due index.
+    const now = world.clock.now();
+    for (const kind of ['access_token', 'jsapi_ticket']) {
+      const key = { app: 'oa', kind };
+      expect(await world.store.acquireLease(key, { owner: `old-${kind}`, seenVersion: 0, now, leaseMs: 15_000 })).toBe(true);
+      expect(await world.store.writeToken(key, { owner: `old-${kind}`, seenVersion: 0, value: `${kind}-value`, expiresAt: now + 7_200_000, obtainedAt: now })).toBeDefined();
+      expect((await world.store.read(key))?.dueAt).toBeUndefined();
+    }
+    await world.container().syncApps();
+    expect((await world.store.read({ app: 'oa', kind: 'access_token' }))?.dueAt).toBe(now);
+    expect((await world.store.read({ app: 'oa', kind: 'jsapi_ticket' }))?.dueAt).toBe(now);
+    expect(await world.store.read({ app: 'oa', kind: 'wx_card_ticket' })).toBeUndefined();
+    // The next tick looks at both (their renewal is far off: not fetched), and puts them back for later
+    // (self-healing off: the made-up token here would not pass WeChat's probe).
+    const outcomes = await world.container({ SELF_HEAL: 'off' }).tick();
+    expect(outcomes.filter((o) => o.app === 'oa').map((o) => `${o.kind}:${o.outcome}`).sort()).toEqual(['access_token:fresh', 'jsapi_ticket:fresh']);
+    expect((await world.store.read({ app: 'oa', kind: 'jsapi_ticket' }))?.dueAt).toBeGreaterThan(now);
+  });
 });
 
 describe('GET /v1/principals', () => {
