@@ -24,17 +24,19 @@ function pageOf(event: HttpEvent): { limit: number; cursor?: string } {
 const PAGE_LIMIT = 100;
 
 /**
- * GET /v1/status (scope admin): the apps the admin key may see, in name order, a page at a time
- * (`limit`, `cursor`; `next` when there are more), each with its credentials and ledger rows. Never a value.
+ * GET /v1/status (scope admin): the apps the admin key may see, in the configuration's order, a
+ * page at a time (`limit`, `cursor`: the last app of the previous page, its `next`), each with its
+ * credentials and ledger rows. Never a value.
  */
 export const overviewRoute = /* @__PURE__ */ withErrors(/* @__PURE__ */ withScope('admin', async ({ event, deps, hub, grant }) => {
   const page = pageOf(event);
   const now = deps.clock.now();
-  const names = deps.refresher.appNames.filter((n) => grant.apps.includes('*') || grant.apps.includes(n)).sort();
-  const from = page.cursor === undefined ? 0 : names.findIndex((n) => n > page.cursor!);
-  const shown = from < 0 ? [] : names.slice(from, from + page.limit);
+  const names = deps.refresher.appNames.filter((n) => grant.apps.includes('*') || grant.apps.includes(n));
+  const from = page.cursor === undefined ? 0 : names.indexOf(page.cursor) + 1;
+  if (from === 0 && page.cursor !== undefined) throw new HttpError(400, 'invalid_cursor', 'cursor must be the `next` of the previous page');
+  const shown = names.slice(from, from + page.limit);
+  const next = from + page.limit < names.length ? shown[shown.length - 1] : undefined;
   const apps = shown.map((n) => deps.refresher.app(n));
-  const next = from >= 0 && from + page.limit < names.length ? shown[shown.length - 1] : undefined;
   return ok({ generatedAt: new Date(now).toISOString(), upstream: hub.upstreamStatus(), apps: await Promise.all(apps.map((a) => hub.statusView.of(a, now))), ...(next ? { next } : {}) });
 }));
 

@@ -7,6 +7,7 @@ import { errorCode, isDue, recentlyValidated, servable } from '../policy.js';
 import type { HubMetric, RefreshRequest, RefreshResult } from '../protocol.js';
 import type { RefresherSettings } from '../settings.js';
 import type { CredentialItem, CredentialKey, Schedule } from '../store/store.js';
+import { afterFailure } from './schedule.js';
 import { WeChatError } from '../wechat/errors.js';
 
 export type TickOutcome =
@@ -82,7 +83,9 @@ async function selfHeal(s: Scheduled, app: HubApp, kind: CredentialKind, item: C
     }
   } catch (error) {
     s.log().warn('tick: could not probe the current value', { app: app.name, kind: kind.id, code: errorCode(error) });
-    return false; // still due: the next tick asks again
+    // Due again from now: the next tick asks again, not a continuation of this one.
+    await s.reschedule(key, afterFailure(key, { at: s.now() }), item.version).catch(() => undefined);
+    return false;
   }
   s.log().warn('tick: WeChat no longer accepts the current value; refreshing now', { app: app.name, kind: kind.id, fingerprint: fingerprint(value) });
   const { wrote } = await s.refresh(app, kind, { needed: (it) => it?.value === value, cause: 'self_heal' });

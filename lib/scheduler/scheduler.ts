@@ -59,47 +59,78 @@ export class Scheduler {
     const now = options.dueBy ?? this.d.now();
     const report: TickReport = { outcomes: [], dispatched: [], queries: 0 };
     const seen = new Set<string>();
-    // First page of every shard, at once: one query each when little is due.
-    const firsts = await Promise.all(shards.map(async (shard) => ({ shard, ...(await this.#due(shard, now, undefined, report)) })));
+    const late = () => options.deadline !== undefined && this.d.dispatch !== undefined && this.d.now() >= options.deadline;
+    // First page of every shard, at once: one query each when little is due. A shard whose query
+    // fails is left for the next tick; the others go on.
+    const read = await Promise.allSettled(shards.map(async (shard) => ({ shard, ...(await this.#due(shard, now, undefined, report)) })));
+    const firsts = read.flatMap((r, i) => {
+      if (r.status === 'fulfilled') return [r.value];
+      this.d.log.error('tick: could not read a shard of the due index; it waits for the next tick', { shard: shards[i], error: r.reason instanceof Error ? r.reason.name : 'unknown' });
+      return [];
+    });
     let taken = 0;
     const mine: typeof firsts = [];
+    const handedOn: number[] = [];
     for (const f of firsts) {
-      // A shard with more than a page due may hold any number more: it fills a budget on its own.
-      const load = f.cursor ? this.d.settings.invocationBudget : f.due.length;
+      const load = f.due.length + (f.cursor ? PAGE : 0);
       if (load === 0) continue;
       // The first shard with work is always this invocation's own; others while the budget lasts.
       if (!this.d.dispatch || mine.length === 0 || taken + load <= this.d.settings.invocationBudget) {
         mine.push(f);
         taken += load;
       } else {
-        report.dispatched.push(f.shard);
+        handedOn.push(f.shard);
       }
     }
-    if (report.dispatched.length) {
-      this.d.log.info('tick: more is due than one invocation takes; shards dispatched', { shards: report.dispatched, taken });
-      await this.d.dispatch!(report.dispatched, now);
+    if (handedOn.length) {
+      this.d.log.info('tick: more is due than one invocation takes; shards dispatched', { shards: handedOn, taken });
+      await this.#dispatch(handedOn, now, report);
     }
     let minLeft = Math.min(...firsts.map((f) => f.nextExpiresAt ?? Infinity)) - now;
+    const once = (entries: readonly DueEntry[]) => {
+      // A credential written during this tick may come up again on a later page: once per tick.
+      const fresh = entries.filter((e) => !seen.has(`${e.key.app}#${e.key.kind}`));
+      for (const e of fresh) seen.add(`${e.key.app}#${e.key.kind}`);
+      return fresh;
+    };
+    // The first pages of this invocation's shards together, one pool of workers. The first shard's
+    // page is always done (progress); past the deadline no other principal is started, and its
+    // shard goes to a continuation.
+    const unfinished = new Set<number>();
+    const first = await this.#refresh(
+      mine.flatMap((f, i) => once(f.due).map((entry) => ({ entry, shard: f.shard, must: i === 0 }))),
+      report,
+      late,
+      unfinished,
+    );
+    minLeft = Math.min(minLeft, first - now);
     for (const f of mine) {
-      let page: { due: DueEntry[]; cursor?: string } = f;
-      for (;;) {
-        // A credential written during this tick may come up again on a later page: once per tick.
-        const fresh = page.due.filter((e) => !seen.has(`${e.key.app}#${e.key.kind}`));
-        for (const e of fresh) seen.add(`${e.key.app}#${e.key.kind}`);
-        const left = await this.#refresh(fresh, report);
-        minLeft = Math.min(minLeft, left - now);
-        if (!page.cursor) break;
-        if (options.deadline !== undefined && this.d.now() >= options.deadline && this.d.dispatch) {
-          // Out of time: the rest of this shard goes to an invocation of its own.
-          report.dispatched.push(f.shard);
-          await this.d.dispatch([f.shard], now);
+      let cursor = f.cursor;
+      while (cursor && !unfinished.has(f.shard)) {
+        if (late()) {
+          unfinished.add(f.shard);
           break;
         }
-        page = await this.#due(f.shard, now, page.cursor, report);
+        const page = await this.#due(f.shard, now, cursor, report);
+        minLeft = Math.min(minLeft, (page.nextExpiresAt ?? Infinity) - now);
+        const left = await this.#refresh(once(page.due).map((entry) => ({ entry, shard: f.shard, must: false })), report, late, unfinished);
+        minLeft = Math.min(minLeft, left - now);
+        cursor = page.cursor;
       }
+    }
+    if (unfinished.size) {
+      // Out of time: the rest of these shards goes to invocations of their own (from their start:
+      // what was done here is no longer due by `now`).
+      this.d.log.info('tick: out of time; the rest of the shards dispatched', { shards: [...unfinished] });
+      await this.#dispatch([...unfinished], now, report);
     }
     if (Number.isFinite(minLeft)) report.minSecondsLeft = Math.max(0, Math.floor(minLeft / 1000));
     return report;
+  }
+
+  async #dispatch(shards: number[], dueBy: number, report: TickReport): Promise<void> {
+    report.dispatched.push(...shards);
+    await this.d.dispatch!(shards, dueBy);
   }
 
   /** One page of a shard: the entries due by `now`, and whether more may be (`cursor`); the first one not due tells the next expiry. */
@@ -112,18 +143,31 @@ export class Scheduler {
     return { due, cursor: notDue ? undefined : page.cursor, nextExpiresAt: notDue?.item.expiresAt };
   }
 
-  /** Refresh the entries, grouped by principal, `concurrency` principals at a time; the least expiry among them after. */
-  async #refresh(entries: readonly DueEntry[], report: TickReport): Promise<number> {
-    const byPrincipal = new Map<string, DueEntry[]>();
-    for (const e of entries) byPrincipal.set(e.key.app, [...(byPrincipal.get(e.key.app) ?? []), e]);
+  /**
+   * Refresh the entries, grouped by principal, `concurrency` principals at a time; the least expiry
+   * among them after. Once `late()`, a principal not marked `must` is not started: its shard is
+   * added to `unfinished`.
+   */
+  async #refresh(entries: readonly { entry: DueEntry; shard: number; must: boolean }[], report: TickReport, late: () => boolean, unfinished: Set<number>): Promise<number> {
+    const byPrincipal = new Map<string, { entries: DueEntry[]; shard: number; must: boolean }>();
+    for (const { entry, shard, must } of entries) {
+      const g = byPrincipal.get(entry.key.app) ?? { entries: [], shard, must };
+      g.entries.push(entry);
+      g.must ||= must;
+      byPrincipal.set(entry.key.app, g);
+    }
     const groups = [...byPrincipal];
     let next = 0;
     let least = Infinity;
     const worker = async () => {
       while (next < groups.length) {
         const [app, group] = groups[next++]!;
+        if (!group.must && (unfinished.has(group.shard) || late())) {
+          unfinished.add(group.shard);
+          continue;
+        }
         try {
-          const done = await this.d.refreshPrincipal(app, group);
+          const done = await this.d.refreshPrincipal(app, group.entries);
           report.outcomes.push(...done.outcomes);
           least = Math.min(least, done.leastExpiresAt ?? Infinity);
         } catch (error) {

@@ -173,6 +173,41 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
   });
 
   describe('a deadline', () => {
+    it('past it, no other shard is started: the shards not begun are handed on, the first one is done', async () => {
+      const dispatch = vi.fn(async (_shards: number[], _dueBy: number) => undefined);
+      const report = await world.container({}, { dispatch }).tickReport({ deadline: world.clock.now() - 1 });
+      // The world's four apps are in shards 0 (other), 5 (oa), 13 (mp), 15 (crm).
+      expect(refreshed(report.outcomes)).toEqual(['other/access_token']);
+      expect(report.dispatched.sort((a, b) => a - b)).toEqual([5, 13, 15]);
+      expect(dispatch).toHaveBeenCalledTimes(1);
+      const dueBy = dispatch.mock.calls[0]![1];
+      // Each handed-on shard, as its own invocation, finishes what was due.
+      for (const shard of [5, 13, 15]) {
+        const rest = await world.container().tickReport({ shards: [shard], dueBy });
+        expect(rest.outcomes.map((o) => o.outcome)).toEqual(['refreshed']);
+      }
+    });
+
+    it('a self-heal probe that cannot answer puts the credential due from then: the next tick asks again, a continuation of this one does not', async () => {
+      await world.container().tick();
+      world.clock.advance(5 * MINUTE); // every token due for its probe
+      world.sim.failNext({ kind: 'errcode', errcode: -1 }, 100, 'wx_oa_0001', ['getcallbackip']);
+      world.sim.onRequest(() => world.clock.advance(10)); // WeChat takes 10 ms an answer
+      const dueBy = world.clock.now();
+      const report = await world.container().tickReport();
+      expect(report.outcomes).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'fresh' });
+      world.clock.advance(1_000);
+      const item = await world.store.read({ app: 'oa', kind: 'access_token' });
+      expect(item?.dueAt).toBeGreaterThan(dueBy);
+      // A continuation with the first invocation's horizon does not take it again…
+      const continuation = await world.container().tickReport({ shards: [item!.shard!], dueBy });
+      expect(continuation.outcomes.filter((o) => o.app === 'oa')).toEqual([]);
+      // …the next tick does.
+      world.clock.advance(5 * MINUTE);
+      world.sim.clearFaults();
+      expect((await world.container().tickReport()).outcomes).toContainEqual({ app: 'oa', kind: 'access_token', outcome: 'fresh' });
+    });
+
     it('already passed, with more pages in a shard: the rest of the shard is dispatched (continuation), each credential once', async () => {
       // 105 principals of one shard: more than one page (100) of due entries.
       const names: string[] = [];
@@ -180,7 +215,9 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
       const { env, appids } = extraApps(world, names.length, (i) => names[i]!);
       const dispatch = vi.fn(async (_shards: number[]) => undefined);
       const hub = world.container({ ...env, SELF_HEAL: 'off' }, { dispatch, ...PATIENT });
-      const first = await hub.tickReport({ deadline: world.clock.now() - 1 });
+      // Shard 3's invocation (dispatched by a tick), out of time from the start: its first page is
+      // always done (progress), the rest is handed on.
+      const first = await hub.tickReport({ shards: [3], deadline: world.clock.now() - 1 });
       expect(first.dispatched).toEqual([3]);
       expect(dispatch).toHaveBeenCalledWith([3], expect.any(Number));
       const inShard = (o: { app: string }) => names.includes(o.app);
