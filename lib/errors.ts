@@ -59,6 +59,14 @@ export class HttpError extends HubError {
   }
 }
 
+/** A page cursor the hub did not give (GET /v1/principals, /v1/status): 400, never a store failure. */
+export class InvalidCursorError extends HubError {
+  override readonly name = 'InvalidCursorError';
+  constructor() {
+    super('cursor must be the `next` of the previous page', { status: 400, code: 'invalid_cursor' });
+  }
+}
+
 export class UnknownAppError extends HubError {
   override readonly name = 'UnknownAppError';
   constructor(readonly app: string) {

@@ -1,3 +1,4 @@
+import { InvalidCursorError } from '../errors.js';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { CredentialItem, CredentialKey, PrincipalRow, QuotaCount, Schedule, TokenIndexEntry } from './store.js';
 
@@ -150,7 +151,11 @@ export function decodeCursor(cursor: string | undefined): Item | undefined {
   } catch {
     key = undefined;
   }
-  if (typeof key !== 'object' || key === null || Array.isArray(key)) throw new TypeError('not a cursor this store returned');
+  // Exactly the key of an item of the index: the table's key and the index's (a string each).
+  const k = key as Record<string, { S?: unknown }> | null;
+  const valid = typeof k === 'object' && k !== null && !Array.isArray(k) &&
+    Object.keys(k).sort().join() === 'gsi1pk,gsi1sk,pk' && Object.values(k).every((v) => typeof v?.S === 'string' && Object.keys(v).length === 1);
+  if (!valid) throw new InvalidCursorError();
   return key as Item;
 }
 

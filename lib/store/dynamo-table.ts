@@ -1,4 +1,5 @@
 import { ConditionalCheckFailedException, GetItemCommand, QueryCommand, type DynamoDBClient, type UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { InvalidCursorError } from '../errors.js';
 import { credentialPk, decodeCursor, encodeCursor, GSI, S, type Item } from './dynamo-codec.js';
 import { StoreUnavailableError } from './errors.js';
 import type { CredentialKey } from './store.js';
@@ -45,6 +46,8 @@ export class DynamoTable {
   async queryIndex(operation: string, partition: string, options: { limit: number; cursor?: string }): Promise<{ items: Item[]; cursor?: string }> {
     const limit = Math.max(1, Math.floor(options.limit));
     const start = decodeCursor(options.cursor);
+    // A cursor of another partition would be refused by DynamoDB as a failure of the store.
+    if (start && start.gsi1pk?.S !== partition) throw new InvalidCursorError();
     const out = await this.send(operation, () =>
       this.client.send(new QueryCommand({
         TableName: this.name,

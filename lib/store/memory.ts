@@ -1,3 +1,4 @@
+import { InvalidCursorError } from '../errors.js';
 import { MemoryLedger } from './memory-ledger.js';
 import type {
   CredentialItem,
@@ -26,7 +27,22 @@ interface Stored {
 const id = (key: CredentialKey): string => JSON.stringify([key.app, key.kind]);
 const copy = <T>(value: T): T => structuredClone(value);
 const encode = (position: unknown): string => Buffer.from(JSON.stringify(position)).toString('base64url');
-const decode = (cursor: string): unknown => JSON.parse(Buffer.from(cursor, 'base64url').toString());
+/** A cursor this store gave, of the shape `valid` checks; InvalidCursorError otherwise (as the DynamoDB store). */
+function decode<T>(cursor: string, valid: (v: unknown) => v is T): T {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+  } catch {
+    throw new InvalidCursorError();
+  }
+  if (!valid(v)) throw new InvalidCursorError();
+  return v;
+}
+const isDue = (v: unknown): v is { due: Due } => {
+  const d = (v as { due?: unknown } | null)?.due;
+  return Array.isArray(d) && d.length === 3 && typeof d[0] === 'number' && typeof d[1] === 'string' && typeof d[2] === 'string';
+};
+const isName = (v: unknown): v is { principal: string } => typeof (v as { principal?: unknown } | null)?.principal === 'string';
 
 type Due = [dueAt: number, app: string, kind: string];
 const compareDue = (a: Due, b: Due): number => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0) || (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0);
@@ -175,7 +191,7 @@ export class MemoryCredentialStore implements CredentialStore {
   }
 
   async queryDue(shard: number, options: { limit: number; cursor?: string }): Promise<{ entries: DueEntry[]; cursor?: string }> {
-    const after = options.cursor === undefined ? undefined : (decode(options.cursor) as Due);
+    const after = options.cursor === undefined ? undefined : decode(options.cursor, isDue).due;
     const due = [...this.#items.values()]
       .filter((s) => s.item.shard === shard && s.item.dueAt !== undefined)
       .map((s) => ({ s, at: [s.item.dueAt!, s.key.app, s.key.kind] as Due }))
@@ -183,7 +199,7 @@ export class MemoryCredentialStore implements CredentialStore {
       .sort((a, b) => compareDue(a.at, b.at));
     const page = due.slice(0, Math.max(0, options.limit));
     const entries = page.map((d) => ({ key: copy(d.s.key), item: copy(d.s.item) }));
-    return due.length > page.length && page.length > 0 ? { entries, cursor: encode(page.at(-1)!.at) } : { entries };
+    return due.length > page.length && page.length > 0 ? { entries, cursor: encode({ due: page.at(-1)!.at }) } : { entries };
   }
 
   async putPrincipal(row: PrincipalRow): Promise<void> {
@@ -196,11 +212,11 @@ export class MemoryCredentialStore implements CredentialStore {
   }
 
   async listPrincipals(options: { limit: number; cursor?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }> {
-    const after = options.cursor === undefined ? undefined : (decode(options.cursor) as string);
+    const after = options.cursor === undefined ? undefined : decode(options.cursor, isName).principal;
     const names = [...this.#principals.keys()].filter((n) => after === undefined || n > after).sort();
     const page = names.slice(0, Math.max(0, options.limit));
     const principals = page.map((n) => copy(this.#principals.get(n)!));
-    return names.length > page.length && page.length > 0 ? { principals, cursor: encode(page.at(-1)) } : { principals };
+    return names.length > page.length && page.length > 0 ? { principals, cursor: encode({ principal: page.at(-1) }) } : { principals };
   }
 
   async deletePrincipal(name: string): Promise<void> {

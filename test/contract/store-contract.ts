@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { InvalidCursorError } from '../../lib/errors.js';
 import type { CredentialKey, CredentialStore, PrincipalRow, QuotaCall, TokenWrite } from '../../lib/store/store.js';
 import { withLease, type LeaseHandle } from '../../lib/store/with-lease.js';
 
@@ -554,6 +555,22 @@ export function storeContract(name: string, make: () => Promise<ContractStore>):
         expect(all.map((e) => e.item.dueAt! - T0)).toEqual([100, 200, 200, 300, 400, 500, 600]);
         expect(new Set(all.map((e) => e.key.app)).size).toBe(7);
         expect(all.slice(1, 3).map((e) => e.key.app).sort()).toEqual(['app3', 'app5']);
+      });
+    });
+
+    describe('cursors', () => {
+      it('a cursor the store did not give (or of another list) is refused as InvalidCursorError, never a store failure', async () => {
+        await store.putPrincipal({ name: 'p1', type: 'official_account', source: 'config', doc: {}, digest: 'd', updatedAt: T0 });
+        await store.putPrincipal({ name: 'p2', type: 'official_account', source: 'config', doc: {}, digest: 'd', updatedAt: T0 });
+        const principalCursor = (await store.listPrincipals({ limit: 1 })).cursor!;
+        expect(principalCursor).toEqual(expect.any(String));
+        const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+        for (const bad of ['abc', b64([1]), b64({ pk: { S: 'x' } }), b64('name'), b64({ pk: { S: 'x' }, gsi1pk: { S: 'y' }, gsi1sk: { N: '1' } })]) {
+          await expect(store.listPrincipals({ limit: 1, cursor: bad }), bad).rejects.toBeInstanceOf(InvalidCursorError);
+          await expect(store.queryDue(1, { limit: 1, cursor: bad }), bad).rejects.toBeInstanceOf(InvalidCursorError);
+        }
+        // A principal list's cursor is no due index cursor.
+        await expect(store.queryDue(1, { limit: 1, cursor: principalCursor })).rejects.toBeInstanceOf(InvalidCursorError);
       });
     });
 
