@@ -13,7 +13,7 @@ import { KindCatalog } from './kinds/catalog.js';
 import { HubMetrics } from './metrics.js';
 import { PrincipalRegistry } from './principals/registry.js';
 import { rescheduleChangedSecrets } from './principals/secrets.js';
-import { syncPrincipals, type Configured } from './principals/sync.js';
+import { AppsInUse } from './principals/apps-in-use.js';
 import { Refresher, type TickOutcome } from './refresher.js';
 import { Scheduler, type TickReport } from './scheduler/scheduler.js';
 import { DynamoCredentialStore } from './store/dynamodb.js';
@@ -62,16 +62,10 @@ export class HubCore {
   readonly #bases: { wechat: UpstreamBases; wecom: UpstreamBases };
   readonly #deps: HubDeps;
   #upstreams: ProxyUpstreams | undefined;
-  /** With HUB_APPS_SSM_PATH: the apps in SSM (cached), merged into the refresher's list before each use. */
-  readonly #fixedApps: HubApp[];
-  readonly #appsFromSsm: (() => Promise<HubApp[] | undefined>) | undefined;
-  /** The configuration each app was built from (its principal row's document). */
-  readonly #configOf = new WeakMap<HubApp, AppConfig>();
+  /** HUB_APPS and the apps in SSM (cached), merged, synced into the principal rows. */
+  readonly #apps: AppsInUse;
   readonly #store: CredentialStore;
   readonly #scheduler: Scheduler;
-  /** The app list last synced into the principal rows (by identity: the SSM reader keeps its list until it changes). */
-  #synced: { apps: readonly HubApp[]; done: Promise<void> } | undefined;
-  #apps: readonly HubApp[];
 
   constructor(config: HubConfig, deps: HubDeps = {}) {
     const clock = deps.clock ?? systemClock;
@@ -90,6 +84,7 @@ export class HubCore {
     let ssm = deps.ssm;
     const secretEnv = deps.secretEnv ?? process.env;
     const ssmProvider = () => (ssm ??= new SSMProvider());
+    const configOf = new WeakMap<HubApp, AppConfig>();
     const toApp = (a: AppConfig): HubApp => {
       const getSecret = secretReader(a, secretEnv, config.timings.secretCacheTtlSeconds, ssmProvider);
       const common = { name: a.name, tickets: a.tickets, compat: a.compat, proxyPaths: a.proxyPaths, getSecret };
@@ -97,16 +92,14 @@ export class HubCore {
         a.type === 'wecom' ? { ...common, type: a.type, corpid: a.corpid, ...(a.agentid === undefined ? {} : { agentid: a.agentid }) }
         : a.type === 'website' ? { ...common, type: a.type, appid: a.appid }
         : { ...common, type: a.type, appid: a.appid, tokenApi: a.tokenApi };
-      this.#configOf.set(app, a);
+      configOf.set(app, a);
       return app;
     };
     const apps = config.apps.map(toApp);
-    this.#appsFromSsm = config.appsSsmPath ? appsReader(config, ssmProvider, this.#log, toApp, () => clock.now()) : undefined;
+    const fromSsm = config.appsSsmPath ? appsReader(config, ssmProvider, this.#log, toApp, () => clock.now()) : undefined;
     const kinds = new KindCatalog({ wechat, wecom });
     const store = deps.store ?? new DynamoCredentialStore({ client: dynamodb, tableName: config.tableName });
     this.statusView = new StatusView(store, kinds, config.timings.forcedDailyBudget);
-    this.#fixedApps = apps;
-    this.#apps = apps;
     this.#store = store;
     this.refresher = new Refresher({
       principals: new PrincipalRegistry(apps, kinds),
@@ -116,6 +109,7 @@ export class HubCore {
       metrics: deps.metrics,
       settings: { ...config.timings, selfHeal: config.selfHeal, ...(deps.pollIntervalMs ? { pollIntervalMs: deps.pollIntervalMs } : {}) },
     });
+    this.#apps = new AppsInUse({ registry: this.refresher.principals, store, log: this.#log, now: () => clock.now(), fromSsm }, apps, (a) => configOf.get(a));
     this.#scheduler = new Scheduler({
       store,
       refreshPrincipal: (app, entries) => this.refresher.refreshPrincipalDue(app, entries),
@@ -129,59 +123,21 @@ export class HubCore {
 
   /** Serve one request with a route of lib/http: the apps brought up to date first. */
   async serve(event: HttpEvent, route: (event: HttpEvent, deps: EdgeDeps) => Promise<HttpResult>): Promise<HttpResult> {
-    await this.syncApps();
+    await this.#apps.refresh();
+    // The principal rows are not a request's concern: synced beside it (the tick and the
+    // principals route wait for it).
+    void this.#apps.sync();
     return route(event, this.edge);
   }
 
-  /**
-   * Bring the apps up to date: with SSM (no-op without HUB_APPS_SSM_PATH; cached reads), and the
-   * principal rows and due index with the list in use (lib/principals/sync.ts: one read when
-   * nothing changed, once per list in this container).
-   */
-  async syncApps(): Promise<void> {
-    if (this.#appsFromSsm) {
-      const fromSsm = await this.#appsFromSsm();
-      if (fromSsm) {
-        // SSM could be read (else the list already in use stays)
-        const byName = new Map<string, HubApp>();
-        for (const a of this.#fixedApps) byName.set(a.name, a);
-        for (const a of fromSsm) {
-          if (byName.has(a.name)) this.#log.error('an app in SSM has the name of an app in HUB_APPS; the SSM one is ignored', { app: a.name });
-          else byName.set(a.name, a);
-        }
-        const next = [...byName.values()];
-        this.refresher.principals.replace(next);
-        if (next.length !== this.#apps.length || next.some((a, i) => a !== this.#apps[i])) this.#apps = next;
-      }
-    }
-    // The rows and the index are the tick's concern: a request is served with the apps in memory
-    // even when the store cannot be written now (the next request or tick tries again).
-    await this.#syncPrincipals().catch((error: unknown) => {
-      this.#log.warn('could not sync the principal rows; trying again on the next request', { error: error instanceof Error ? error.name : 'unknown' });
-    });
-  }
-
-  /** The principal rows and the due index, in line with the apps in use (once per list; a failure is tried again next time). */
-  #syncPrincipals(): Promise<void> {
-    if (this.#synced?.apps === this.#apps) return this.#synced.done;
-    const apps = this.#apps;
-    const configured: Configured[] = apps.flatMap((app) => {
-      const config = this.#configOf.get(app);
-      return config ? [{ app, config }] : [];
-    });
-    const done = syncPrincipals(this.#store, configured, (a) => this.refresher.principals.kindsOf(a), this.edge.clock.now(), this.#log).then(
-      () => undefined,
-      (error) => {
-        if (this.#synced?.done === done) this.#synced = undefined;
-        throw error;
-      },
-    );
-    this.#synced = { apps, done };
-    return done;
+  /** Bring the apps up to date with SSM, and the principal rows and due index with them (lib/principals/apps-in-use.ts). */
+  syncApps(): Promise<void> {
+    return this.#apps.sync();
   }
 
   /** The principal rows, a page at a time (GET /v1/principals). */
-  listPrincipals(options: { limit: number; cursor?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }> {
+  async listPrincipals(options: { limit: number; cursor?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }> {
+    await this.syncApps();
     return this.#store.listPrincipals(options);
   }
 
@@ -214,7 +170,7 @@ export class HubCore {
     await this.syncApps();
     // The scheduled tick (not a dispatched shard) puts the credentials of a changed secret due now.
     if (!options.shards) {
-      await rescheduleChangedSecrets(this.#store, this.#apps, (a) => this.refresher.principals.kindsOf(a), this.edge.clock.now(), this.#log).catch((error: unknown) => {
+      await rescheduleChangedSecrets(this.#store, this.#apps.list, (a) => this.refresher.principals.kindsOf(a), this.edge.clock.now(), this.#log).catch((error: unknown) => {
         this.#log.warn('tick: could not compare the secrets with the ones seen last', { error: error instanceof Error ? error.name : 'unknown' });
       });
     }

@@ -10,6 +10,12 @@ import type { CredentialKind } from '../kinds/kind.js';
  */
 export class PrincipalRegistry {
   readonly #apps = new Map<string, HubApp>();
+  /**
+   * Whether the list is whole: false while apps are configured in SSM and SSM has not been read
+   * yet (a cold container that could not read it has HUB_APPS only). A principal missing from an
+   * incomplete list is not taken to be gone.
+   */
+  complete = true;
 
   constructor(
     apps: readonly HubApp[],

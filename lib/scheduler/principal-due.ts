@@ -28,6 +28,8 @@ export async function refreshPrincipalDue(p: PrincipalDuePort, appName: string, 
   for (const entry of sorted) {
     const found = p.principals.find(entry.key.app, entry.key.kind);
     if (!found) {
+      // Gone from a list known to be whole: out of the index. From an incomplete one (SSM unread): left as it is.
+      if (!p.principals.complete) continue;
       await p.store.unschedule(entry.key).catch(() => undefined);
       outcomes.push({ app: entry.key.app, kind: entry.key.kind, outcome: 'removed' });
       continue;

@@ -70,4 +70,23 @@ describe('apps in SSM', () => {
     params.mp = JSON.stringify({ appid: 'wx_mp_0002', type: 'mini_program', tokenApi: 'stable', secret: { env: 'SECRET_MP' } });
     expect((await hub.getToken(httpEvent({ key: READ_KEY, app: 'mp' }))).statusCode).toBe(200);
   });
+
+  it('a cold container that cannot read SSM deletes no row and takes nothing out of the due index: the apps stay scheduled', async () => {
+    await container().tick(); // SSM readable: oa has its row and its place in the index
+    const key = { app: 'oa', kind: 'access_token' };
+    const before = await world.store.read(key);
+    expect(before?.dueAt).toBeDefined();
+    expect(await world.store.getPrincipal('oa')).toBeDefined();
+    ssmDown = true;
+    world.clock.advance(5 * 60_000); // oa due for its probe
+    const cold = container();
+    const outcomes = await cold.tick();
+    expect(outcomes.filter((o) => o.app === 'oa')).toEqual([]); // not known now, not "removed" either
+    expect(await world.store.getPrincipal('oa')).toBeDefined();
+    expect((await world.store.read(key))?.dueAt).toBe(before!.dueAt);
+    // SSM back: the same container finds it and looks at it again.
+    ssmDown = false;
+    world.clock.advance(61_000);
+    expect(await cold.tick()).toContainEqual(expect.objectContaining({ app: 'oa', kind: 'access_token' }));
+  });
 });
