@@ -123,10 +123,9 @@ export class HubCore {
 
   /** Serve one request with a route of lib/http: the apps brought up to date first. */
   async serve(event: HttpEvent, route: (event: HttpEvent, deps: EdgeDeps) => Promise<HttpResult>): Promise<HttpResult> {
-    await this.#apps.refresh();
-    // The principal rows are not a request's concern: synced beside it (the tick and the
-    // principals route wait for it).
-    void this.#apps.sync();
+    // The principal rows and the index, in line with the list: one meta read once per list in this
+    // container; after a configuration change only the rows that changed are written, 8 at a time.
+    await this.#apps.sync();
     return route(event, this.edge);
   }
 

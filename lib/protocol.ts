@@ -5,7 +5,7 @@ import { dependencyFailureDecision } from './failure.js';
 import { HeldLease, type LeaseDeps } from './held-lease.js';
 import { fingerprint } from './fingerprint.js';
 import { DependencyRejectedError, type CredentialKind, type PlannedFetch } from './kinds/kind.js';
-import { errorCode, seconds } from './policy.js';
+import { errorCode, recentlyValidated, seconds } from './policy.js';
 import { awaiting, entry, forcedUnderLease, healed, healingLeaseUntil, waitPolls, type Verdict } from './protocol/transition.js';
 import type { RefreshRequest, RefreshResult } from './protocol/types.js';
 import type { CredentialItem, CredentialKey } from './store/store.js';
@@ -80,6 +80,15 @@ export class LeaseProtocol {
     const planned: PlannedFetch = { forced: req.forced, old: item, forcedDailyBudget: s.forcedDailyBudget };
     let unverified = false;
     if (req.forced) {
+      if (probed && req.probe) {
+        // Another caller may have probed and released between our read and our lease (the version
+        // does not move on a probe): what it learnt stands, WeChat is not asked again.
+        const now = await this.#d.store.read(lease.key);
+        if (now && now.value === probed.value && recentlyValidated(now, this.#d.clock.now(), req.probe.ttlMs)) {
+          await lease.release().catch(() => undefined);
+          return { item: { ...now, leaseOwner: undefined, leaseUntil: undefined }, wrote: false };
+        }
+      }
       const verdict: Verdict = probed ? await this.#stillAccepted(app, kind, probed.value!, leasedAt) : 'unknown';
       const step = forcedUnderLease(lease.key, verdict, probed, item, this.#d.clock.now(), s, this.#d.scheduling(app, kind));
       if (step.do === 'release') {

@@ -6,6 +6,7 @@ import type { CredentialStore } from '../store/store.js';
 
 /** The meta document holding each configured app's secret fingerprint as the tick last saw it. */
 const META = 'secret-fingerprints';
+const PARALLEL_READS = 8;
 
 /**
  * A secret changed (an AppSecret reset, a new SSM value): the credentials fetched with it are put
@@ -23,11 +24,17 @@ export async function rescheduleChangedSecrets(
   log: Logger,
 ): Promise<string[]> {
   const current: Record<string, string> = {};
-  for (const app of apps) {
-    const kind = kindsOf(app).find((k) => k.sourceFingerprint);
-    const fp = kind && (await kind.sourceFingerprint!(app));
-    if (fp !== undefined) current[app.name] = fp;
-  }
+  // The secrets through their cache, a few at a time (SSM allows about 40 reads a second).
+  let next = 0;
+  const worker = async () => {
+    while (next < apps.length) {
+      const app = apps[next++]!;
+      const kind = kindsOf(app).find((k) => k.sourceFingerprint);
+      const fp = kind && (await kind.sourceFingerprint!(app));
+      if (fp !== undefined) current[app.name] = fp;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, apps.length) }, worker));
   if (Object.keys(current).length === 0) return [];
   const meta = await store.getMeta(META);
   const before = (meta?.fingerprints ?? {}) as Record<string, string>;
@@ -39,6 +46,8 @@ export async function rescheduleChangedSecrets(
     }
   }
   if (changed.length) log.info('a secret changed: its credentials are due now', { apps: changed });
-  if (Object.keys(current).some((n) => before[n] !== current[n])) await store.putMeta(META, { fingerprints: { ...before, ...current }, at: now });
+  // The apps of now only (a removed app's fingerprint goes); one a secret could not be read for keeps its last.
+  const kept = Object.fromEntries(apps.flatMap((a) => (current[a.name] ?? before[a.name]) !== undefined ? [[a.name, current[a.name] ?? before[a.name]!]] : []));
+  if (JSON.stringify(kept) !== JSON.stringify(before)) await store.putMeta(META, { fingerprints: kept, at: now });
   return changed;
 }

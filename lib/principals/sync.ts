@@ -5,7 +5,7 @@ import type { AppConfig } from '../config.js';
 import { ticketKindId } from '../kinds/catalog.js';
 import type { CredentialKind } from '../kinds/kind.js';
 import { dueNow } from '../scheduler/schedule.js';
-import type { CredentialStore } from '../store/store.js';
+import type { CredentialStore, PrincipalRow } from '../store/store.js';
 
 /** The meta document that records which configuration the principal rows were last synced from. */
 const META = 'principals-config';
@@ -23,7 +23,8 @@ export interface Configured {
  * as the reference it is given by), the credentials the tick keeps fresh from the start and those
  * already stored put into the due index (never moving one already there), and rows of apps no longer configured deleted (their
  * credentials leave the index). With the configuration unchanged this is one read of a meta
- * document. Returns the digest synced.
+ * document; when it changed, a query per 100 rows and a write per new, changed or removed row (8 at
+ * a time). Returns the digest synced.
  */
 export async function syncPrincipals(
   store: CredentialStore,
@@ -36,29 +37,48 @@ export async function syncPrincipals(
   const digest = digestOf(docs.map((d) => d.doc));
   const meta = await store.getMeta(META);
   if (meta?.digest === digest) return digest;
-  for (const { c, doc } of docs) {
-    await store.putPrincipal({ name: c.app.name, type: c.app.type, source: 'config', doc, digest: digestOf([doc]), updatedAt: now });
+  // The rows as they are (a query per 100), so that only new and changed ones are written.
+  const existing = new Map<string, PrincipalRow>();
+  let cursor: string | undefined;
+  do {
+    const page = await store.listPrincipals({ limit: LIST_PAGE, cursor });
+    for (const row of page.principals) existing.set(row.name, row);
+    cursor = page.cursor;
+  } while (cursor);
+  // Never synced (a new table, or one a hub older than the due index filled): every credential is checked.
+  const everything = meta === undefined;
+  await inParallel(docs, async ({ c, doc }) => {
+    const rowDigest = digestOf([doc]);
+    const changed = existing.get(c.app.name)?.digest !== rowDigest;
+    if (changed) await store.putPrincipal({ name: c.app.name, type: c.app.type, source: 'config', doc, digest: rowDigest, updatedAt: now });
+    if (!changed && !everything) return;
     for (const kind of kindsOf(c.app)) {
       const key = { app: c.app.name, kind: kind.id };
       // What the tick keeps fresh from the start; and a credential already asked for that is not in
       // the due index yet (stored by a hub older than the index), without creating one nobody asked for.
       await store.schedule(key, dueNow(key, now), prewarmed(c.app, kind) ? { ifUnscheduled: true } : { ifUnscheduled: true, ifExists: true });
     }
-  }
+  });
   const names = new Set(configured.map((c) => c.app.name));
-  let cursor: string | undefined;
-  do {
-    const page = await store.listPrincipals({ limit: LIST_PAGE, cursor });
-    for (const row of page.principals) {
-      if (row.source !== 'config' || names.has(row.name)) continue;
-      await store.deletePrincipal(row.name);
-      log.info('an app is no longer configured; its row was removed (its credentials leave the due index at their next tick)', { app: row.name });
-    }
-    cursor = page.cursor;
-  } while (cursor);
+  const gone = [...existing.values()].filter((row) => row.source === 'config' && !names.has(row.name));
+  await inParallel(gone, async (row) => {
+    await store.deletePrincipal(row.name);
+    log.info('an app is no longer configured; its row was removed (its credentials leave the due index at their next tick)', { app: row.name });
+  });
   await store.putMeta(META, { digest, syncedAt: now });
   log.info('principals synced from the configuration', { principals: configured.length });
   return digest;
+}
+
+/** Writes at once, a bounded number at a time. */
+const PARALLEL_WRITES = 8;
+
+async function inParallel<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_WRITES, items.length) }, worker));
 }
 
 /** Whether the tick keeps a kind fresh before anyone asked for it: the token, and tickets the app lists. */
