@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { HubApp } from '../apps.js';
 import type { AppConfig } from '../config.js';
+import { tokenHash } from '../identify.js';
 import { ticketKindId } from '../kinds/catalog.js';
 import type { CredentialKind } from '../kinds/kind.js';
 import { dueNow } from '../scheduler/schedule.js';
@@ -52,6 +53,7 @@ export async function syncPrincipals(
     const changed = existing.get(c.app.name)?.digest !== rowDigest;
     if (changed) await store.putPrincipal({ name: c.app.name, type: c.app.type, source: 'config', doc, digest: rowDigest, updatedAt: now });
     if (!changed && !everything) return;
+    if (everything && c.app.compat) await indexStored(store, c.app.name, now);
     for (const kind of kindsOf(c.app)) {
       const key = { app: c.app.name, kind: kind.id };
       // What the tick keeps fresh from the start; and a credential already asked for that is not in
@@ -68,6 +70,19 @@ export async function syncPrincipals(
   await store.putMeta(META, { digest, syncedAt: now });
   log.info('principals synced from the configuration', { principals: configured.length });
   return digest;
+}
+
+/**
+ * The token-hash index for the values a compat app's token item holds now (its current, previous
+ * and replaced values), once, when a table filled by a hub older than the index is first synced:
+ * an SDK holding one of them is recognised without fetching again.
+ */
+async function indexStored(store: CredentialStore, app: string, now: number): Promise<void> {
+  const item = await store.read({ app, kind: 'access_token' });
+  const values: [string | undefined, number | undefined][] = [[item?.value, item?.expiresAt], [item?.previousValue, item?.previousValidUntil], [item?.replacedValue, item?.replacedUntil]];
+  for (const [value, until] of values) {
+    if (value !== undefined && until !== undefined && until > now) await store.indexToken(tokenHash(value), { app, kind: 'access_token', until });
+  }
 }
 
 /** Writes at once, a bounded number at a time. */

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { hashApiKey } from '../../lib/http/auth.js';
 import { useWorld } from '../support/use-world.js';
-import { ADMIN_KEY, APPS, httpEvent, json, PROXY_KEY, READ_KEY, REFRESH_KEY, storePrototype, TEST_STORES, type World } from '../support/world.js';
+import { ADMIN_KEY, APPS, COMPAT_APPS, httpEvent, json, PROXY_KEY, READ_KEY, REFRESH_KEY, storePrototype, TEST_STORES, type World } from '../support/world.js';
 
 /**
  * Principals as rows of the table (lib/principals/sync.ts): the configured apps are written as rows
@@ -105,6 +105,17 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
     const kept = await world.store.read({ app: 'other', kind: 'access_token' });
     expect(kept?.value).toBe(token!.value);
     expect(kept?.version).toBe(token!.version);
+  });
+
+  it('upgrading from a hub without the due index: a compat app\'s stored token goes into the token-hash index, so SDKs holding it are recognised', async () => {
+    const now = world.clock.now();
+    const key = { app: 'oa', kind: 'access_token' };
+    expect(await world.store.acquireLease(key, { owner: 'old', seenVersion: 0, now, leaseMs: 15_000 })).toBe(true);
+    await world.store.writeToken(key, { owner: 'old', seenVersion: 0, value: 'token-from-before', expiresAt: now + 7_200_000, obtainedAt: now });
+    const hash = createHash('sha256').update('token-from-before').digest('base64url');
+    expect(await world.store.lookupToken(hash)).toBeUndefined();
+    await world.container({ HUB_APPS: JSON.stringify(COMPAT_APPS) }).syncApps();
+    expect(await world.store.lookupToken(hash)).toEqual({ app: 'oa', kind: 'access_token', until: now + 7_200_000 });
   });
 
   it('upgrading from a hub without the due index: a ticket already asked for is scheduled by the first sync, one nobody asked for gets no item', async () => {
