@@ -23,6 +23,16 @@ export interface FailureSettings {
   failureBackoffMs: number;
 }
 
+/**
+ * A kind's own reading of a failure (CredentialKind.failurePolicy): whether it is a configuration
+ * error (the long backoff), and how long WeChat blocks after it (0: no block). What it leaves out,
+ * the platform's classification (lib/wechat/errors.ts) decides.
+ */
+export interface FailurePolicy {
+  configuration?: boolean;
+  blockedForMs?: number;
+}
+
 export interface FailureDecision {
   lastError: LastError;
   /** WeChat blocked the app (daily quota, rejected IP): nobody asks before this. */
@@ -39,13 +49,14 @@ export interface FailureDecision {
  * sequence, not 20). A configuration error waits longer than a passing one. `old.failures` counts
  * every failure since the last success.
  */
-export function failureDecision(error: unknown, old: CredentialItem | undefined, at: number, settings: FailureSettings, secret: string | undefined): FailureDecision {
+export function failureDecision(error: unknown, old: CredentialItem | undefined, at: number, settings: FailureSettings, secret: string | undefined, policy?: FailurePolicy): FailureDecision {
   const lastError: LastError = { code: recordedCode(error), message: redact(reasonOf(error), secret), at };
   const blockedUntil =
-    error instanceof QuotaExceededError ? (error.blockedForMs ? at + error.blockedForMs : nextQuotaDayStart(at))
+    policy?.blockedForMs !== undefined ? (policy.blockedForMs > 0 ? at + policy.blockedForMs : undefined)
+    : error instanceof QuotaExceededError ? (error.blockedForMs ? at + error.blockedForMs : nextQuotaDayStart(at))
     : error instanceof IpBlockedError && error.blockedForMs > 0 ? at + error.blockedForMs
     : undefined;
-  const configuration = error instanceof ConfigurationError || (error instanceof IpBlockedError && error.blockedForMs === 0);
+  const configuration = policy?.configuration ?? (error instanceof ConfigurationError || (error instanceof IpBlockedError && error.blockedForMs === 0));
   const backoffMs = configuration ? configurationBackoffMs(old, settings) : transientBackoffMs(old, settings);
   return { lastError, blockedUntil, backoffUntil: at + backoffMs, configuration };
 }

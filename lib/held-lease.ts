@@ -161,7 +161,7 @@ export class HeldLease {
   async #recordFailure(req: RefreshRequest, lease: LeaseHandle, old: CredentialItem | undefined, error: unknown): Promise<void> {
     const at = this.#clock.now();
     const secret = await req.app.getSecret().catch(() => undefined);
-    const d = failureDecision(error, old, at, this.#settings, secret);
+    const d = failureDecision(error, old, at, this.#settings, secret, req.kind.failurePolicy?.(error));
     const backoffSource = d.configuration ? await req.kind.sourceFingerprint?.(req.app) : undefined;
     await this.record(req, lease, old, d, backoffSource, error);
   }

@@ -1,4 +1,5 @@
 import type { HubApp } from '../apps.js';
+import type { FailurePolicy } from '../failure.js';
 import type { QuotaCharge } from '../quota/ledger.js';
 import type { CredentialItem } from '../store/store.js';
 
@@ -47,6 +48,13 @@ export interface CredentialKind {
    * REFRESH_MARGIN (stable_token renews only in its last 5 minutes: asking earlier returns the same).
    */
   refreshMarginMs?(app: HubApp): number | undefined;
+
+  /**
+   * The kind's own failure policy (its errcodes: which are configuration errors, which block and for
+   * how long; e.g. a platform's 61004 is its IP whitelist); undefined, or a field left out: the
+   * platform's classification (lib/wechat/errors.ts) stands.
+   */
+  failurePolicy?(error: unknown): FailurePolicy | undefined;
 
   /** Whether WeChat still accepts `value`, by a call that spends no quota. Throws when WeChat cannot tell. */
   probe?(app: HubApp, value: string, deadline: number): Promise<boolean>;
