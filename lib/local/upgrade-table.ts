@@ -26,7 +26,12 @@ export async function upgradeLocalTable(client: DynamoDBClient, tableName: strin
   await client.send(new DeleteTableCommand({ TableName: tableName }));
   await client.send(new CreateTableCommand({ TableName: tableName, ...tableSchema() }));
   for (let i = 0; i < items.length; i += 25) {
-    await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
+    let request: BatchWriteItemCommand['input']['RequestItems'] = { [tableName]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) };
+    // What the engine did not take this time is sent again (a few times), not dropped.
+    for (let attempt = 0; request && Object.keys(request).length && attempt < 5; attempt++) {
+      request = (await client.send(new BatchWriteItemCommand({ RequestItems: request }))).UnprocessedItems;
+    }
+    if (request && Object.keys(request).length) throw new Error(`could not copy every item of ${tableName} into its new table`);
   }
   return true;
 }
