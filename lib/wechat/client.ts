@@ -66,7 +66,7 @@ export class WeChatClient {
     this.#random = options.random ?? Math.random;
   }
 
-  /** The origin of the base that answered last (`https://api2.weixin.qq.com`), never a path or a query; undefined before any answer. */
+  /** The origin of the base that answered last, never a path or a query; undefined before any answer. */
   get lastBase(): string | undefined {
     return this.#bases.last.lastBase;
   }
@@ -157,10 +157,7 @@ export class WeChatClient {
     }
   }
 
-  /**
-   * WeChat's own count for an API (POST /cgi-bin/openapi/quota/get): the daily
-   * limit, what was used and what remains. Official Accounts and Mini Programs only.
-   */
+  /** WeChat's own count for an API (POST /cgi-bin/openapi/quota/get): daily limit, used, remaining. Official Accounts and Mini Programs. */
   async getApiQuota(accessToken: string, cgiPath: string, deadline?: number): Promise<ApiQuota> {
     const until = deadline ?? this.#clock.now() + this.#totalTimeoutMs;
     return this.#withRetries(until, {}, async (base, timeoutMs) => {
@@ -168,6 +165,17 @@ export class WeChatClient {
       const ok = quotaResponse.safeParse(body);
       if (ok.success && !isError(body)) return { dailyLimit: ok.data.quota.daily_limit, used: ok.data.quota.used, remain: ok.data.quota.remain };
       throw this.#errorFrom(body, false);
+    });
+  }
+
+  /** A JSON POST with this client's bases, retries and deadline (lib/wechat/component.ts); `parse` reads an answer without an errcode. */
+  async postJson<T>(path: string, query: Record<string, string>, body: unknown, req: RequestHooks & { deadline?: number }, parse: (answer: unknown) => T | undefined, onTokenApi = false): Promise<T> {
+    const deadline = req.deadline ?? this.#clock.now() + this.#totalTimeoutMs;
+    return this.#withRetries(deadline, req, async (base, timeoutMs) => {
+      const answer = await this.#call('POST', this.#url(base, path, query), JSON.stringify(body), timeoutMs);
+      const ok = isError(answer) ? undefined : parse(answer);
+      if (ok !== undefined) return ok;
+      throw this.#errorFrom(answer, onTokenApi);
     });
   }
 
