@@ -1,7 +1,7 @@
 import type { TokenApi } from './wechat/client.js';
 
 export type WeChatAppType = 'official_account' | 'mini_program';
-export type AppType = WeChatAppType | 'wecom' | 'website';
+export type AppType = WeChatAppType | 'wecom' | 'website' | 'platform';
 
 interface AppBase {
   /** URL id of the app in the hub's API. */
@@ -38,7 +38,18 @@ export interface WebsiteApp extends AppBase {
   appid: string;
 }
 
-export type HubApp = WeChatApp | WeComApp | WebsiteApp;
+/**
+ * A third-party platform (a "component"): its component appid, its AppSecret (`getSecret`), and the
+ * message token and EncodingAESKey of its authorization event URL, all resolved at run time.
+ */
+export interface PlatformApp extends AppBase {
+  type: 'platform';
+  appid: string;
+  getToken(): Promise<string>;
+  getAesKey(): Promise<string>;
+}
+
+export type HubApp = WeChatApp | WeComApp | WebsiteApp | PlatformApp;
 
 /** The JS-SDK tickets of the HTTP API (`/v1/apps/{app}/tickets/{type}`). */
 export const TICKET_TYPES = ['jsapi', 'wx_card', 'agent_config'] as const;

@@ -179,14 +179,18 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     throw new ConfigurationInvalidError('Invalid configuration: HUB_IAM_PRINCIPALS: must list at least one principal when HUB_AUTH is iam');
   }
   apps.forEach((a, i) => {
-    if ('env' in a.secret && options.lambda) {
-      throw new ConfigurationInvalidError(
-        `Invalid configuration: HUB_APPS[${i}].secret: {"env": "${a.secret.env}"} cannot work in AWS (nothing sets ${a.secret.env} in Lambda): ` +
-          `put the secret in SSM as a SecureString and give {"ssm": "/wechat-token-hub/<stage>/${a.name}"}`,
-      );
-    }
-    if ('env' in a.secret && !env[a.secret.env]) {
-      throw new ConfigurationInvalidError(`Invalid configuration: HUB_APPS[${i}].secret: environment variable ${a.secret.env} is not set`);
+    // A platform has three secrets (its AppSecret, the message token, the EncodingAESKey); an app one.
+    const refs = a.type === 'platform' ? ([['secret', a.secret], ['token', a.token], ['aesKey', a.aesKey]] as const) : ([['secret', a.secret]] as const);
+    for (const [field, ref] of refs) {
+      if ('env' in ref && options.lambda) {
+        throw new ConfigurationInvalidError(
+          `Invalid configuration: HUB_APPS[${i}].${field}: {"env": "${ref.env}"} cannot work in AWS (nothing sets ${ref.env} in Lambda): ` +
+            `put the ${field === 'secret' ? 'secret' : field} in SSM as a SecureString and give {"ssm": "/wechat-token-hub/<stage>/${a.name}${field === 'secret' ? '' : `-${field}`}"}`,
+        );
+      }
+      if ('env' in ref && !env[ref.env]) {
+        throw new ConfigurationInvalidError(`Invalid configuration: HUB_APPS[${i}].${field}: environment variable ${ref.env} is not set`);
+      }
     }
   });
   const names = new Set(apps.map((a) => a.name));

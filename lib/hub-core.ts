@@ -91,6 +91,11 @@ export class HubCore {
       const app: HubApp =
         a.type === 'wecom' ? { ...common, type: a.type, corpid: a.corpid, ...(a.agentid === undefined ? {} : { agentid: a.agentid }) }
         : a.type === 'website' ? { ...common, type: a.type, appid: a.appid }
+        : a.type === 'platform' ? {
+            ...common, type: a.type, appid: a.appid,
+            getToken: secretReader({ ...a, secret: a.token }, secretEnv, config.timings.secretCacheTtlSeconds, ssmProvider, 'message token'),
+            getAesKey: secretReader({ ...a, secret: a.aesKey }, secretEnv, config.timings.secretCacheTtlSeconds, ssmProvider, 'EncodingAESKey'),
+          }
         : { ...common, type: a.type, appid: a.appid, tokenApi: a.tokenApi };
       configOf.set(app, a);
       return app;

@@ -92,22 +92,23 @@ export function appsReader(
 }
 
 export function secretReader(
-  app: AppConfig,
+  app: Pick<AppConfig, 'name' | 'secret'>,
   env: Record<string, string | undefined>,
   maxAge: number,
   ssm: () => SSMProvider,
+  what = 'secret',
 ): () => Promise<string> {
   const ref = app.secret;
   if ('env' in ref) {
     return async () => {
       const v = env[ref.env];
-      if (!v) throw new Error(`the secret of app ${app.name} is not set`);
+      if (!v) throw new Error(`the ${what} of app ${app.name} is not set`);
       return v;
     };
   }
   return async () => {
     const v = await ssm().get(ref.ssm, { decrypt: true, maxAge });
-    if (typeof v !== 'string' || !v) throw new Error(`the secret of app ${app.name} could not be read from SSM`);
+    if (typeof v !== 'string' || !v) throw new Error(`the ${what} of app ${app.name} could not be read from SSM`);
     return v;
   };
 }

@@ -38,7 +38,7 @@ const wechatAppSchema = z
     z.strictObject({
       name: appName,
       appid: matching(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -'),
-      type: z.enum(['official_account', 'mini_program'], { error: 'must be official_account, mini_program, wecom or website' }),
+      type: z.enum(['official_account', 'mini_program'], { error: 'must be official_account, mini_program, wecom, website or platform' }),
       tokenApi: z._default(z.enum(['classic', 'stable']), 'classic'),
       secret: secretRef,
       /** JS-SDK tickets the tick keeps fresh from the start (Official Accounts: jsapi, wx_card). */
@@ -97,12 +97,30 @@ const websiteAppSchema = z.pipe(
   z.transform((a) => ({ ...a, name: a.name ?? a.appid, tickets: [] as TicketType[], proxyPaths: [] as string[] })),
 );
 
+/**
+ * A third-party platform (开放平台第三方平台, a "component"): its component appid, its AppSecret, and
+ * the message token and EncodingAESKey of its authorization event URL, each a secret reference.
+ * `name` is required (its URLs are /v1/platforms/{name}/…).
+ */
+const platformSchema = z.pipe(
+  z.strictObject({
+    name: matching(APP_NAME, 'must be 1-64 letters, digits, _ or -'),
+    type: z.literal('platform'),
+    appid: matching(/^[A-Za-z0-9_-]{1,64}$/, 'must be the component appid (1-64 letters, digits, _ or -)'),
+    secret: secretRef,
+    token: secretRef,
+    aesKey: secretRef,
+  }),
+  z.transform((a) => ({ ...a, tickets: [] as TicketType[], compat: false, proxyPaths: [] as string[] })),
+);
+
 /** An app entry, checked by the schema of its type, so that a message names the field that is wrong. */
 const appSchema = z.pipe(
   z.unknown(),
-  z.transform((value, ctx): z.output<typeof wechatAppSchema> | z.output<typeof wecomAppSchema> | z.output<typeof websiteAppSchema> => {
+  z.transform((value, ctx): z.output<typeof wechatAppSchema> | z.output<typeof wecomAppSchema> | z.output<typeof websiteAppSchema> | z.output<typeof platformSchema> => {
     const type = typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
-    const result = (type === 'wecom' ? wecomAppSchema : type === 'website' ? websiteAppSchema : wechatAppSchema).safeParse(value);
+    const schema = type === 'wecom' ? wecomAppSchema : type === 'website' ? websiteAppSchema : type === 'platform' ? platformSchema : wechatAppSchema;
+    const result = (schema as typeof wechatAppSchema).safeParse(value);
     if (result.success) return result.data;
     for (const issue of result.error.issues) ctx.issues.push({ code: 'custom', message: issue.message, path: issue.path, input: value });
     return z.NEVER;

@@ -66,6 +66,7 @@ export const quotaRoute = /* @__PURE__ */ withErrors(/* @__PURE__ */ withScope('
   const { quota } = await hub.statusView.of(app, now);
   if (app.type === 'wecom') return ok({ app: name, ledger: quota, wechat: { note: 'WeCom has no quota API; the ledger is the only count' } });
   if (app.type === 'website') return ok({ app: name, ledger: quota, wechat: { note: 'a website app fetches no token: there is no quota to count' } });
+  if (app.type === 'platform') return ok({ app: name, ledger: quota, wechat: { note: 'a platform\'s component token is counted by the ledger; WeChat\'s own count is not asked' } });
   const count = await wechatCount(deps, hub, app);
   return ok({ app: name, ledger: quota, wechat: count.wechat, wechatAsOf: new Date(count.asOf).toISOString() });
 }));
@@ -91,7 +92,7 @@ interface CountAnswer {
 const countsByHub = new WeakMap<object, Map<string, { until: number; answer: Promise<CountAnswer> }>>();
 
 /** WeChat's own count (openapi/quota/get), asked at most once per QUOTA_CACHE_MS per app; concurrent requests share one call. */
-function wechatCount(deps: EdgeDeps, status: HubServices, app: Exclude<HubApp, { type: 'wecom' | 'website' }>): Promise<CountAnswer> {
+function wechatCount(deps: EdgeDeps, status: HubServices, app: Exclude<HubApp, { type: 'wecom' | 'website' | 'platform' }>): Promise<CountAnswer> {
   const cgiPath = app.tokenApi === 'stable' ? '/cgi-bin/stable_token' : '/cgi-bin/token';
   let counts = countsByHub.get(deps.refresher);
   if (!counts) countsByHub.set(deps.refresher, (counts = new Map()));

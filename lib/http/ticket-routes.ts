@@ -99,6 +99,8 @@ function ticketsOf(app: HubApp): string {
       return 'apps of type mini_program have no tickets';
     case 'website':
       return 'apps of type website have no tickets: they are for logins only';
+    case 'platform':
+      return 'a platform has no JS-SDK tickets (its authorizers have theirs)';
     case 'wecom':
       return app.agentid === undefined
         ? 'a WeCom app without an agentid (a contacts-sync or customer-contact secret) has only jsapi, the corp ticket; the app ticket for wx.agentConfig needs an app\'s AgentId'

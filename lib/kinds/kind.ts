@@ -18,6 +18,8 @@ export interface CredentialKind {
    * (a platform's authorizer needs the platform's component token).
    */
   readonly dependsOn?: string | DependencyRef;
+  /** The tick keeps it fresh from the registration of its principal, though it depends on another (a platform's component token). */
+  readonly prewarm?: boolean;
 
   /**
    * A value WeChat pushes (the component_verify_ticket): what to store of it. Written through the

@@ -1,7 +1,9 @@
 import type { WeChatClient } from '../wechat/client.js';
 import { wechatAccessToken, wecomAccessToken } from './access-token.js';
 import type { CredentialKind } from './kind.js';
+import { componentAccessToken, componentVerifyTicket } from './platform.js';
 import { wechatTicket, wecomTicket } from './tickets.js';
+import { ComponentApi } from '../wechat/component.js';
 
 /** What kind modules are built with: the upstream clients. */
 export interface KindClients {
@@ -16,6 +18,7 @@ export interface KindClients {
  * protocol, the routes and the store know kinds only through CredentialKind.
  */
 export function registerKinds({ wechat, wecom }: KindClients): ReadonlyMap<string, CredentialKind> {
+  const component = new ComponentApi(wechat);
   return new Map<string, CredentialKind>([
     ['wechat/access_token', wechatAccessToken(wechat, { probePath: '/cgi-bin/getcallbackip' })],
     // A Mini Program cannot call getcallbackip; get_api_domain_ip takes its token (docs/wechat.md §7).
@@ -25,5 +28,7 @@ export function registerKinds({ wechat, wecom }: KindClients): ReadonlyMap<strin
     ['wecom/access_token', wecomAccessToken(wecom)],
     ['wecom/jsapi_ticket', wecomTicket(wecom, 'jsapi')],
     ['wecom/agent_config_ticket', wecomTicket(wecom, 'agent_config')],
+    ['platform/component_verify_ticket', componentVerifyTicket(component)],
+    ['platform/component_access_token', componentAccessToken(component)],
   ]);
 }

@@ -98,7 +98,7 @@ async function inParallel<T>(items: readonly T[], work: (item: T) => Promise<voi
 
 /** Whether the tick keeps a kind fresh before anyone asked for it: the token, and tickets the app lists. */
 export function prewarmed(app: HubApp, kind: CredentialKind): boolean {
-  return kind.dependsOn === undefined || app.tickets.some((t) => ticketKindId(t) === kind.id);
+  return kind.dependsOn === undefined || kind.prewarm === true || app.tickets.some((t) => ticketKindId(t) === kind.id);
 }
 
 function digestOf(docs: readonly unknown[]): string {

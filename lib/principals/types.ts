@@ -19,4 +19,6 @@ export const PRINCIPAL_TYPES: Readonly<Record<HubApp['type'], PrincipalType>> = 
   wecom: { platform: 'wecom', kinds: [{ kind: 'wecom/access_token' }, { kind: 'wecom/jsapi_ticket' }, { kind: 'wecom/agent_config_ticket', requires: 'agentid' }] },
   // An Open Platform website or mobile app: its AppSecret serves logins only (lib/http/login-routes.ts).
   website: { platform: 'wechat', kinds: [] },
+  // A third-party platform: the ticket WeChat pushes, and the component token fetched with it.
+  platform: { platform: 'wechat', kinds: [{ kind: 'platform/component_verify_ticket' }, { kind: 'platform/component_access_token' }] },
 };
