@@ -1,6 +1,8 @@
-import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { StoreUnavailableError } from './errors.js';
 import {
   metaPk,
+  N,
   principalFrom,
   principalItem,
   principalPk,
@@ -11,7 +13,7 @@ import {
   tokenIndexItem,
   tokenPk,
 } from './dynamo-codec.js';
-import type { DynamoTable } from './dynamo-table.js';
+import { mayHaveBeenApplied, type DynamoTable } from './dynamo-table.js';
 import type { PrincipalRow, TokenIndexEntry } from './store.js';
 
 /**
@@ -69,4 +71,27 @@ export async function putMeta(table: DynamoTable, name: string, doc: Record<stri
   await table.send('putMeta', () =>
     table.client.send(new PutItemCommand({ TableName: table.name, Item: { pk: S(metaPk(name)), doc: S(JSON.stringify(doc)) } })),
   );
+}
+
+/**
+ * A one-time claim (`ONCE#<name>`): a PutItem conditioned on no claim standing; a condition failure
+ * after a resent request is checked against the item (our attempt: claimed).
+ */
+export async function claimOnce(table: DynamoTable, name: string, c: { now: number; until: number; attempt: string }): Promise<boolean> {
+  const pk = `ONCE#${name}`;
+  try {
+    await table.client.send(new PutItemCommand({
+      TableName: table.name,
+      Item: { pk: S(pk), until: N(c.until), attempt: S(c.attempt), ttl: N(Math.floor(c.until / 1000) + 86_400) },
+      ConditionExpression: 'attribute_not_exists(pk) OR #until < :now',
+      ExpressionAttributeNames: { '#until': 'until' },
+      ExpressionAttributeValues: { ':now': N(c.now) },
+    }));
+    return true;
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw new StoreUnavailableError('claimOnce', error);
+    if (!mayHaveBeenApplied(error)) return false;
+    const raw = await table.readRaw('claimOnce', { pk });
+    return str(raw?.attempt) === c.attempt;
+  }
 }

@@ -213,4 +213,8 @@ export class DynamoCredentialStore implements CredentialStore {
   putMeta(name: string, doc: Record<string, unknown>): Promise<void> {
     return directory.putMeta(this.#table, name, doc);
   }
+
+  claimOnce(name: string, claim: { now: number; until: number; attempt: string }): Promise<boolean> {
+    return directory.claimOnce(this.#table, name, claim);
+  }
 }

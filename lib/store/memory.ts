@@ -71,6 +71,7 @@ export class MemoryCredentialStore implements CredentialStore {
   readonly #ledger = new MemoryLedger();
   readonly #principals = new Map<string, PrincipalRow>();
   readonly #tokens = new Map<string, TokenIndexEntry>();
+  readonly #claims = new Map<string, { until: number; attempt: string }>();
   readonly #meta = new Map<string, Record<string, unknown>>();
 
   async read(key: CredentialKey): Promise<CredentialItem | undefined> {
@@ -239,6 +240,13 @@ export class MemoryCredentialStore implements CredentialStore {
 
   async putMeta(name: string, doc: Record<string, unknown>): Promise<void> {
     this.#meta.set(name, copy(doc));
+  }
+
+  async claimOnce(name: string, c: { now: number; until: number; attempt: string }): Promise<boolean> {
+    const standing = this.#claims.get(name);
+    if (standing && standing.until >= c.now) return standing.attempt === c.attempt;
+    this.#claims.set(name, { until: c.until, attempt: c.attempt });
+    return true;
   }
 
   /** A new item as DynamoDB's `if_not_exists(version, 0)` leaves it. */

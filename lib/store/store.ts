@@ -100,4 +100,11 @@ export interface CredentialStore {
   /** A small JSON document of the hub's own (the configuration digest of the principal sync). */
   getMeta(name: string): Promise<Record<string, unknown> | undefined>;
   putMeta(name: string, doc: Record<string, unknown>): Promise<void>;
+
+  /**
+   * Claim a one-time name (a pushed event's signature, against replays) until `until` (epoch ms):
+   * true the first time, false while an earlier claim stands (`now` before its `until`). A claim is
+   * kept as a small item with a TTL. `attempt` makes a resent request recognise its own claim.
+   */
+  claimOnce(name: string, claim: { now: number; until: number; attempt: string }): Promise<boolean>;
 }

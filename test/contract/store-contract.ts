@@ -558,6 +558,15 @@ export function storeContract(name: string, make: () => Promise<ContractStore>):
       });
     });
 
+    describe('one-time claims', () => {
+      it('a name is claimed once while its claim stands, again once it lapsed; a resent claim of the same attempt is its own', async () => {
+        expect(await store.claimOnce('event#sig-1', { now: T0, until: T0 + 600_000, attempt: 'a1' })).toBe(true);
+        expect(await store.claimOnce('event#sig-1', { now: T0 + 1_000, until: T0 + 601_000, attempt: 'a2' })).toBe(false);
+        expect(await store.claimOnce('event#sig-2', { now: T0 + 1_000, until: T0 + 601_000, attempt: 'a3' })).toBe(true);
+        expect(await store.claimOnce('event#sig-1', { now: T0 + 600_001, until: T0 + 1_200_001, attempt: 'a4' })).toBe(true);
+      });
+    });
+
     describe('cursors', () => {
       it('a cursor the store did not give (or of another list) is refused as InvalidCursorError, never a store failure', async () => {
         await store.putPrincipal({ name: 'p1', type: 'official_account', source: 'config', doc: {}, digest: 'd', updatedAt: T0 });
