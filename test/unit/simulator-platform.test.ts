@@ -229,6 +229,17 @@ describe('the simulator\'s third-party platforms', () => {
     expect(sim.calls(COMPONENT, 'start_push_ticket')).toBe(2);
   });
 
+  it('the ticket timer pushes every interval until stopped (real time: npm start)', async () => {
+    sim.startTicketTimer(20);
+    await expect.poll(() => received.length, { timeout: 2000, interval: 10 }).toBeGreaterThanOrEqual(2);
+    sim.stopTicketTimer();
+    await sim.pushesSettled();
+    const seen = received.length;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(received.length).toBe(seen);
+    expect(sim.pushes(COMPONENT).every((p) => p.infoType === 'component_verify_ticket' && p.body === 'success')).toBe(true);
+  });
+
   it('failNext works for the platform calls: errcodes, reset and hang', async () => {
     const ct = await tokenNow();
     const info = await authorized(ct);
