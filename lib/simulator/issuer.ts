@@ -52,6 +52,13 @@ export class Credential {
     return this.#current?.value === value || this.#previous.some((i) => i.value === value);
   }
 
+  /** No value stays accepted past `until` (each keeps its own earlier expiry). */
+  expireBy(until: number): void {
+    const cap = (i: Issued): Issued => ({ value: i.value, expiresAt: Math.min(i.expiresAt, until) });
+    if (this.#current) this.#current = cap(this.#current);
+    this.#previous = this.#previous.map(cap);
+  }
+
   /** Forget every value at once: none is accepted any more. */
   revoke(): void {
     this.#current = undefined;

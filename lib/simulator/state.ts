@@ -19,6 +19,13 @@ export interface WeChatRecord extends AppRecordBase {
   classic: Credential;
   stable: Credential;
   lastStableForceAt?: number;
+  /** Authorizer access tokens, per component appid that the account authorized (lib/simulator/platform.ts). */
+  authorizer: Map<string, Credential>;
+}
+
+/** Every token slot of a WeChat app: its own classic and stable tokens, and those platforms got for it. */
+export function weChatSlots(s: WeChatRecord): Credential[] {
+  return [s.classic, s.stable, ...s.authorizer.values()];
 }
 
 export interface WeComRecord extends AppRecordBase {
@@ -74,7 +81,7 @@ export class SimState {
   ) {}
 
   addWeChat(app: SimulatedApp): void {
-    this.apps.set(app.appid, { kind: 'wechat', id: app.appid, app, classic: new Credential(), stable: new Credential(), counts: new Map(), tickets: new Map() });
+    this.apps.set(app.appid, { kind: 'wechat', id: app.appid, app, classic: new Credential(), stable: new Credential(), authorizer: new Map(), counts: new Map(), tickets: new Map() });
   }
 
   /** The app is copied: setSecret() changes the simulator's copy, not the caller's object. */
@@ -99,7 +106,13 @@ export class SimState {
 
   /** The WeChat app whose latest or previous token (classic or stable) this is, valid or not. */
   weChatOwner(token: string): WeChatRecord | undefined {
-    return this.weChatApps().find((s) => s.classic.holds(token) || s.stable.holds(token));
+    return this.weChatApps().find((s) => weChatSlots(s).some((c) => c.holds(token)));
+  }
+
+  /** Whether this token of a WeChat app (its own, or one a platform got for it) is valid now. */
+  weChatTokenValid(s: WeChatRecord, token: string): boolean {
+    const now = this.now();
+    return weChatSlots(s).some((c) => c.isValid(token, now));
   }
 
   /** The app this token was issued to, however long ago, and whether it is still valid or not. */
@@ -116,7 +129,7 @@ export class SimState {
 
   isTokenValid(token: string): boolean {
     const now = this.now();
-    return [...this.apps.values()].some((s) => (s.kind === 'wechat' ? s.classic.isValid(token, now) || s.stable.isValid(token, now) : s.token.isValid(token, now)));
+    return [...this.apps.values()].some((s) => (s.kind === 'wechat' ? weChatSlots(s).some((c) => c.isValid(token, now)) : s.token.isValid(token, now)));
   }
 
   isTicketValid(ticket: string): boolean {
@@ -150,7 +163,7 @@ export class SimState {
     return Math.round((issued.expiresAt - this.now()) / 1000);
   }
 
-  count(s: AppRecord, endpoint: SimulatedEndpoint | 'stable_token_force'): void {
+  count(s: Pick<AppRecord, 'counts'>, endpoint: SimulatedEndpoint | 'stable_token_force'): void {
     const key = `${this.day()}:${endpoint}`;
     s.counts.set(key, (s.counts.get(key) ?? 0) + 1);
   }

@@ -26,10 +26,44 @@ export const WECHAT_ENDPOINTS = ['token', 'stable_token', 'getcallbackip', 'get_
 export const WECOM_ENDPOINTS = ['wecom_gettoken', 'wecom_jsapi_ticket', 'wecom_agent_config', 'wecom_getcallbackip'] as const;
 /** WeChat's login calls (/sns/…): code2Session, web authorization's user token, its refresh, userinfo and auth. */
 export const LOGIN_ENDPOINTS = ['jscode2session', 'oauth2_access_token', 'oauth2_refresh_token', 'sns_userinfo', 'sns_auth'] as const;
-export const ENDPOINTS: readonly SimulatedEndpoint[] = [...WECHAT_ENDPOINTS, ...WECOM_ENDPOINTS, ...LOGIN_ENDPOINTS];
+/** A third-party platform's calls (/cgi-bin/component/…), counted for and matched by the component appid. */
+export const PLATFORM_ENDPOINTS = ['component_token', 'preauthcode', 'query_auth', 'authorizer_token', 'authorizer_list', 'start_push_ticket'] as const;
+export const ENDPOINTS: readonly SimulatedEndpoint[] = [...WECHAT_ENDPOINTS, ...WECOM_ENDPOINTS, ...LOGIN_ENDPOINTS, ...PLATFORM_ENDPOINTS];
 
 /** Names for calls(), failNext() and /__sim/stats. */
-export type SimulatedEndpoint = (typeof WECHAT_ENDPOINTS)[number] | (typeof WECOM_ENDPOINTS)[number] | (typeof LOGIN_ENDPOINTS)[number];
+export type SimulatedEndpoint =
+  | (typeof WECHAT_ENDPOINTS)[number]
+  | (typeof WECOM_ENDPOINTS)[number]
+  | (typeof LOGIN_ENDPOINTS)[number]
+  | (typeof PLATFORM_ENDPOINTS)[number];
+
+/** A WeChat third-party platform (开放平台第三方平台, a "component"). */
+export interface SimulatedPlatform {
+  /** The component appid. */
+  appid: string;
+  /** Its AppSecret (component_appsecret). */
+  secret: string;
+  /** The message token, for the pushes' signatures. */
+  token: string;
+  /** The 43-character EncodingAESKey the pushes are encrypted with. */
+  aesKey: string;
+}
+
+/** One POST of an event to a platform's event URL: its InfoType, and what the URL answered (status 0: no answer). */
+export interface SimulatedPush {
+  at: number;
+  infoType: string;
+  status: number;
+  body: string;
+}
+
+/** What authorize() does: which permission sets (funcscope_category ids), where the browser is sent back. */
+export interface SimulatedAuthorization {
+  funcs?: number[];
+  redirectUri?: string;
+  /** The pre_auth_code the authorization page was opened with; default the latest one issued, or a new one. */
+  preAuthCode?: string;
+}
 
 /** A login code the simulator issues (POST /__sim/login-code, issueLoginCode()), as a user's wx.login or an OAuth redirect would bring it. */
 export interface SimulatedLoginUser {
@@ -65,6 +99,8 @@ export interface SimulatorOptions {
   wecomTicketHourlyPerApp?: number;
   /** WeCom ticket issues (both kinds, all apps) per corp in any sliding 60 minutes before 45009. Default 400. */
   wecomTicketHourlyPerCorp?: number;
+  /** Third-party platforms (lib/simulator/platform.ts). */
+  platforms?: SimulatedPlatform[];
   /** Real milliseconds every answer waits (WeChat's latency, for benchmarks); default none. */
   latencyMs?: number;
 }

@@ -2,13 +2,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { controlFail, controlLoginCode, controlRevoke } from './control.js';
 import { SimLogins } from './login.js';
+import { SimPlatforms } from './platform.js';
+import { PLATFORM_ROUTES, platformControl, platformRoute } from './platform-api.js';
 import { readBody, sendJson } from './http.js';
 import { settingsFrom, SimState } from './state.js';
-import type { SimulatedApp, SimulatedEndpoint, SimulatedFault, SimulatedLoginUser, SimulatedTicketType, SimulatedWeComApp, SimulatorOptions } from './types.js';
+import type { SimulatedApp, SimulatedAuthorization, SimulatedEndpoint, SimulatedFault, SimulatedLoginUser, SimulatedPlatform, SimulatedPush, SimulatedTicketType, SimulatedWeComApp, SimulatorOptions } from './types.js';
 import { apiQuota, callbackIp, classicToken, getTicket, stableToken } from './wechat.js';
 import { weComAgentTicket, weComCallbackIp, weComJsapiTicket, weComToken } from './wecom.js';
 
-export type { SimulatedApp, SimulatedEndpoint, SimulatedFault, SimulatedLoginUser, SimulatedTicketType, SimulatedWeComApp, SimulatorOptions } from './types.js';
+export type { SimulatedApp, SimulatedAuthorization, SimulatedEndpoint, SimulatedFault, SimulatedLoginUser, SimulatedPlatform, SimulatedPush, SimulatedTicketType, SimulatedWeComApp, SimulatorOptions } from './types.js';
 
 /**
  * A stand-in for WeChat's token and ticket APIs (api.weixin.qq.com) and WeCom's (qyapi.weixin.qq.com),
@@ -24,6 +26,9 @@ export type { SimulatedApp, SimulatedEndpoint, SimulatedFault, SimulatedLoginUse
  *   POST /cgi-bin/openapi/quota/get?access_token=  {"cgi_path"}   (today's count of token or stable_token calls)
  * WeChat's login calls (lib/simulator/login.ts): GET /sns/jscode2session, /sns/oauth2/access_token,
  *   /sns/oauth2/refresh_token, /sns/userinfo, /sns/auth
+ * Third-party platforms (lib/simulator/platform-api.ts): POST /cgi-bin/component/api_component_token,
+ *   api_start_push_ticket, api_create_preauthcode, api_query_auth, api_authorizer_token, api_get_authorizer_list;
+ *   an authorizer access token is accepted wherever an Official Account's own token is.
  * WeCom (an app's id is `${corpid}/${agentid}`, or `${corpid}/${label}` for a secret without an AgentId):
  *   GET  /cgi-bin/gettoken?corpid=&corpsecret=
  *   GET  /cgi-bin/get_jsapi_ticket?access_token=               (corp ticket)
@@ -33,10 +38,12 @@ export type { SimulatedApp, SimulatedEndpoint, SimulatedFault, SimulatedLoginUse
  *   POST /__sim/revoke  {"appid"}                               (every token of that app invalid)
  *   GET  /__sim/stats                                           (today's calls per app and endpoint)
  *   POST /__sim/login-code {"appid", "user"?, "scope"?, "unionid"?, "risky"?}  (a user's login code: once, 5 minutes)
+ *   POST /__sim/authorize, /__sim/unauthorize, /__sim/push-ticket, /__sim/event-url {"component_appid", …}  (platform-api.ts)
  *
  * Endpoint names, for calls(), failNext() and the stats: token, stable_token, getcallbackip, get_api_domain_ip,
  * ticket_jsapi, ticket_wx_card, wecom_gettoken, wecom_jsapi_ticket, wecom_agent_config, wecom_getcallbackip,
- * jscode2session, oauth2_access_token, oauth2_refresh_token, sns_userinfo, sns_auth.
+ * jscode2session, oauth2_access_token, oauth2_refresh_token, sns_userinfo, sns_auth; a platform's (by component
+ * appid): component_token, preauthcode, query_auth, authorizer_token, authorizer_list, start_push_ticket.
  */
 
 const DEFAULT_FAULT_ENDPOINTS: readonly SimulatedEndpoint[] = ['token', 'stable_token'];
@@ -44,6 +51,7 @@ const DEFAULT_FAULT_ENDPOINTS: readonly SimulatedEndpoint[] = ['token', 'stable_
 export class WeChatSimulator {
   readonly #sim: SimState;
   readonly #logins: SimLogins;
+  readonly #platforms: SimPlatforms;
   readonly #sockets = new Set<Socket>();
   readonly #latencyMs: number;
   #server?: Server;
@@ -52,9 +60,57 @@ export class WeChatSimulator {
   constructor(options: SimulatorOptions = {}) {
     this.#sim = new SimState(options.now ?? Date.now, settingsFrom(options));
     this.#logins = new SimLogins(this.#sim);
+    this.#platforms = new SimPlatforms(this.#sim);
     this.#latencyMs = options.latencyMs ?? 0;
     for (const app of options.apps ?? []) this.addApp(app);
     for (const app of options.wecomApps ?? []) this.addWeComApp(app);
+    for (const platform of options.platforms ?? []) this.addPlatform(platform);
+  }
+
+  // Third-party platforms (lib/simulator/platform.ts): the component appid names the platform everywhere.
+  addPlatform(platform: SimulatedPlatform): void {
+    this.#platforms.add(platform);
+  }
+  /** Where the platform's events (tickets, authorizations) are POSTed, encrypted. */
+  setEventUrl(platformAppid: string, url: string | undefined): void {
+    this.#platforms.record(platformAppid).eventUrl = url;
+  }
+  /** Push a new component_verify_ticket now (the previous one stays accepted); resolves once the URL answered. */
+  pushTicket(platformAppid: string): Promise<SimulatedPush & { ticket: string }> {
+    return this.#platforms.pushTicket(platformAppid);
+  }
+  /** Every push to the platform's event URL, oldest first: its InfoType and the answer (status 0: none). */
+  pushes(platformAppid: string): readonly SimulatedPush[] {
+    return this.#platforms.record(platformAppid).pushes;
+  }
+  /** Wait until every push under way (api_start_push_ticket's, the timer's) has been answered. */
+  pushesSettled(): Promise<void> {
+    return this.#platforms.settled();
+  }
+  /** Push a ticket to every platform every `intervalMs` of real time (default 10 minutes, as WeChat), for `npm start`. */
+  startTicketTimer(intervalMs?: number): void {
+    this.#platforms.startTicketTimer(intervalMs);
+  }
+  stopTicketTimer(): void {
+    this.#platforms.stopTicketTimer();
+  }
+  /** An account authorizes the platform (again: updateauthorized, a new refresh token): see SimPlatforms.authorize. */
+  authorize(platformAppid: string, authorizerAppid: string, options?: SimulatedAuthorization) {
+    return this.#platforms.authorize(platformAppid, authorizerAppid, options);
+  }
+  /** The account withdraws its authorization: pushes `unauthorized`; its refresh token and access tokens die. */
+  unauthorize(platformAppid: string, authorizerAppid: string): Promise<SimulatedPush> {
+    return this.#platforms.unauthorize(platformAppid, authorizerAppid);
+  }
+  /** The latest pushed ticket, the current component token (if not expired), each authorizer's refresh token. */
+  platformState(platformAppid: string): { ticket?: string; componentToken?: string; refreshTokens: Record<string, string> } {
+    const p = this.#platforms.record(platformAppid);
+    const refreshTokens = Object.fromEntries([...p.authorizers].map(([id, a]) => [id, a.refreshToken]));
+    return { ticket: p.tickets[0]?.value, componentToken: p.tokens.live(this.#sim.now()), refreshTokens };
+  }
+  /** Every verify ticket, pre-auth code, authorization code and refresh token issued (tokens: issuedTokens()). */
+  issuedPlatformValues(): readonly string[] {
+    return this.#platforms.issued;
   }
 
   /**
@@ -135,6 +191,8 @@ export class WeChatSimulator {
 
   /** Calls of an endpoint by an app on the current day (China time), failed ones included. */
   calls(appid: string, endpoint: SimulatedEndpoint | 'stable_token_force' = 'token'): number {
+    const platform = this.#platforms.platforms.get(appid);
+    if (platform) return platform.counts.get(`${this.#sim.day()}:${endpoint}`) ?? 0;
     return this.#sim.calls(appid, endpoint);
   }
 
@@ -175,6 +233,7 @@ export class WeChatSimulator {
   }
 
   async close(): Promise<void> {
+    this.stopTicketTimer();
     for (const s of this.#sockets) s.destroy();
     await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
   }
@@ -185,6 +244,7 @@ export class WeChatSimulator {
     const body = await readBody(req);
     if (this.#latencyMs && !url.pathname.startsWith('/__sim/')) await new Promise((r) => setTimeout(r, this.#latencyMs));
     if (!url.pathname.startsWith('/__sim/')) await this.#onRequest?.(url.pathname);
+    if (PLATFORM_ROUTES[url.pathname]) return platformRoute(this.#platforms, req, res, url, body);
     switch (url.pathname) {
       case '/cgi-bin/token':
         return classicToken(sim, req, res, url);
@@ -223,8 +283,13 @@ export class WeChatSimulator {
         return controlFail(sim, res, body, DEFAULT_FAULT_ENDPOINTS);
       case '/__sim/revoke':
         return controlRevoke(sim, res, body, (id) => this.revokeTokens(id));
+      case '/__sim/authorize':
+      case '/__sim/unauthorize':
+      case '/__sim/push-ticket':
+      case '/__sim/event-url':
+        return platformControl(this.#platforms, res, url.pathname, body);
       case '/__sim/stats':
-        return sendJson(res, sim.stats());
+        return sendJson(res, { ...sim.stats(), ...this.#platforms.stats() });
       default:
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
     }

@@ -108,8 +108,7 @@ export function getTicket(sim: SimState, res: ServerResponse, url: URL): void {
   // As getcallbackip: 42001 for the latest or previous token once expired, 40001 for any other.
   const owner = sim.weChatOwner(token);
   if (!owner) return error(res, 40001);
-  const now = sim.now();
-  if (!owner.classic.isValid(token, now) && !owner.stable.isValid(token, now)) return error(res, 42001);
+  if (!sim.weChatTokenValid(owner, token)) return error(res, 42001);
   if (type !== 'jsapi' && type !== 'wx_card') return error(res, 40097);
   sendJson(res, sim.ticketBody(sim.issueTicket(owner, type)));
 }
@@ -119,8 +118,7 @@ export function apiQuota(sim: SimState, res: ServerResponse, url: URL, raw: stri
   const token = url.searchParams.get('access_token');
   if (!token) return error(res, 41001);
   const owner = sim.weChatOwner(token);
-  const now = sim.now();
-  if (!owner || (!owner.classic.isValid(token, now) && !owner.stable.isValid(token, now))) return error(res, owner ? 42001 : 40001);
+  if (!owner || !sim.weChatTokenValid(owner, token)) return error(res, owner ? 42001 : 40001);
   let path: unknown;
   try {
     path = (JSON.parse(raw || '{}') as { cgi_path?: unknown }).cgi_path;
