@@ -139,6 +139,10 @@ export class HubCore {
     return this.#apps.sync();
   }
 
+  claimOnce(name: string, claim: { now: number; until: number; attempt: string }): Promise<boolean> {
+    return this.#store.claimOnce(name, claim);
+  }
+
   /** The principal rows, a page at a time (GET /v1/principals). */
   async listPrincipals(options: { limit: number; cursor?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }> {
     await this.syncApps();

@@ -2,6 +2,7 @@ import { compatHandlers } from './http/compat-routes.js';
 import type { HttpEvent, HttpResult } from './http/edge.js';
 import { loginHandlers } from './http/login-routes.js';
 import { dispatch } from './http/pipeline.js';
+import { platformHandlers } from './http/platform-routes.js';
 import { proxyHandlers } from './http/proxy-route.js';
 import type { FunctionName } from './http/routes.js';
 import { statusHandlers } from './http/status-routes.js';
@@ -20,6 +21,7 @@ const FUNCTIONS: { [F in FunctionName]: ReturnType<typeof dispatch> } = {
   compat: dispatch(compatHandlers),
   proxy: dispatch(proxyHandlers),
   login: dispatch(loginHandlers),
+  platform: dispatch(platformHandlers),
 };
 
 /**
@@ -50,6 +52,11 @@ export class Hub extends HubCore {
   /** POST /v1/apps/{app}/login (code2Session), POST /v1/apps/{app}/oauth/token (web authorization). */
   login(event: HttpEvent): Promise<HttpResult> {
     return this.route('login', event);
+  }
+
+  /** POST /v1/platforms/{name}/events: a third-party platform's authorization event URL. */
+  platform(event: HttpEvent): Promise<HttpResult> {
+    return this.route('platform', event);
   }
 
   /** GET /v1/status, GET /v1/status/{app}/quota (admin) and GET /v1/health. */

@@ -302,7 +302,7 @@ checkNoEgress(template, 'egress=none (default)');
 
 // The bundles: unzip each, load it, and serve through it.
 const dir = mkdtempSync(join(tmpdir(), 'hub-bundle-'));
-const BUNDLES = { getToken: 'get-token', forceRefresh: 'force-refresh', refreshTick: 'refresh-tick', tickets: 'tickets', compat: 'compat', proxy: 'proxy', status: 'status', login: 'login' };
+const BUNDLES = { getToken: 'get-token', forceRefresh: 'force-refresh', refreshTick: 'refresh-tick', tickets: 'tickets', compat: 'compat', proxy: 'proxy', status: 'status', login: 'login', platform: 'platform' };
 for (const f of Object.keys(BUNDLES)) execFileSync('unzip', ['-q', '-o', `.serverless/${f}.zip`, '-d', join(dir, f)]);
 
 // Each function bundles only its own routes (lib/http/routes.ts: a function imports only its own
@@ -315,6 +315,7 @@ const ROUTE_MARKERS: Record<string, string> = {
   compat: 'with the read scope on this app, not the AppSecret',
   proxy: 'the proxy forwards GET and POST',
   login: 'WeChat refused the login',
+  platform: 'platform event seen before',
 };
 /**
  * The largest bundle (bytes, unzipped) a function may have: they were 587-602 KB when the route

@@ -5,6 +5,7 @@ import { allows } from './auth.js';
 import { COMPAT_MAX_BODY_BYTES, compatBodyTooLarge, compatTokenKnown } from './compat-routes.js';
 import { callerOf, errorResult, MAX_BODY_BYTES, NOSNIFF, notRouted, respond, type EdgeDeps, type HttpResult } from './edge.js';
 import { HttpError } from '../errors.js';
+import { MAX_BODY_BYTES as PLATFORM_EVENT_MAX_BYTES } from '../platform/events.js';
 import { MAX_PROXY_BODY_BYTES } from './proxy-route.js';
 import { compatEndpointAt, matchRoute, routeKeyOf, type FunctionName, type Route } from './routes.js';
 
@@ -12,9 +13,11 @@ import { compatEndpointAt, matchRoute, routeKeyOf, type FunctionName, type Route
  * What the local server serves: one entry point per Lambda function (a Hub has them all), each
  * given the events of that function's routes in the table (lib/http/routes.ts).
  */
-export type LocalRoutes = { [F in Exclude<FunctionName, 'login'>]: (event: APIGatewayProxyEventV2) => Promise<HttpResult> } & {
+export type LocalRoutes = { [F in Exclude<FunctionName, 'login' | 'platform'>]: (event: APIGatewayProxyEventV2) => Promise<HttpResult> } & {
   /** POST /v1/apps/{app}/login and …/oauth/token; a stand-in may leave it out (404). */
   login?(event: APIGatewayProxyEventV2): Promise<HttpResult>;
+  /** POST /v1/platforms/{name}/events (WeChat's pushes to a third-party platform); a stand-in may leave it out (404). */
+  platform?(event: APIGatewayProxyEventV2): Promise<HttpResult>;
   /**
    * The hub's keys, clock and logger (a Hub has them): with them the server checks the caller
    * before it reads a body, as API Gateway's authorizer would. Without (a stand-in), bodies are
@@ -90,6 +93,8 @@ async function admit(routes: LocalRoutes, route: Route, event: APIGatewayProxyEv
     if (edge && !(await compatTokenKnown(edge, event))) return { limit: 0, tooLarge: compatBodyTooLarge };
     return { limit: MAX_PROXY_BODY_BYTES, tooLarge: compatBodyTooLarge };
   }
+  // A platform's event URL: WeChat's pushes, signed, up to the event reader's own cap.
+  if (route.function === 'platform') return { limit: PLATFORM_EVENT_MAX_BYTES, tooLarge: tooLarge(PLATFORM_EVENT_MAX_BYTES) };
   // A route without a caller to check (health): its own answer.
   if (route.scope === 'none') return { limit: MAX_BODY_BYTES, tooLarge: tooLarge(MAX_BODY_BYTES) };
   if (edge) {

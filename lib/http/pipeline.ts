@@ -27,6 +27,8 @@ export interface HubServices {
   readonly statusView: StatusView;
   proxyUpstreams(): ProxyUpstreams;
   upstreamStatus(): UpstreamStatus;
+  /** Claim a one-time name (a pushed event's signature) while it stands (CredentialStore.claimOnce). */
+  claimOnce(name: string, claim: { now: number; until: number; attempt: string }): Promise<boolean>;
   /** The principal rows (lib/principals/sync.ts), in name order, a page at a time. */
   listPrincipals(options: { limit: number; cursor?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }>;
 }

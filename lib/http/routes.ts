@@ -46,6 +46,8 @@ export const ROUTES = [
   { method: 'ANY', path: '/v1/apps/{app}/wechat/{path+}', scope: 'proxy', authorizer: true, function: 'proxy' },
   { method: 'POST', path: '/v1/apps/{app}/login', scope: 'login', authorizer: true, function: 'login' },
   { method: 'POST', path: '/v1/apps/{app}/oauth/token', scope: 'login', authorizer: true, function: 'login' },
+  // A third-party platform's authorization event URL: WeChat calls it, with no key (the push is signed).
+  { method: 'POST', path: '/v1/platforms/{name}/events', scope: 'none', authorizer: false, function: 'platform' },
 ] as const satisfies readonly RouteSpec[];
 
 export interface RouteSpec {
@@ -57,7 +59,7 @@ export interface RouteSpec {
 }
 
 /** The Lambda functions that serve HTTP routes (serverless.yml `functions:`, less refreshTick). */
-export type FunctionName = 'getToken' | 'forceRefresh' | 'tickets' | 'status' | 'compat' | 'proxy' | 'login';
+export type FunctionName = 'getToken' | 'forceRefresh' | 'tickets' | 'status' | 'compat' | 'proxy' | 'login' | 'platform';
 export type Route = (typeof ROUTES)[number];
 /** `METHOD /path`, per route (distributed over a union of routes). */
 export type RouteKeyOf<R extends RouteSpec> = R extends RouteSpec ? `${R['method']} ${R['path']}` : never;
