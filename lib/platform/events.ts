@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { HubError } from '../errors.js';
 import { readFlatXml } from './flat-xml.js';
 import { MsgCryptError, type MsgCrypt, type MsgCryptReason } from './msg-crypt.js';
 
@@ -26,10 +27,11 @@ export type PlatformEventReason =
   | 'app_id';
 
 /** Every refusal of this module. Its message names the reason only, never the content. */
-export class PlatformEventError extends Error {
+export class PlatformEventError extends HubError {
   override readonly name = 'PlatformEventError';
   constructor(readonly reason: PlatformEventReason) {
-    super(`platform event refused: ${reason}`);
+    const ours = reason === 'key' || reason === 'random';
+    super(`platform event refused: ${reason}`, { status: ours ? 500 : 400, code: 'platform_event_refused', expose: !ours, extra: ours ? {} : { reason } });
   }
 }
 

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { HubError } from '../errors.js';
 
 /**
  * WXBizMsgCrypt, the scheme WeChat encrypts its pushes with (docs/wechat.md §10a): a SHA-1 signature
@@ -25,11 +26,15 @@ export type MsgCryptReason =
   /** encrypt() was given a random that is not 16 bytes. */
   | 'random';
 
-/** Every refusal of this module. Its message names the reason only: never a key, token or plaintext. */
-export class MsgCryptError extends Error {
+/**
+ * Every refusal of this module. Its message names the reason only: never a key, token or plaintext.
+ * A bad key or random is the hub's own configuration or code (500, not shown); the rest is the push's.
+ */
+export class MsgCryptError extends HubError {
   override readonly name = 'MsgCryptError';
   constructor(readonly reason: MsgCryptReason) {
-    super(`WXBizMsgCrypt refused: ${reason}`);
+    const ours = reason === 'key' || reason === 'random';
+    super(`WXBizMsgCrypt refused: ${reason}`, { status: ours ? 500 : 400, code: 'wechat_push_refused', expose: !ours, extra: ours ? {} : { reason } });
   }
 }
 

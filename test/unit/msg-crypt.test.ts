@@ -147,6 +147,8 @@ describe('WXBizMsgCrypt: refusals', () => {
     }
     expect(refusal(() => new MsgCrypt({ token: '', encodingAesKey: MP_KEY, receiveId }))).toBe('key');
     expect(refusal(() => new MsgCrypt({ token: 't', encodingAesKey: MP_KEY, receiveId: '' }))).toBe('key');
+    // A bad key is the hub's configuration: a 500 whose message is not shown.
+    expect(() => new MsgCrypt({ token: 't', encodingAesKey: 'x', receiveId })).toThrow(expect.objectContaining({ status: 500, expose: false }));
   });
 
   it('base64: not canonical base64', () => {
@@ -205,6 +207,7 @@ describe('WXBizMsgCrypt: refusals', () => {
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(MsgCryptError);
+      expect(error).toMatchObject({ status: 400, code: 'wechat_push_refused', extra: { reason: 'receive_id' } });
       const text = `${String(error)} ${(error as Error).stack ?? ''}`;
       for (const s of ['SECRET', MP_KEY, 'wxother']) expect(text).not.toContain(s);
     }
