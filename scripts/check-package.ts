@@ -105,7 +105,7 @@ function checkEgress(t: Template, what: string, expect: { vpcId?: string; natSub
   const key = (v: unknown) => JSON.stringify(v);
   const functions = ofKind('AWS::Lambda::Function').map(([, f]) => f.Properties.VpcConfig);
   const vpcConfig = functions[0];
-  check(functions.length === 8 && functions.every((c) => c !== undefined && key(c) === key(vpcConfig)), `${what}: every function has the same VpcConfig`);
+  check(functions.length === 9 && functions.every((c) => c !== undefined && key(c) === key(vpcConfig)), `${what}: every function has the same VpcConfig`);
   const subnets = listOf(vpcConfig?.SubnetIds);
   const groups = listOf(vpcConfig?.SecurityGroupIds);
   check(hasVpcPolicy(t), `${what}: the role has AWSLambdaVPCAccessExecutionRole (ENI permissions)`);
@@ -154,7 +154,7 @@ const resources = Object.values(template.Resources);
 const ofType = (t: string) => resources.filter((r) => r.Type === t);
 
 const fns = ofType('AWS::Lambda::Function');
-check(fns.length === 8, 'eight Lambda functions');
+check(fns.length === 9, 'nine Lambda functions');
 check(fns.every((f) => f.Properties.Runtime === 'nodejs22.x' && f.Properties.Architectures?.[0] === 'arm64'), 'nodejs22.x on arm64');
 check(ofType('AWS::Events::Rule').some((r) => r.Properties.ScheduleExpression === 'rate(5 minutes)'), 'schedule rule rate(5 minutes)');
 const routes = ofType('AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
@@ -184,13 +184,14 @@ const statusFn = template.Resources.StatusLambdaFunction;
 check(statusFn?.Properties.Handler === 'functions/status.handler', 'status function (functions/status.handler)');
 const routeTarget = (t: Template, key: string) => JSON.stringify(Object.values(t.Resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Route' && r.Properties.RouteKey === key)?.Properties.Target);
 check(['GET /v1/status', 'GET /v1/status/{app}/quota', 'GET /v1/health'].every((k) => routeTarget(template, k)?.includes('HttpApiIntegrationStatus')), 'the status routes go to the status function');
-/** /v1 routes take the stage's authorizer; GET /v1/health none in either mode. */
+/** /v1 routes take the stage's authorizer; GET /v1/health and a platform's event URL (WeChat calls it) none in either mode. */
+const OPEN_V1 = ['GET /v1/health', 'POST /v1/platforms/{name}/events'];
 const checkAuthorization = (t: Template, expected: 'NONE' | 'AWS_IAM', what: string) => {
   const v1 = Object.values(t.Resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route' && r.Properties.RouteKey.includes(' /v1/'));
-  const health = v1.filter((r) => r.Properties.RouteKey === 'GET /v1/health');
-  const others = v1.filter((r) => r.Properties.RouteKey !== 'GET /v1/health');
-  check(others.length >= 8 && others.every((r) => r.Properties.AuthorizationType === expected), `${what}: every /v1/ route but health has AuthorizationType ${expected}`);
-  check(health.length === 1 && (health[0]!.Properties.AuthorizationType ?? 'NONE') === 'NONE', `${what}: GET /v1/health has no authorizer`);
+  const open = v1.filter((r) => OPEN_V1.includes(r.Properties.RouteKey));
+  const others = v1.filter((r) => !OPEN_V1.includes(r.Properties.RouteKey));
+  check(others.length >= 8 && others.every((r) => r.Properties.AuthorizationType === expected), `${what}: every /v1/ route but health and the platform event URL has AuthorizationType ${expected}`);
+  check(open.length === OPEN_V1.length && open.every((r) => (r.Properties.AuthorizationType ?? 'NONE') === 'NONE'), `${what}: GET /v1/health and the platform event URL have no authorizer`);
 };
 checkAuthorization(template, 'NONE', 'authorizer=key');
 const stage = ofType('AWS::ApiGatewayV2::Stage')[0];

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createLocalServer } from '../../lib/http/local-server.js';
 import { MsgCrypt } from '../../lib/platform/msg-crypt.js';
@@ -74,6 +75,25 @@ describe('a platform\'s event URL', () => {
       expect(res.body, what).toMatch(/^(bad request|not found)$/);
     }
     expect(await world.store.read(ticketKey)).toMatchObject({ value: 'ticket@@@one', version: 1 });
+  });
+
+  it('hostile input (random bodies, signatures, timestamps and nonces): never a 5xx, never a state change', async () => {
+    const hub = setUp();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({ body: fc.oneof(fc.string(), fc.constant(`<xml><Encrypt><![CDATA[${'A'.repeat(44)}]]></Encrypt></xml>`), fc.string().map((x) => `<xml><AppId>${x}</AppId><Encrypt>${x}</Encrypt></xml>`)), sig: fc.oneof(fc.stringMatching(/^[0-9a-f]{40}$/), fc.string()), ts: fc.oneof(fc.integer().map(String), fc.string()), nonce: fc.string() }),
+        async ({ body, sig, ts, nonce }) => {
+          const event = { ...push(ticketXml('ticket@@@never')), body, rawQueryString: new URLSearchParams({ timestamp: ts, nonce, msg_signature: sig, encrypt_type: 'aes' }).toString() };
+          const res = await hub.platform(event);
+          expect(res.statusCode).toBeGreaterThanOrEqual(400);
+          expect(res.statusCode).toBeLessThan(500);
+          expect(res.body).toMatch(/^(bad request|not found)$/);
+        },
+      ),
+      { numRuns: 150 },
+    );
+    // Only the place in the due index the principal's registration gave it: no value, never written.
+    expect(await world.store.read(ticketKey)).toMatchObject({ value: undefined, version: 0 });
   });
 
   it('61006 from api_component_token (the ticket is no longer good): the hub asks WeChat to push a new one and fetches again with it', async () => {
