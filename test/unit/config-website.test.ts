@@ -41,7 +41,7 @@ describe('a website app', () => {
   });
 
   it('is named among the types when the type is wrong', () => {
-    expect(error(env([{ ...site, type: 'web' }]))).toBe('Invalid configuration: HUB_APPS[0].type: must be official_account, mini_program, wecom or website');
+    expect(error(env([{ ...site, type: 'web' }]))).toBe('Invalid configuration: HUB_APPS[0].type: must be official_account, mini_program, wecom, website or platform');
   });
 });
 
