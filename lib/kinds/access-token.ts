@@ -4,7 +4,8 @@ import { ForcedRefreshSpacingError } from '../errors.js';
 import { fingerprint } from '../fingerprint.js';
 import type { WeChatClient } from '../wechat/client.js';
 import { attributes } from './attributes.js';
-import type { CredentialKind, FetchContext } from './kind.js';
+import type { CredentialKind } from './kind.js';
+import { secretFingerprint, secretFor } from './secret.js';
 
 const wechatApp = attributes(z.object({ appid: z.string(), tokenApi: z.enum(['classic', 'stable']) }), 'WeChat access_token');
 const wecomApp = attributes(z.object({ corpid: z.string() }), 'WeCom access_token');
@@ -84,22 +85,4 @@ export function wecomAccessToken(client: WeChatClient): CredentialKind {
     sourceFingerprint: secretFingerprint,
     probe: (_app, value, deadline) => client.isTokenValid(value, deadline),
   };
-}
-
-/** The app's secret; when it cannot be read, the call counted for this fetch was never made. */
-async function secretFor(app: HubApp, ctx: FetchContext): Promise<string> {
-  try {
-    return await app.getSecret();
-  } catch (error) {
-    await ctx.onUnsent();
-    throw error;
-  }
-}
-
-async function secretFingerprint(app: HubApp): Promise<string | undefined> {
-  try {
-    return fingerprint(await app.getSecret());
-  } catch {
-    return undefined; // cannot tell; the refresh itself will report the missing secret
-  }
 }

@@ -1,10 +1,10 @@
 import * as z from 'zod/mini';
-import type { HubApp } from '../apps.js';
 import { fingerprint } from '../fingerprint.js';
 import type { ComponentApi } from '../wechat/component.js';
 import { RetryLaterError, WeChatError } from '../wechat/errors.js';
 import { attributes } from './attributes.js';
-import type { CredentialKind, FetchContext } from './kind.js';
+import type { CredentialKind } from './kind.js';
+import { secretFingerprint, secretFor } from './secret.js';
 
 /** WeChat keeps a pushed component_verify_ticket valid 12 hours (docs/wechat.md §10); it pushes one every 10 minutes. */
 export const TICKET_LIFE_MS = 12 * 3_600_000;
@@ -71,21 +71,6 @@ export function componentAccessToken(api: ComponentApi): CredentialKind {
       }
     },
     failurePolicy: (error) => (error instanceof WeChatError && error.errcode !== undefined && TICKET_REFUSED.has(error.errcode) ? { configuration: false, blockedForMs: 0 } : undefined),
-    sourceFingerprint: async (app) => {
-      try {
-        return fingerprint(await app.getSecret());
-      } catch {
-        return undefined;
-      }
-    },
+    sourceFingerprint: secretFingerprint,
   };
-}
-
-async function secretFor(app: HubApp, ctx: FetchContext): Promise<string> {
-  try {
-    return await app.getSecret();
-  } catch (error) {
-    await ctx.onUnsent();
-    throw error;
-  }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { HubApp } from '../apps.js';
 import type { CredentialKind } from '../kinds/kind.js';
+import { inParallel } from '../parallel.js';
 import { dueNow } from '../scheduler/schedule.js';
 import type { CredentialStore } from '../store/store.js';
 
@@ -25,16 +26,11 @@ export async function rescheduleChangedSecrets(
 ): Promise<string[]> {
   const current: Record<string, string> = {};
   // The secrets through their cache, a few at a time (SSM allows about 40 reads a second).
-  let next = 0;
-  const worker = async () => {
-    while (next < apps.length) {
-      const app = apps[next++]!;
-      const kind = kindsOf(app).find((k) => k.sourceFingerprint);
-      const fp = kind && (await kind.sourceFingerprint!(app));
-      if (fp !== undefined) current[app.name] = fp;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, apps.length) }, worker));
+  await inParallel(apps, PARALLEL_READS, async (app) => {
+    const kind = kindsOf(app).find((k) => k.sourceFingerprint);
+    const fp = kind && (await kind.sourceFingerprint!(app));
+    if (fp !== undefined) current[app.name] = fp;
+  });
   if (Object.keys(current).length === 0) return [];
   const meta = await store.getMeta(META);
   const before = (meta?.fingerprints ?? {}) as Record<string, string>;

@@ -3,6 +3,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { HubApp } from '../apps.js';
 import type { AppConfig } from '../config.js';
 import { tokenHash } from '../identify.js';
+import { inParallel } from '../parallel.js';
 import { ticketKindId } from '../kinds/catalog.js';
 import type { CredentialKind } from '../kinds/kind.js';
 import { dueNow } from '../scheduler/schedule.js';
@@ -48,7 +49,7 @@ export async function syncPrincipals(
   } while (cursor);
   // Never synced (a new table, or one a hub older than the due index filled): every credential is checked.
   const everything = meta === undefined;
-  await inParallel(docs, async ({ c, doc }) => {
+  await inParallel(docs, PARALLEL_WRITES, async ({ c, doc }) => {
     const rowDigest = digestOf([doc]);
     const changed = existing.get(c.app.name)?.digest !== rowDigest;
     if (changed) await store.putPrincipal({ name: c.app.name, type: c.app.type, source: 'config', doc, digest: rowDigest, updatedAt: now });
@@ -63,7 +64,7 @@ export async function syncPrincipals(
   });
   const names = new Set(configured.map((c) => c.app.name));
   const gone = [...existing.values()].filter((row) => row.source === 'config' && !names.has(row.name));
-  await inParallel(gone, async (row) => {
+  await inParallel(gone, PARALLEL_WRITES, async (row) => {
     await store.deletePrincipal(row.name);
     log.info('an app is no longer configured; its row was removed (its credentials leave the due index at their next tick)', { app: row.name });
   });
@@ -87,14 +88,6 @@ async function indexStored(store: CredentialStore, app: string, now: number): Pr
 
 /** Writes at once, a bounded number at a time. */
 const PARALLEL_WRITES = 8;
-
-async function inParallel<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_WRITES, items.length) }, worker));
-}
 
 /** Whether the tick keeps a kind fresh before anyone asked for it: the token, and tickets the app lists. */
 export function prewarmed(app: HubApp, kind: CredentialKind): boolean {
