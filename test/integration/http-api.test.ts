@@ -94,7 +94,7 @@ describe('HTTP API over a real socket', () => {
 
   it('arbitrary requests never get a 5xx, a stack trace, a secret or a token', async () => {
     const secrets = Object.values(world.secrets);
-    const segment = fc.oneof(fc.constantFrom('v1', 'apps', 'oa', 'mp', 'crm', 'access-token', 'refresh', 'tickets', 'jsapi', 'agent_config', 'jsapi-signature', 'status', 'quota', 'health', 'wechat', 'cgi-bin', 'token', '..', '%00', '%2F'), fc.string({ maxLength: 12 }).map(encodeURIComponent));
+    const segment = fc.oneof(fc.constantFrom('v1', 'apps', 'oa', 'mp', 'crm', 'access-token', 'refresh', 'tickets', 'jsapi', 'agent_config', 'jsapi-signature', 'status', 'quota', 'health', 'principals', 'platforms', 'events', 'wechat', 'cgi-bin', 'token', '..', '%00', '%2F'), fc.string({ maxLength: 12 }).map(encodeURIComponent));
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'),
