@@ -1,7 +1,7 @@
 import type { TokenApi } from './wechat/client.js';
 
 export type WeChatAppType = 'official_account' | 'mini_program';
-export type AppType = WeChatAppType | 'wecom' | 'website' | 'platform';
+export type AppType = WeChatAppType | 'wecom' | 'website' | 'platform' | 'authorizer';
 
 interface AppBase {
   /** URL id of the app in the hub's API. */
@@ -49,7 +49,32 @@ export interface PlatformApp extends AppBase {
   getAesKey(): Promise<string>;
 }
 
-export type HubApp = WeChatApp | WeComApp | WebsiteApp | PlatformApp;
+/** Whether WeChat still has the account's authorization of its platform (lib/principals/authorizers.ts). */
+export type AuthorizerStatus = 'authorized' | 'revoked';
+
+/**
+ * An account (Official Account or Mini Program) that authorized a third-party platform: registered
+ * at run time by the authorization (a row `PRINCIPAL#<platform>/<appid>`), never configured. It has
+ * no secret: its token is fetched with the platform's component token and its refresh token, which
+ * lives in its token's credential state (docs/wechat.md §10).
+ */
+export interface AuthorizerApp extends AppBase {
+  type: 'authorizer';
+  /** The authorizer's own appid. */
+  appid: string;
+  /** The name of the platform principal it authorized. */
+  platform: string;
+  /** The platform's component appid (api_authorizer_token names it). */
+  componentAppid: string;
+  status: AuthorizerStatus;
+  /** The permission sets (funcscope_category ids) it granted. */
+  funcs: readonly number[];
+  /** When it (last) authorized, epoch ms. */
+  authorizedAt: number;
+  revokedAt?: number;
+}
+
+export type HubApp = WeChatApp | WeComApp | WebsiteApp | PlatformApp | AuthorizerApp;
 
 /** The JS-SDK tickets of the HTTP API (`/v1/apps/{app}/tickets/{type}`). */
 export const TICKET_TYPES = ['jsapi', 'wx_card', 'agent_config'] as const;

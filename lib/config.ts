@@ -18,7 +18,9 @@ export const SCOPES = ['read', 'refresh', 'proxy', 'login', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 const label = z.string().check(z.minLength(1), z.maxLength(64));
-const appList = z.array(z.union([z.literal('*'), matching(APP_NAME)])).check(z.minLength(1));
+/** A platform's authorizers in a key's app list: `<platform>/*` (all of them) or `<platform>/<appid>` (one). */
+export const AUTHORIZER_GRANT = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\/(\*|[A-Za-z0-9_-]{1,64})$/;
+const appList = z.array(z.union([z.literal('*'), matching(APP_NAME), matching(AUTHORIZER_GRANT)])).check(z.minLength(1));
 const scopeList = z.array(z.enum(SCOPES)).check(z.minLength(1));
 
 const apiKeySchema = z.strictObject({
@@ -194,10 +196,16 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     }
   });
   const names = new Set(apps.map((a) => a.name));
+  const platforms = new Set(apps.filter((a) => a.type === 'platform').map((a) => a.name));
   apiKeys.forEach((k, i) => {
     k.apps.forEach((a, j) => {
       // With apps in SSM, a key may name an app that will be added later.
-      if (a !== '*' && !names.has(a) && !e.HUB_APPS_SSM_PATH) {
+      if (e.HUB_APPS_SSM_PATH || a === '*') return;
+      const platform = AUTHORIZER_GRANT.test(a) ? a.slice(0, a.indexOf('/')) : undefined;
+      if (platform !== undefined && !platforms.has(platform)) {
+        throw new ConfigurationInvalidError(`Invalid configuration: HUB_API_KEYS[${i}].apps[${j}]: no platform is named "${platform}" (\`<platform>/*\` names a platform's authorizers)`);
+      }
+      if (platform === undefined && !names.has(a)) {
         throw new ConfigurationInvalidError(`Invalid configuration: HUB_API_KEYS[${i}].apps[${j}]: no app is named "${a}"`);
       }
     });

@@ -74,6 +74,14 @@ export class UnknownAppError extends HubError {
   }
 }
 
+/** An authorizer that revoked its platform's authorization: its record is kept, nothing of it is served or refreshed. */
+export class AuthorizerRevokedError extends HubError {
+  override readonly name = 'AuthorizerRevokedError';
+  constructor(readonly app: string) {
+    super('this account revoked its authorization of the platform; it is served again once it authorizes again', { status: 410, code: 'authorizer_revoked' });
+  }
+}
+
 /**
  * No valid token is stored and none can be had now. With WeChat's errcode (WeChat refused, not
  * "busy"): 502 `wechat_error` carrying the errcode; otherwise 503 `token_unavailable`, saying why in

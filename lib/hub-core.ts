@@ -17,7 +17,9 @@ import { AppsInUse } from './principals/apps-in-use.js';
 import { Refresher, type TickOutcome } from './refresher.js';
 import { Scheduler, type TickReport } from './scheduler/scheduler.js';
 import { DynamoCredentialStore } from './store/dynamodb.js';
-import type { CredentialStore, PrincipalRow } from './store/store.js';
+import type { CredentialItem, CredentialKey, CredentialStore, PrincipalRow } from './store/store.js';
+import { Authorizations } from './platform/authorizations.js';
+import { ComponentApi } from './wechat/component.js';
 import { UpstreamBases } from './wechat/bases.js';
 import { WeChatClient } from './wechat/client.js';
 import { WeChatPassthrough } from './wechat/passthrough.js';
@@ -66,6 +68,9 @@ export class HubCore {
   readonly #apps: AppsInUse;
   readonly #store: CredentialStore;
   readonly #scheduler: Scheduler;
+  /** The platforms' component API and authorizations (lib/platform/authorizations.ts). */
+  readonly component: ComponentApi;
+  readonly authorizations: Authorizations;
 
   constructor(config: HubConfig, deps: HubDeps = {}) {
     const clock = deps.clock ?? systemClock;
@@ -107,7 +112,7 @@ export class HubCore {
     this.statusView = new StatusView(store, kinds, config.timings.forcedDailyBudget);
     this.#store = store;
     this.refresher = new Refresher({
-      principals: new PrincipalRegistry(apps, kinds),
+      principals: new PrincipalRegistry(apps, kinds, { store, now: () => clock.now() }),
       store,
       clock,
       logger: this.#log,
@@ -123,6 +128,8 @@ export class HubCore {
       log: this.#log,
       settings: { concurrency: config.timings.tickConcurrency, invocationBudget: config.timings.tickInvocationBudget },
     });
+    this.component = new ComponentApi(wechat);
+    this.authorizations = new Authorizations({ refresher: this.refresher, store, component: this.component, clock, log: this.#log });
     this.edge = { refresher: this.refresher, keyring: keyringReader(config, ssmProvider, this.#log), clock, logger: this.#log };
   }
 
@@ -143,8 +150,16 @@ export class HubCore {
     return this.#store.claimOnce(name, claim);
   }
 
-  /** The principal rows, a page at a time (GET /v1/principals). */
-  async listPrincipals(options: { limit: number; cursor?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }> {
+  releaseOnce(name: string, attempt: string): Promise<void> {
+    return this.#store.releaseOnce(name, attempt);
+  }
+
+  readCredential(key: CredentialKey): Promise<CredentialItem | undefined> {
+    return this.#store.read(key);
+  }
+
+  /** The principal rows, a page at a time (GET /v1/principals, a platform's authorizers). */
+  async listPrincipals(options: { limit: number; cursor?: string; prefix?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }> {
     await this.syncApps();
     return this.#store.listPrincipals(options);
   }

@@ -91,6 +91,14 @@ export class Refresher {
     return this.principals.names;
   }
 
+  /**
+   * The principal of this name, a configured app or one registered at run time (an authorizer,
+   * read from its row); undefined when there is none. After it, the synchronous lookups know it.
+   */
+  load(name: string): Promise<HubApp | undefined> {
+    return this.principals.load(name);
+  }
+
   hasApp(name: string): boolean {
     return this.principals.has(name);
   }
@@ -120,7 +128,7 @@ export class Refresher {
    * hands out a value the hub is about to replace while it can get the next one).
    */
   async get(appName: string, kindId = 'access_token'): Promise<Served> {
-    const { app, kind } = this.principals.resolve(appName, kindId);
+    const { app, kind } = await this.#resolve(appName, kindId);
     const key = cacheKey(app, kind);
     const cached = this.#served.cached(key, this.#clock.now());
     if (cached) return cached;
@@ -163,8 +171,8 @@ export class Refresher {
    * Store a value WeChat pushed (lib/kinds/pushed.ts): through the lease and the fenced write like a
    * fetch, so that it never overwrites a newer write; the container's cache of it is dropped.
    */
-  ingest(appName: string, kindId: string, pushed: unknown): Promise<RefreshResult> {
-    const { app, kind } = this.principals.resolve(appName, kindId);
+  async ingest(appName: string, kindId: string, pushed: unknown): Promise<RefreshResult> {
+    const { app, kind } = await this.#resolve(appName, kindId);
     return this.#refresh(app, pushedKind(kind, app, pushed, this.#clock.now()), { needed: () => true, forced: false, cause: 'pushed' });
   }
 
@@ -195,8 +203,8 @@ export class Refresher {
    * it is still the stored value, and WeChat (where it can be asked) no longer accepts it, is a new
    * one fetched.
    */
-  forceRefresh(appName: string, stale: string, kindId = 'access_token', options: ForceOptions = {}): Promise<ForcedResult> {
-    const { app, kind } = this.principals.resolve(appName, kindId);
+  async forceRefresh(appName: string, stale: string, kindId = 'access_token', options: ForceOptions = {}): Promise<ForcedResult> {
+    const { app, kind } = await this.#resolve(appName, kindId);
     return forceRefresh(this.#passive, app, kind, stale, options);
   }
 
@@ -216,7 +224,7 @@ export class Refresher {
    * current value, the previous one in its overlap, or one the hub replaced within its life.
    */
   async identify(appName: string, value: string, kindId = 'access_token'): Promise<Identified | undefined> {
-    const { app, kind } = this.principals.resolve(appName, kindId);
+    const { app, kind } = await this.#resolve(appName, kindId);
     const now = this.#clock.now();
     const cached = this.#served.cached(cacheKey(app, kind), now);
     return identifyValue(value, cached?.value, () => this.#store.read(credentialKey(app, kind)), now);
@@ -225,6 +233,12 @@ export class Refresher {
   /** Whether the hub issued `value` as this app's credential of this kind and it is within its life (identify()). */
   async recognizes(appName: string, value: string, kindId = 'access_token'): Promise<boolean> {
     return (await this.identify(appName, value, kindId)) !== undefined;
+  }
+
+  /** resolve(), with a principal registered at run time loaded first. */
+  async #resolve(appName: string, kindId: string): Promise<{ app: HubApp; kind: CredentialKind }> {
+    await this.principals.load(appName);
+    return this.principals.resolve(appName, kindId);
   }
 
   #refresh(app: HubApp, kind: CredentialKind, req: Pick<RefreshRequest, 'needed' | 'forced' | 'cause' | 'justRead' | 'probe'>): Promise<RefreshResult> {

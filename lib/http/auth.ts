@@ -20,14 +20,24 @@ export interface Authenticator {
   lookup?(key: string): Grant | undefined;
 }
 
+/**
+ * Whether a grant's app list covers the principal `app`: `*` (every one), its name, or, for a
+ * platform's authorizer (`<platform>/<appid>`), `<platform>/*` (every account that authorized it).
+ */
+export function covers(apps: readonly string[], app: string): boolean {
+  if (apps.includes('*') || apps.includes(app)) return true;
+  const slash = app.indexOf('/');
+  return slash > 0 && apps.includes(`${app.slice(0, slash)}/*`);
+}
+
 /** Whether the grant covers `scope` on `app`. */
 export function allows(grant: Grant, app: string, scope: Scope): boolean {
-  return (grant.apps.includes('*') || grant.apps.includes(app)) && grant.scopes.includes(scope);
+  return covers(grant.apps, app) && grant.scopes.includes(scope);
 }
 
 /** 403 unless the grant covers `scope` on `app`. */
 export function permit(grant: Grant, app: string, scope: Scope): Caller {
-  if (!grant.apps.includes('*') && !grant.apps.includes(app)) {
+  if (!covers(grant.apps, app)) {
     throw new HttpError(403, 'forbidden', 'this caller may not use this app');
   }
   if (!grant.scopes.includes(scope)) {

@@ -1,7 +1,7 @@
 import type { HubApp, WeChatApp, WeComApp } from '../apps.js';
 import { ForcedRefreshBudgetError, ForcedRefreshSpacingError } from '../errors.js';
 import type { Served } from '../refresher.js';
-import type { Grant } from './auth.js';
+import { covers, type Grant } from './auth.js';
 import { ticketAnswer, tokenAnswer, WeChatAnswer } from './compat-answers.js';
 import { appOf, compatApps, grantOf } from './compat-lookup.js';
 import type { EdgeDeps, HttpEvent, HttpResult } from './edge.js';
@@ -121,7 +121,7 @@ async function forced(deps: EdgeDeps, app: WeChatApp, current: Served): Promise<
 }
 
 function mayRead(grant: Grant, app: HubApp): boolean {
-  return (grant.apps.includes('*') || grant.apps.includes(app.name)) && grant.scopes.includes('read');
+  return covers(grant.apps, app.name) && grant.scopes.includes('read');
 }
 
 function stableBody(event: HttpEvent): Record<string, unknown> {

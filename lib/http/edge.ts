@@ -6,6 +6,7 @@ import { APP_NAME, type Scope } from '../config.js';
 import { HttpError, HubError } from '../errors.js';
 import { servedSeconds } from '../policy.js';
 import type { ForcedResult, Refresher, Served } from '../refresher.js';
+import { AUTHORIZER_APPID, authorizerName } from '../principals/authorizers.js';
 import { permit, type Authenticator, type Grant } from './auth.js';
 
 export type HttpEvent = APIGatewayProxyEventV2;
@@ -54,16 +55,31 @@ export async function appFrom(event: HttpEvent, deps: EdgeDeps, scope: Scope): P
   return (await grantedApp(event, deps, scope)).app;
 }
 
+/**
+ * The principal a path names: `{app}` (/v1/apps/{app}/…), or a platform's authorizer
+ * (/v1/platforms/{name}/authorizers/{appid}/…, the principal `<name>/<appid>`); 400 when malformed.
+ */
+export function principalOfPath(params: Record<string, string | undefined> | undefined): { name: string; authorizer: boolean } {
+  if (params?.appid !== undefined) {
+    if (!appParam.safeParse(params.name).success) throw new HttpError(400, 'invalid_platform', 'the platform name must be 1-64 letters, digits, _ or -');
+    if (!AUTHORIZER_APPID.test(params.appid)) throw new HttpError(400, 'invalid_appid', 'the authorizer appid must be 1-64 letters, digits, _ or -');
+    return { name: authorizerName(params.name!, params.appid), authorizer: true };
+  }
+  const app = appParam.safeParse(params?.app);
+  if (!app.success) throw new HttpError(400, 'invalid_app', 'the app name must be 1-64 letters, digits, _ or -');
+  return { name: app.data, authorizer: false };
+}
+
 /** appFrom, and the caller's grant (what else it may do on the app). */
 export async function grantedApp(event: HttpEvent, deps: EdgeDeps, scope: Scope): Promise<{ app: string; grant: Grant }> {
-  const raw = event.pathParameters?.app;
   const grant = await callerOf(event, deps);
-  const app = appParam.safeParse(raw);
-  if (!app.success) throw new HttpError(400, 'invalid_app', 'the app name must be 1-64 letters, digits, _ or -');
-  const caller = permit(grant, app.data, scope);
-  if (!deps.refresher.hasApp(app.data)) throw new HttpError(404, 'unknown_app', 'no such app is configured');
-  deps.logger.appendKeys({ app: app.data, caller: caller.keyName });
-  return { app: app.data, grant };
+  const { name, authorizer } = principalOfPath(event.pathParameters);
+  const caller = permit(grant, name, scope);
+  if (!(await deps.refresher.load(name))) {
+    throw authorizer ? new HttpError(404, 'unknown_authorizer', 'no such account authorized this platform') : new HttpError(404, 'unknown_app', 'no such app is configured');
+  }
+  deps.logger.appendKeys({ app: name, caller: caller.keyName });
+  return { app: name, grant };
 }
 
 /**

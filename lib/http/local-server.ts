@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { allows } from './auth.js';
 import { COMPAT_MAX_BODY_BYTES, compatBodyTooLarge, compatTokenKnown } from './compat-routes.js';
-import { callerOf, errorResult, MAX_BODY_BYTES, NOSNIFF, notRouted, respond, type EdgeDeps, type HttpResult } from './edge.js';
+import { callerOf, errorResult, MAX_BODY_BYTES, NOSNIFF, notRouted, principalOfPath, respond, type EdgeDeps, type HttpResult } from './edge.js';
 import { HttpError } from '../errors.js';
 import { MAX_BODY_BYTES as PLATFORM_EVENT_MAX_BYTES } from '../platform/events.js';
 import { MAX_PROXY_BODY_BYTES } from './proxy-route.js';
@@ -101,7 +101,7 @@ async function admit(routes: LocalRoutes, route: Route, event: APIGatewayProxyEv
     try {
       const grant = await callerOf(event, edge);
       if (route.function === 'proxy') {
-        const app = event.pathParameters?.app ?? '';
+        const app = principalOfPath(event.pathParameters).name;
         return allows(grant, app, route.scope) ? { limit: MAX_PROXY_BODY_BYTES, tooLarge: tooLarge(MAX_PROXY_BODY_BYTES) } : { limit: 0, tooLarge: tooLarge(0) };
       }
     } catch (error) {

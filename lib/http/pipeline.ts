@@ -1,7 +1,9 @@
 import type * as z from 'zod/mini';
 import type { Scope } from '../config.js';
 import type { StatusView, UpstreamStatus } from '../status.js';
-import type { PrincipalRow } from '../store/store.js';
+import type { Authorizations } from '../platform/authorizations.js';
+import type { CredentialItem, CredentialKey, PrincipalRow } from '../store/store.js';
+import type { ComponentApi } from '../wechat/component.js';
 import type { WeChatClient } from '../wechat/client.js';
 import type { Grant } from './auth.js';
 import { callerOf, grantedApp, jsonBody, noQuery, notRouted, respond, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
@@ -29,8 +31,16 @@ export interface HubServices {
   upstreamStatus(): UpstreamStatus;
   /** Claim a one-time name (a pushed event's signature) while it stands (CredentialStore.claimOnce). */
   claimOnce(name: string, claim: { now: number; until: number; attempt: string }): Promise<boolean>;
-  /** The principal rows (lib/principals/sync.ts), in name order, a page at a time. */
-  listPrincipals(options: { limit: number; cursor?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }>;
+  /** Give back a claim of this attempt (the work it guarded failed). */
+  releaseOnce(name: string, attempt: string): Promise<void>;
+  /** The principal rows (lib/principals/sync.ts), in name order, a page at a time (only names starting with `prefix`). */
+  listPrincipals(options: { limit: number; cursor?: string; prefix?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }>;
+  /** A credential's item as stored (for the status of a platform's authorizers; never served from here). */
+  readCredential(key: CredentialKey): Promise<CredentialItem | undefined>;
+  /** The platforms' component API (authorization links). */
+  readonly component: ComponentApi;
+  /** The platforms' authorizations: codes exchanged, authorizers registered and revoked. */
+  readonly authorizations: Authorizations;
 }
 
 /** One route of a function: the API Gateway event in, the answer out. */

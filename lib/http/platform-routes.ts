@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { PlatformApp } from '../apps.js';
-import { openEvent, PlatformEventError, MAX_BODY_BYTES } from '../platform/events.js';
+import { openEvent, PlatformEventError, MAX_BODY_BYTES, type PlatformEvent } from '../platform/events.js';
 import { MsgCrypt } from '../platform/msg-crypt.js';
 import { NOSNIFF, type EdgeDeps, type HttpResult } from './edge.js';
-import type { HandlersOf, RouteHandler } from './pipeline.js';
+import type { HandlersOf, HubServices, RouteHandler } from './pipeline.js';
+import { authorizationLinksRoute, authorizedPageRoute, authorizersRoute, platformOf } from './platform-admin-routes.js';
 
 /** How long a push's signature is remembered against replays: the timestamps accepted around now (5 minutes each way). */
 const REPLAY_WINDOW_MS = 10 * 60_000;
@@ -15,10 +16,14 @@ const plain = (status: number, body: string): HttpResult => ({ statusCode: statu
  * POST /v1/platforms/{name}/events: the platform's authorization event URL (docs/wechat.md §10),
  * called by WeChat, so no hub key: the push is verified by its signature (the platform's message
  * token), its timestamp (5 minutes either way) and its receive id, decrypted with the
- * EncodingAESKey, and a push already seen is answered `success` without acting twice. A refusal is
- * a 4xx with no detail (the log line says which check refused, never the body, a ticket or a key).
- * The component_verify_ticket is stored through the protocol (the last good one is kept 12 hours);
- * the authorization events are acknowledged and logged (their handling is the next work).
+ * EncodingAESKey, and a push already acted on is answered `success` without acting twice. A
+ * refusal is a 4xx with no detail (the log line says which check refused, never the body, a ticket
+ * or a key). A push whose handling failed gives its claim back and is answered 503, so that
+ * WeChat's retry does it.
+ * - component_verify_ticket: stored through the protocol (the last good one is kept 12 hours);
+ * - authorized, updateauthorized: the code exchanged (api_query_auth) and the authorizer
+ *   registered with its tokens (lib/platform/authorizations.ts);
+ * - unauthorized: the authorizer marked revoked, its record kept.
  */
 export const eventsRoute: RouteHandler = async (event, deps, hub) => {
   const started = deps.clock.now();
@@ -26,8 +31,9 @@ export const eventsRoute: RouteHandler = async (event, deps, hub) => {
     deps.logger.info('platform event refused', { status, why, ms: deps.clock.now() - started });
     return plain(status, status === 404 ? 'not found' : 'bad request');
   };
+  let claimed: { name: string; attempt: string } | undefined;
   try {
-    const app = platformOf(deps, event.pathParameters?.name);
+    const app = await platformOf(deps, event.pathParameters?.name);
     if (!app) return refuse(404, 'unknown_platform');
     const raw = event.body ?? '';
     const body = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
@@ -35,34 +41,45 @@ export const eventsRoute: RouteHandler = async (event, deps, hub) => {
     const crypt = new MsgCrypt({ token: await app.getToken(), encodingAesKey: await app.getAesKey(), receiveId: app.appid });
     const opened = openEvent({ query: new URLSearchParams(event.rawQueryString ?? ''), body, crypt, now: deps.clock.now() });
     const now = deps.clock.now();
-    if (!(await hub.claimOnce(`event#${app.name}#${opened.msgSignature}`, { now, until: now + REPLAY_WINDOW_MS, attempt: randomUUID() }))) {
+    const claim = { name: `event#${app.name}#${opened.msgSignature}`, attempt: randomUUID() };
+    if (!(await hub.claimOnce(claim.name, { now, until: now + REPLAY_WINDOW_MS, attempt: claim.attempt }))) {
       deps.logger.info('platform event seen before: not acted on again', { platform: app.name, infoType: opened.event.infoType });
       return plain(200, 'success');
     }
-    const e = opened.event;
-    if (e.infoType === 'component_verify_ticket') {
-      await deps.refresher.ingest(app.name, 'component_verify_ticket', { ticket: e.componentVerifyTicket, createTime: e.createTime });
-    } else {
-      deps.logger.warn('platform authorization event received; authorizers are not handled yet', { platform: app.name, infoType: e.infoType });
-    }
-    deps.logger.info('platform event', { platform: app.name, infoType: e.infoType, ms: deps.clock.now() - started });
+    claimed = claim;
+    await act(opened.event, app, deps, hub);
+    deps.logger.info('platform event', { platform: app.name, infoType: opened.event.infoType, ms: deps.clock.now() - started });
     return plain(200, 'success');
   } catch (error) {
     if (error instanceof PlatformEventError) return refuse(400, error.reason);
-    // The store or a secret failed: WeChat pushes again (every 10 minutes), and retries this one.
+    if (claimed) await hub.releaseOnce(claimed.name, claimed.attempt).catch(() => undefined);
+    // The store, a secret or WeChat failed: WeChat retries this push (and pushes a ticket every 10 minutes).
     deps.logger.error('platform event failed', { error: error instanceof Error ? error.name : 'unknown', ms: deps.clock.now() - started });
     return plain(503, 'try again');
   }
 };
 
-function platformOf(deps: EdgeDeps, name: string | undefined): PlatformApp | undefined {
-  if (!name || !deps.refresher.hasApp(name)) return undefined;
-  const app = deps.refresher.app(name);
-  return app.type === 'platform' ? app : undefined;
+async function act(e: PlatformEvent, app: PlatformApp, deps: EdgeDeps, hub: HubServices): Promise<void> {
+  switch (e.infoType) {
+    case 'component_verify_ticket':
+      await deps.refresher.ingest(app.name, 'component_verify_ticket', { ticket: e.componentVerifyTicket, createTime: e.createTime });
+      return;
+    case 'authorized':
+    case 'updateauthorized': {
+      const done = await hub.authorizations.authorize(app, e.authorizationCode);
+      if (!done.done) deps.logger.info('authorization code already used by the redirect', { platform: app.name, authorizer: e.authorizerAppid });
+      return;
+    }
+    case 'unauthorized':
+      if (!(await hub.authorizations.revoke(app, e.authorizerAppid))) deps.logger.warn('unauthorized event for an account the hub has no record of', { platform: app.name, authorizer: e.authorizerAppid });
+      return;
+  }
 }
 
 /** The platform function's routes (lib/http/routes.ts). */
 export const platformHandlers: HandlersOf<'platform'> = {
   'POST /v1/platforms/{name}/events': eventsRoute,
+  'GET /v1/platforms/{name}/authorized': authorizedPageRoute,
+  'POST /v1/platforms/{name}/authorization-links': authorizationLinksRoute,
+  'GET /v1/platforms/{name}/authorizers': authorizersRoute,
 };
-

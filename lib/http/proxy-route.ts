@@ -30,7 +30,7 @@ const NEVER = [
   // WeCom: mints a token of another corp of the group with this corp's token.
   '/cgi-bin/corpgroup/corp/gettoken',
 ];
-const PATH = /^\/v1\/apps\/[^/]+\/wechat(\/.*)$/;
+const PATH = /^\/v1\/(?:apps\/[^/]+|platforms\/[^/]+\/authorizers\/[^/]+)\/wechat(\/.*)$/;
 const SAFE_PATH = /^(\/[A-Za-z0-9_.-]+)+\/?$/;
 export const TOKEN_INVALID = new Set([40001, 40014, 42001]);
 /** Lambda's synchronous payload limit; API Gateway's own is 10 MB. */
@@ -84,7 +84,10 @@ export const proxyRoute = /* @__PURE__ */ withErrors(/* @__PURE__ */ withApp('pr
 }));
 
 /** The proxy function's route (lib/http/routes.ts). */
-export const proxyHandlers: HandlersOf<'proxy'> = { 'ANY /v1/apps/{app}/wechat/{path+}': proxyRoute };
+export const proxyHandlers: HandlersOf<'proxy'> = {
+  'ANY /v1/apps/{app}/wechat/{path+}': proxyRoute,
+  'ANY /v1/platforms/{name}/authorizers/{appid}/wechat/{path+}': proxyRoute,
+};
 
 /** The path on WeChat's host: plain segments under one of the app's allowed prefixes. */
 function upstreamPath(event: HttpEvent, app: HubApp): string {

@@ -48,6 +48,17 @@ export const ROUTES = [
   { method: 'POST', path: '/v1/apps/{app}/oauth/token', scope: 'login', authorizer: true, function: 'login' },
   // A third-party platform's authorization event URL: WeChat calls it, with no key (the push is signed).
   { method: 'POST', path: '/v1/platforms/{name}/events', scope: 'none', authorizer: false, function: 'platform' },
+  // The page WeChat's authorization page sends the administrator back to: a browser, no key (the auth code is WeChat's).
+  { method: 'GET', path: '/v1/platforms/{name}/authorized', scope: 'none', authorizer: false, function: 'platform' },
+  { method: 'POST', path: '/v1/platforms/{name}/authorization-links', scope: 'admin', authorizer: true, function: 'platform' },
+  { method: 'GET', path: '/v1/platforms/{name}/authorizers', scope: 'admin', authorizer: true, function: 'platform' },
+  // An authorizer (the principal `<name>/<appid>`) is served by the same functions and handlers as an app.
+  { method: 'GET', path: '/v1/platforms/{name}/authorizers/{appid}/access-token', scope: 'read', authorizer: true, function: 'getToken' },
+  { method: 'POST', path: '/v1/platforms/{name}/authorizers/{appid}/access-token/refresh', scope: 'refresh', authorizer: true, function: 'forceRefresh' },
+  { method: 'GET', path: '/v1/platforms/{name}/authorizers/{appid}/tickets/{type}', scope: 'read', authorizer: true, function: 'tickets' },
+  { method: 'POST', path: '/v1/platforms/{name}/authorizers/{appid}/tickets/{type}/refresh', scope: 'refresh', authorizer: true, function: 'tickets' },
+  { method: 'POST', path: '/v1/platforms/{name}/authorizers/{appid}/jsapi-signature', scope: 'read', authorizer: true, function: 'tickets' },
+  { method: 'ANY', path: '/v1/platforms/{name}/authorizers/{appid}/wechat/{path+}', scope: 'proxy', authorizer: true, function: 'proxy' },
 ] as const satisfies readonly RouteSpec[];
 
 export interface RouteSpec {

@@ -1,7 +1,7 @@
 import type { HubApp } from '../apps.js';
 import { errorCode } from '../policy.js';
 import { WeChatError } from '../wechat/errors.js';
-import { permit } from './auth.js';
+import { covers, permit } from './auth.js';
 import { ok, type EdgeDeps, type HttpEvent } from './edge.js';
 // Routes are built at load time from wrappers: each call is marked pure (dropped where unused).
 import { withErrors, withScope, type HandlersOf, type HubServices, type RouteHandler } from './pipeline.js';
@@ -31,7 +31,7 @@ const PAGE_LIMIT = 100;
 export const overviewRoute = /* @__PURE__ */ withErrors(/* @__PURE__ */ withScope('admin', async ({ event, deps, hub, grant }) => {
   const page = pageOf(event);
   const now = deps.clock.now();
-  const names = deps.refresher.appNames.filter((n) => grant.apps.includes('*') || grant.apps.includes(n));
+  const names = deps.refresher.appNames.filter((n) => covers(grant.apps, n));
   const from = page.cursor === undefined ? 0 : names.indexOf(page.cursor) + 1;
   if (from === 0 && page.cursor !== undefined) throw new HttpError(400, 'invalid_cursor', 'cursor must be the `next` of the previous page');
   const shown = names.slice(from, from + page.limit);
@@ -49,7 +49,7 @@ export const overviewRoute = /* @__PURE__ */ withErrors(/* @__PURE__ */ withScop
 export const principalsRoute = /* @__PURE__ */ withErrors(/* @__PURE__ */ withScope('admin', async ({ event, hub, grant }) => {
   const page = pageOf(event);
   const { principals, cursor } = await hub.listPrincipals(page);
-  const visible = principals.filter((p) => grant.apps.includes('*') || grant.apps.includes(p.name));
+  const visible = principals.filter((p) => covers(grant.apps, p.name));
   return ok({
     principals: visible.map((p) => ({ name: p.name, type: p.type, source: p.source, updatedAt: new Date(p.updatedAt).toISOString(), doc: p.doc })),
     ...(cursor ? { next: cursor } : {}),
@@ -67,6 +67,7 @@ export const quotaRoute = /* @__PURE__ */ withErrors(/* @__PURE__ */ withScope('
   if (app.type === 'wecom') return ok({ app: name, ledger: quota, wechat: { note: 'WeCom has no quota API; the ledger is the only count' } });
   if (app.type === 'website') return ok({ app: name, ledger: quota, wechat: { note: 'a website app fetches no token: there is no quota to count' } });
   if (app.type === 'platform') return ok({ app: name, ledger: quota, wechat: { note: 'a platform\'s component token is counted by the ledger; WeChat\'s own count is not asked' } });
+  if (app.type === 'authorizer') return ok({ app: name, ledger: quota, wechat: { note: 'an authorizer\'s token is counted by the ledger; WeChat\'s own count is not asked' } });
   const count = await wechatCount(deps, hub, app);
   return ok({ app: name, ledger: quota, wechat: count.wechat, wechatAsOf: new Date(count.asOf).toISOString() });
 }));
@@ -92,7 +93,7 @@ interface CountAnswer {
 const countsByHub = new WeakMap<object, Map<string, { until: number; answer: Promise<CountAnswer> }>>();
 
 /** WeChat's own count (openapi/quota/get), asked at most once per QUOTA_CACHE_MS per app; concurrent requests share one call. */
-function wechatCount(deps: EdgeDeps, status: HubServices, app: Exclude<HubApp, { type: 'wecom' | 'website' | 'platform' }>): Promise<CountAnswer> {
+function wechatCount(deps: EdgeDeps, status: HubServices, app: Exclude<HubApp, { type: 'wecom' | 'website' | 'platform' | 'authorizer' }>): Promise<CountAnswer> {
   const cgiPath = app.tokenApi === 'stable' ? '/cgi-bin/stable_token' : '/cgi-bin/token';
   let counts = countsByHub.get(deps.refresher);
   if (!counts) countsByHub.set(deps.refresher, (counts = new Map()));

@@ -63,6 +63,9 @@ export const ticketsHandlers: HandlersOf<'tickets'> = {
   'GET /v1/apps/{app}/tickets/{type}': getTicketRoute,
   'POST /v1/apps/{app}/tickets/{type}/refresh': refreshTicketRoute,
   'POST /v1/apps/{app}/jsapi-signature': jsapiSignatureRoute,
+  'GET /v1/platforms/{name}/authorizers/{appid}/tickets/{type}': getTicketRoute,
+  'POST /v1/platforms/{name}/authorizers/{appid}/tickets/{type}/refresh': refreshTicketRoute,
+  'POST /v1/platforms/{name}/authorizers/{appid}/jsapi-signature': jsapiSignatureRoute,
 };
 
 /** The app, if it has a JS-SDK to sign for: 404 for a Mini Program or a website app. */
@@ -101,6 +104,8 @@ function ticketsOf(app: HubApp): string {
       return 'apps of type website have no tickets: they are for logins only';
     case 'platform':
       return 'a platform has no JS-SDK tickets (its authorizers have theirs)';
+    case 'authorizer':
+      return 'an authorizer has jsapi and wx_card';
     case 'wecom':
       return app.agentid === undefined
         ? 'a WeCom app without an agentid (a contacts-sync or customer-contact secret) has only jsapi, the corp ticket; the app ticket for wx.agentConfig needs an app\'s AgentId'

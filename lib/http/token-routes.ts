@@ -28,7 +28,13 @@ export const forceRefreshRoute = /* @__PURE__ */ withErrors(
 );
 
 /** The getToken function's routes (lib/http/routes.ts): the hottest path, the smallest bundle. */
-export const getTokenHandlers: HandlersOf<'getToken'> = { 'GET /v1/apps/{app}/access-token': getTokenRoute };
+export const getTokenHandlers: HandlersOf<'getToken'> = {
+  'GET /v1/apps/{app}/access-token': getTokenRoute,
+  'GET /v1/platforms/{name}/authorizers/{appid}/access-token': getTokenRoute,
+};
 
 /** The forceRefresh function's routes. */
-export const forceRefreshHandlers: HandlersOf<'forceRefresh'> = { 'POST /v1/apps/{app}/access-token/refresh': forceRefreshRoute };
+export const forceRefreshHandlers: HandlersOf<'forceRefresh'> = {
+  'POST /v1/apps/{app}/access-token/refresh': forceRefreshRoute,
+  'POST /v1/platforms/{name}/authorizers/{appid}/access-token/refresh': forceRefreshRoute,
+};

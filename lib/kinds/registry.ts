@@ -1,6 +1,7 @@
 import type { WeChatClient } from '../wechat/client.js';
 import { wechatAccessToken, wecomAccessToken } from './access-token.js';
 import type { CredentialKind } from './kind.js';
+import { authorizerAccessToken } from './authorizer.js';
 import { componentAccessToken, componentVerifyTicket } from './platform.js';
 import { wechatTicket, wecomTicket } from './tickets.js';
 import { ComponentApi } from '../wechat/component.js';
@@ -30,5 +31,6 @@ export function registerKinds({ wechat, wecom }: KindClients): ReadonlyMap<strin
     ['wecom/agent_config_ticket', wecomTicket(wecom, 'agent_config')],
     ['platform/component_verify_ticket', componentVerifyTicket(component)],
     ['platform/component_access_token', componentAccessToken(component)],
+    ['platform/authorizer_access_token', authorizerAccessToken(component)],
   ]);
 }

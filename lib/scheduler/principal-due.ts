@@ -21,7 +21,14 @@ export interface PrincipalDuePort {
 export async function refreshPrincipalDue(p: PrincipalDuePort, appName: string, entries: readonly DueEntry[]): Promise<{ outcomes: TickOutcome[]; leastExpiresAt?: number }> {
   const outcomes: TickOutcome[] = [];
   let least: number | undefined;
-  const app = p.principals.has(appName) ? p.principals.get(appName) : undefined;
+  let app: HubApp | undefined;
+  try {
+    // A principal registered at run time (an authorizer) is read from its row: revoked, it has no kinds.
+    app = await p.principals.load(appName);
+  } catch {
+    // The store cannot say what the principal is now: nothing is refreshed or removed; the next tick asks again.
+    return { outcomes: entries.map((e) => ({ app: e.key.app, kind: e.key.kind, outcome: 'failed' as const, code: 'store_unavailable' })) };
+  }
   const order = app ? p.principals.kindsOf(app).map((k) => k.id) : [];
   const dependencies = await dependenciesOf(p, app, entries);
   const sorted = [...dependencies, ...entries].sort((x, y) => rank(order, x.key.kind) - rank(order, y.key.kind));

@@ -41,7 +41,7 @@ export async function deletePrincipal(table: DynamoTable, name: string): Promise
 /** Eventually consistent (an index): a principal put a moment ago may be missing from the page. */
 export async function listPrincipals(
   table: DynamoTable,
-  options: { limit: number; cursor?: string },
+  options: { limit: number; cursor?: string; prefix?: string },
 ): Promise<{ principals: PrincipalRow[]; cursor?: string }> {
   const page = await table.queryIndex('listPrincipals', PRINCIPALS_PARTITION, options);
   return { principals: page.items.map(principalFrom), ...(page.cursor === undefined ? {} : { cursor: page.cursor }) };
@@ -93,5 +93,19 @@ export async function claimOnce(table: DynamoTable, name: string, c: { now: numb
     if (!mayHaveBeenApplied(error)) return false;
     const raw = await table.readRaw('claimOnce', { pk });
     return str(raw?.attempt) === c.attempt;
+  }
+}
+
+/** Delete the claim if it is still this attempt's (a condition failure: another's claim, left standing). */
+export async function releaseOnce(table: DynamoTable, name: string, attempt: string): Promise<void> {
+  try {
+    await table.client.send(new DeleteItemCommand({
+      TableName: table.name,
+      Key: { pk: S(`ONCE#${name}`) },
+      ConditionExpression: 'attempt = :a',
+      ExpressionAttributeValues: { ':a': S(attempt) },
+    }));
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw new StoreUnavailableError('releaseOnce', error);
   }
 }

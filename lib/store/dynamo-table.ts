@@ -43,7 +43,7 @@ export class DynamoTable {
    * cursor only when there are more: the query asks for one item more than the page, so that a page
    * that ends the partition says so (DynamoDB returns a LastEvaluatedKey whenever its Limit is hit).
    */
-  async queryIndex(operation: string, partition: string, options: { limit: number; cursor?: string }): Promise<{ items: Item[]; cursor?: string }> {
+  async queryIndex(operation: string, partition: string, options: { limit: number; cursor?: string; prefix?: string }): Promise<{ items: Item[]; cursor?: string }> {
     const limit = Math.max(1, Math.floor(options.limit));
     const start = decodeCursor(options.cursor);
     // A cursor of another partition would be refused by DynamoDB as a failure of the store.
@@ -52,8 +52,8 @@ export class DynamoTable {
       this.client.send(new QueryCommand({
         TableName: this.name,
         IndexName: GSI,
-        KeyConditionExpression: 'gsi1pk = :p',
-        ExpressionAttributeValues: { ':p': S(partition) },
+        KeyConditionExpression: options.prefix ? 'gsi1pk = :p AND begins_with(gsi1sk, :s)' : 'gsi1pk = :p',
+        ExpressionAttributeValues: { ':p': S(partition), ...(options.prefix ? { ':s': S(options.prefix) } : {}) },
         ScanIndexForward: true,
         Limit: limit + 1,
         ...(start ? { ExclusiveStartKey: start } : {}),

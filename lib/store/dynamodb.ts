@@ -190,7 +190,7 @@ export class DynamoCredentialStore implements CredentialStore {
     return directory.getPrincipal(this.#table, name);
   }
 
-  listPrincipals(options: { limit: number; cursor?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }> {
+  listPrincipals(options: { limit: number; cursor?: string; prefix?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }> {
     return directory.listPrincipals(this.#table, options);
   }
 
@@ -216,5 +216,9 @@ export class DynamoCredentialStore implements CredentialStore {
 
   claimOnce(name: string, claim: { now: number; until: number; attempt: string }): Promise<boolean> {
     return directory.claimOnce(this.#table, name, claim);
+  }
+
+  releaseOnce(name: string, attempt: string): Promise<void> {
+    return directory.releaseOnce(this.#table, name, attempt);
   }
 }

@@ -212,9 +212,9 @@ export class MemoryCredentialStore implements CredentialStore {
     return row && copy(row);
   }
 
-  async listPrincipals(options: { limit: number; cursor?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }> {
+  async listPrincipals(options: { limit: number; cursor?: string; prefix?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }> {
     const after = options.cursor === undefined ? undefined : decode(options.cursor, isName).principal;
-    const names = [...this.#principals.keys()].filter((n) => after === undefined || n > after).sort();
+    const names = [...this.#principals.keys()].filter((n) => (after === undefined || n > after) && n.startsWith(options.prefix ?? '')).sort();
     const page = names.slice(0, Math.max(0, options.limit));
     const principals = page.map((n) => copy(this.#principals.get(n)!));
     return names.length > page.length && page.length > 0 ? { principals, cursor: encode({ principal: page.at(-1) }) } : { principals };
@@ -229,13 +229,11 @@ export class MemoryCredentialStore implements CredentialStore {
   }
 
   async lookupToken(hash: string): Promise<TokenIndexEntry | undefined> {
-    const entry = this.#tokens.get(hash);
-    return entry && copy(entry);
+    return copy(this.#tokens.get(hash));
   }
 
   async getMeta(name: string): Promise<Record<string, unknown> | undefined> {
-    const doc = this.#meta.get(name);
-    return doc && copy(doc);
+    return copy(this.#meta.get(name));
   }
 
   async putMeta(name: string, doc: Record<string, unknown>): Promise<void> {
@@ -247,6 +245,10 @@ export class MemoryCredentialStore implements CredentialStore {
     if (standing && standing.until >= c.now) return standing.attempt === c.attempt;
     this.#claims.set(name, { until: c.until, attempt: c.attempt });
     return true;
+  }
+
+  async releaseOnce(name: string, attempt: string): Promise<void> {
+    if (this.#claims.get(name)?.attempt === attempt) this.#claims.delete(name);
   }
 
   /** A new item as DynamoDB's `if_not_exists(version, 0)` leaves it. */

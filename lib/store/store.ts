@@ -80,8 +80,8 @@ export interface CredentialStore {
   /** A principal's row (created or replaced as a whole). */
   putPrincipal(row: PrincipalRow): Promise<void>;
   getPrincipal(name: string): Promise<PrincipalRow | undefined>;
-  /** Principals in name order, `limit` at a time, continuing after `cursor`. */
-  listPrincipals(options: { limit: number; cursor?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }>;
+  /** Principals in name order, `limit` at a time, continuing after `cursor`; only names starting with `prefix` (a platform's authorizers, `<platform>/`). */
+  listPrincipals(options: { limit: number; cursor?: string; prefix?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }>;
   deletePrincipal(name: string): Promise<void>;
 
   /**
@@ -107,4 +107,6 @@ export interface CredentialStore {
    * kept as a small item with a TTL. `attempt` makes a resent request recognise its own claim.
    */
   claimOnce(name: string, claim: { now: number; until: number; attempt: string }): Promise<boolean>;
+  /** Give back a claim of this attempt (the work it guarded failed, so that a retry may do it); another's claim is left standing. */
+  releaseOnce(name: string, attempt: string): Promise<void>;
 }

@@ -565,6 +565,15 @@ export function storeContract(name: string, make: () => Promise<ContractStore>):
         expect(await store.claimOnce('event#sig-2', { now: T0 + 1_000, until: T0 + 601_000, attempt: 'a3' })).toBe(true);
         expect(await store.claimOnce('event#sig-1', { now: T0 + 600_001, until: T0 + 1_200_001, attempt: 'a4' })).toBe(true);
       });
+
+      it('a claim is given back only by its own attempt, and can then be claimed again', async () => {
+        expect(await store.claimOnce('code#c1', { now: T0, until: T0 + 600_000, attempt: 'a1' })).toBe(true);
+        await store.releaseOnce('code#c1', 'someone-else');
+        expect(await store.claimOnce('code#c1', { now: T0 + 1, until: T0 + 600_001, attempt: 'a2' })).toBe(false);
+        await store.releaseOnce('code#c1', 'a1');
+        expect(await store.claimOnce('code#c1', { now: T0 + 2, until: T0 + 600_002, attempt: 'a3' })).toBe(true);
+        await store.releaseOnce('code#never-claimed', 'a4');
+      });
     });
 
     describe('cursors', () => {
@@ -601,6 +610,16 @@ export function storeContract(name: string, make: () => Promise<ContractStore>):
         });
         expect(all.map((p) => p.name)).toEqual(['alpha', 'bravo', 'charlie', 'delta', 'echo']);
         expect(all[2]).toEqual(principal('charlie'));
+      });
+
+      it('are listed by a name prefix (a platform\'s authorizers), page by page, and nothing else', async () => {
+        for (const n of ['shop', 'shop/wx3', 'shop/wx1', 'shopx/wx9', 'other/wx1', 'shop/wx2']) await store.putPrincipal(principal(n));
+        const all = await pages(2, async (cursor) => {
+          const page = await store.listPrincipals({ limit: 2, prefix: 'shop/', ...(cursor === undefined ? {} : { cursor }) });
+          return { items: page.principals, cursor: page.cursor };
+        });
+        expect(all.map((p) => p.name)).toEqual(['shop/wx1', 'shop/wx2', 'shop/wx3']);
+        expect((await store.listPrincipals({ limit: 10, prefix: 'none/' })).principals).toEqual([]);
       });
 
       it('are deleted (deleting a missing one is no error), and rows returned are copies', async () => {

@@ -1,0 +1,99 @@
+import * as z from 'zod/mini';
+import type { HubApp } from '../apps.js';
+import type { ComponentApi } from '../wechat/component.js';
+import { TokenInvalidError, UpstreamError, WeChatError } from '../wechat/errors.js';
+import { attributes } from './attributes.js';
+import { DependencyRejectedError, type CredentialKind, type FetchContext } from './kind.js';
+
+/** 61023: the refresh token is not (or no longer) the account's current one (docs/wechat.md §10). */
+export const REFRESH_TOKEN_REFUSED = 61023;
+/** api_get_authorizer_list's largest page. */
+const LIST_PAGE = 500;
+
+const authorizer = attributes(z.object({ appid: z.string(), platform: z.string(), componentAppid: z.string() }), 'authorizer access_token');
+
+/** What an authorization (api_query_auth, lib/platform/authorization.ts) hands the kind to store. */
+export interface AuthorizedTokens {
+  accessToken: string;
+  expiresIn: number;
+  refreshToken: string;
+}
+
+/** The state key of the refresh token: it lives in the token's own item, written by the same fenced write. */
+export const REFRESH_TOKEN = 'refreshToken';
+
+/**
+ * An authorizer's access token (docs/wechat.md §10), store id `access_token` (so the token routes,
+ * the tickets and the proxy of an Official Account serve it as they are): api_authorizer_token with
+ * the platform's component token (resolved before the lease) and the refresh token kept in the
+ * token's own state. The refresh token WeChat answers is written by the same fenced write as the
+ * token it came with, before that token is served; a refresh token exists only in the table.
+ *
+ * 61023 (the refresh token is not the current one: another hub's write was lost, a re-authorization
+ * replaced it, WeChat rotated it): the current one is read from api_get_authorizer_list and the
+ * fetch tried once more with it; when the list does not have a different one, the failure stands
+ * as 61023, a configuration error the status view shows as "needs re-authorization" and an alarm
+ * watches (lib/metrics.ts).
+ */
+export function authorizerAccessToken(api: ComponentApi): CredentialKind {
+  return {
+    id: 'access_token',
+    dependsOn: { kind: 'component_access_token', principal: (app) => authorizer(app).platform },
+    prewarm: true,
+    charges: (app, { forced, forcedDailyBudget }) => [{ scope: app.name, api: 'authorizer_token', period: 'day', forcedBudget: forced ? forcedDailyBudget : undefined }],
+    async fetch(app, ctx) {
+      const a = authorizer(app);
+      const componentToken = ctx.dependencyValue;
+      if (componentToken === undefined) throw new Error("an authorizer's token is fetched with its platform's component token");
+      const call = (refreshToken: string) =>
+        api.authorizerToken({ appid: a.componentAppid, componentToken, authorizerAppid: a.appid, refreshToken, deadline: ctx.deadline, onRetry: ctx.onRetry, onUnsent: ctx.onUnsent });
+      const stored = ctx.old?.state?.[REFRESH_TOKEN];
+      try {
+        try {
+          if (stored === undefined) throw new UpstreamError(REFRESH_TOKEN_REFUSED, 'no refresh token is stored');
+          const t = await call(stored);
+          return { value: t.accessToken, expiresIn: t.expiresIn, state: { [REFRESH_TOKEN]: t.refreshToken } };
+        } catch (error) {
+          if (!refusedRefreshToken(error)) throw error;
+          const current = await currentRefreshToken(api, a, componentToken, ctx);
+          if (current === undefined || current === stored) throw error;
+          // The list's refresh token is the account's current one: one more call, counted as one.
+          if (stored !== undefined) await ctx.onRetry();
+          const t = await call(current);
+          return { value: t.accessToken, expiresIn: t.expiresIn, state: { [REFRESH_TOKEN]: t.refreshToken } };
+        }
+      } catch (error) {
+        // The component token is dead: the protocol replaces it (guarded) and tries again.
+        if (error instanceof TokenInvalidError) throw new DependencyRejectedError(componentToken, { cause: error });
+        throw error;
+      }
+    },
+    ingest(_app, pushed) {
+      const t = pushed as AuthorizedTokens;
+      return { value: t.accessToken, expiresIn: t.expiresIn, state: { [REFRESH_TOKEN]: t.refreshToken } };
+    },
+    // A refresh token WeChat refuses will not work by asking again: the long backoff, no block.
+    failurePolicy: (error) => (refusedRefreshToken(error) ? { configuration: true, blockedForMs: 0 } : undefined),
+  };
+}
+
+const refusedRefreshToken = (error: unknown): boolean => error instanceof WeChatError && error.errcode === REFRESH_TOKEN_REFUSED;
+
+/** The account's current refresh token from api_get_authorizer_list (page by page), or undefined when it is not listed or the list fails. */
+async function currentRefreshToken(api: ComponentApi, a: { appid: string; componentAppid: string }, componentToken: string, ctx: FetchContext): Promise<string | undefined> {
+  try {
+    for (let offset = 0; ; offset += LIST_PAGE) {
+      if (ctx.now() >= ctx.deadline) return undefined;
+      const page = await api.authorizerList({ appid: a.componentAppid, componentToken, offset, count: LIST_PAGE, deadline: ctx.deadline });
+      const found = page.list.find((x) => x.authorizerAppid === a.appid);
+      if (found) return found.refreshToken;
+      if (page.list.length === 0 || offset + page.list.length >= page.total) return undefined;
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether an authorizer's token item records that its refresh token was refused and none could be recovered. */
+export const needsReauthorization = (app: HubApp, lastErrorCode: string | undefined): boolean =>
+  app.type === 'authorizer' && lastErrorCode !== undefined && lastErrorCode.endsWith(`:${REFRESH_TOKEN_REFUSED}`);
