@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { apiBases, DEFAULT_WECHAT_API_BASES, DEFAULT_WECOM_API_BASES } from './config/api-bases.js';
 import { APP_NAME, appsSchema, type AppConfig } from './config/apps.js';
+import { AUTHORIZER_GRANT, checkKeyApps } from './config/keys.js';
 import { callerList, ConfigurationInvalidError, matching, parse, parseJson } from './config/parse.js';
 
 /**
@@ -18,8 +19,6 @@ export const SCOPES = ['read', 'refresh', 'proxy', 'login', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 const label = z.string().check(z.minLength(1), z.maxLength(64));
-/** A platform's authorizers in a key's app list: `<platform>/*` (all of them) or `<platform>/<appid>` (one). */
-export const AUTHORIZER_GRANT = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\/(\*|[A-Za-z0-9_-]{1,64})$/;
 const appList = z.array(z.union([z.literal('*'), matching(APP_NAME), matching(AUTHORIZER_GRANT)])).check(z.minLength(1));
 const scopeList = z.array(z.enum(SCOPES)).check(z.minLength(1));
 
@@ -195,21 +194,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       }
     }
   });
-  const names = new Set(apps.map((a) => a.name));
-  const platforms = new Set(apps.filter((a) => a.type === 'platform').map((a) => a.name));
-  apiKeys.forEach((k, i) => {
-    k.apps.forEach((a, j) => {
-      // With apps in SSM, a key may name an app that will be added later.
-      if (e.HUB_APPS_SSM_PATH || a === '*') return;
-      const platform = AUTHORIZER_GRANT.test(a) ? a.slice(0, a.indexOf('/')) : undefined;
-      if (platform !== undefined && !platforms.has(platform)) {
-        throw new ConfigurationInvalidError(`Invalid configuration: HUB_API_KEYS[${i}].apps[${j}]: no platform is named "${platform}" (\`<platform>/*\` names a platform's authorizers)`);
-      }
-      if (platform === undefined && !names.has(a)) {
-        throw new ConfigurationInvalidError(`Invalid configuration: HUB_API_KEYS[${i}].apps[${j}]: no app is named "${a}"`);
-      }
-    });
-  });
+  if (!e.HUB_APPS_SSM_PATH) checkKeyApps(apiKeys, apps); // with apps in SSM, a key may name an app added later
   const wechatApiBases = apiBases(e.WECHAT_API_BASES, e.WECHAT_API_BASE, 'WECHAT_API_BASE', DEFAULT_WECHAT_API_BASES);
   const wecomApiBases = apiBases(e.WECOM_API_BASES, e.WECOM_API_BASE, 'WECOM_API_BASE', DEFAULT_WECOM_API_BASES);
   if (e.LEASE <= e.UPSTREAM_DEADLINE) {

@@ -22,14 +22,8 @@ import { defaultSettings, type RefresherSettings } from './settings.js';
 import { StoreUnavailableError } from './store/errors.js';
 import type { CredentialItem, CredentialStore, DueEntry } from './store/store.js';
 
-export type { HubMetric } from './protocol.js';
-export { errorCode } from './policy.js';
-
-export { defaultSettings, type RefresherSettings } from './settings.js';
 export type { Served } from './serving.js';
-export type { Identified } from './identify.js';
-export type { ForcedResult, ForceOptions } from './forced.js';
-
+export type { ForcedResult } from './forced.js';
 export type { TickOutcome } from './scheduler/due.js';
 
 export interface RefresherOptions {
@@ -95,18 +89,12 @@ export class Refresher {
    * The principal of this name, a configured app or one registered at run time (an authorizer,
    * read from its row); undefined when there is none. After it, the synchronous lookups know it.
    */
-  load(name: string): Promise<HubApp | undefined> {
-    return this.principals.load(name);
-  }
+  load = (name: string): Promise<HubApp | undefined> => this.principals.load(name);
 
-  hasApp(name: string): boolean {
-    return this.principals.has(name);
-  }
+  hasApp = (name: string): boolean => this.principals.has(name);
 
-  /** The configured app, or UnknownAppError. */
-  app(name: string): HubApp {
-    return this.principals.get(name);
-  }
+  /** The principal (configured, or loaded), or UnknownAppError. */
+  app = (name: string): HubApp => this.principals.get(name);
 
   /** Whether WeChat can be asked (a probe, no quota) whether this kind's value of the app is still good. */
   canProbe(appName: string, kindId = 'access_token'): boolean {
@@ -114,9 +102,7 @@ export class Refresher {
   }
 
   /** Whether an app of this name has a kind of this id (a Mini Program has no tickets). */
-  hasKind(appName: string, kindId: string): boolean {
-    return this.principals.find(appName, kindId) !== undefined;
-  }
+  hasKind = (appName: string, kindId: string): boolean => this.principals.find(appName, kindId) !== undefined;
 
   /** How the due index treats this kind of this principal: its margin, and how often the tick probes it. */
   scheduling(app: HubApp, kind: CredentialKind): ScheduleSettings {

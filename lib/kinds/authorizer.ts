@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import type { HubApp } from '../apps.js';
+import type { WeChatClient } from '../wechat/client.js';
 import type { ComponentApi } from '../wechat/component.js';
 import { TokenInvalidError, UpstreamError, WeChatError } from '../wechat/errors.js';
 import { attributes } from './attributes.js';
@@ -33,9 +34,9 @@ export const REFRESH_TOKEN = 'refreshToken';
  * replaced it, WeChat rotated it): the current one is read from api_get_authorizer_list and the
  * fetch tried once more with it; when the list does not have a different one, the failure stands
  * as 61023, a configuration error the status view shows as "needs re-authorization" and an alarm
- * watches (lib/metrics.ts).
+ * watches (lib/metrics.ts). Probed with get_api_domain_ip (an Official Account's or a Mini Program's).
  */
-export function authorizerAccessToken(api: ComponentApi): CredentialKind {
+export function authorizerAccessToken(api: ComponentApi, client: WeChatClient): CredentialKind {
   return {
     id: 'access_token',
     dependsOn: { kind: 'component_access_token', principal: (app) => authorizer(app).platform },
@@ -72,6 +73,8 @@ export function authorizerAccessToken(api: ComponentApi): CredentialKind {
       const t = pushed as AuthorizedTokens;
       return { value: t.accessToken, expiresIn: t.expiresIn, state: { [REFRESH_TOKEN]: t.refreshToken } };
     },
+    // get_api_domain_ip takes the token of an Official Account and of a Mini Program alike, and spends no token quota.
+    probe: (_app, value, deadline) => client.isTokenValid(value, deadline, '/cgi-bin/get_api_domain_ip'),
     // A refresh token WeChat refuses will not work by asking again: the long backoff, no block.
     failurePolicy: (error) => (refusedRefreshToken(error) ? { configuration: true, blockedForMs: 0 } : undefined),
   };

@@ -31,6 +31,6 @@ export function registerKinds({ wechat, wecom }: KindClients): ReadonlyMap<strin
     ['wecom/agent_config_ticket', wecomTicket(wecom, 'agent_config')],
     ['platform/component_verify_ticket', componentVerifyTicket(component)],
     ['platform/component_access_token', componentAccessToken(component)],
-    ['platform/authorizer_access_token', authorizerAccessToken(component)],
+    ['platform/authorizer_access_token', authorizerAccessToken(component, wechat)],
   ]);
 }

@@ -208,8 +208,7 @@ export class MemoryCredentialStore implements CredentialStore {
   }
 
   async getPrincipal(name: string): Promise<PrincipalRow | undefined> {
-    const row = this.#principals.get(name);
-    return row && copy(row);
+    return copy(this.#principals.get(name));
   }
 
   async listPrincipals(options: { limit: number; cursor?: string; prefix?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }> {

@@ -72,6 +72,6 @@ describe('the kind registry', () => {
     const registry = registerKinds(clients);
     const listed = Object.values(PRINCIPAL_TYPES).flatMap((t) => t.kinds.map((k) => k.kind));
     for (const id of listed) expect(registry.has(id), id).toBe(true);
-    for (const [id, kind] of registry) expect(id.endsWith(`/${kind.id}`) || id === 'wechat/mini_program_access_token', id).toBe(true);
+    for (const [id, kind] of registry) expect(id.endsWith(`/${kind.id}`) || id === 'wechat/mini_program_access_token' || id === 'platform/authorizer_access_token', id).toBe(true);
   });
 });

@@ -67,9 +67,9 @@ describe('the route table and serverless.yml', () => {
     for (const id of Object.keys(extensions).filter((k) => k.startsWith('HttpApiRoute'))) expect(ids, id).toContain(id);
   });
 
-  it('only the compat paths, health and a platform\'s event URL (WeChat calls it; the push is signed) go without the authorizer, and they check no Authorization header', () => {
+  it('only the compat paths, health, a platform\'s event URL (WeChat calls it; the push is signed) and its authorization page (a browser comes back with WeChat\'s code) go without the authorizer, and they check no Authorization header', () => {
     const open = ROUTES.filter((r) => !r.authorizer).map((r) => r.function === 'compat' ? 'compat' : routeKeyOf(r));
-    expect([...new Set(open)]).toEqual(['GET /v1/health', 'compat', 'POST /v1/platforms/{name}/events']);
+    expect([...new Set(open)]).toEqual(['GET /v1/health', 'compat', 'POST /v1/platforms/{name}/events', 'GET /v1/platforms/{name}/authorized']);
     for (const r of ROUTES) expect(r.authorizer, routeKeyOf(r)).toBe(r.scope !== 'none');
   });
 });
