@@ -48,6 +48,13 @@ describe('entry: one round, from the item as read', () => {
     expect(entry(backingOff, read(), T + 10_000)).toMatchObject({ do: 'lease' });
   });
 
+  it('a pushed value (a ticket, an authorization\'s tokens) asks WeChat nothing: neither a block nor a backoff holds it back', () => {
+    const lastError = { code: 'upstream:61023', message: 'invalid refresh token', at: T - 5 };
+    expect(entry(item({ backoffUntil: T + 300_000, lastError }), read({ cause: 'pushed' }), T)).toEqual({ do: 'lease', seenVersion: 3 });
+    expect(entry(item({ blockedUntil: T + 300_000, lastError }), read({ cause: 'pushed' }), T)).toEqual({ do: 'lease', seenVersion: 3 });
+    expect(entry(item({ blockedUntil: T + 300_000, lastError }), read(), T)).toMatchObject({ do: 'blocked' });
+  });
+
   it("a configuration error's backoff asks for the source, and ends when the secret changed", () => {
     const backingOff = item({ backoffUntil: T + 60_000, backoffSource: 'fp1' });
     expect(entry(backingOff, read(), T)).toMatchObject({ do: 'backoff', unlessSourceChanged: 'fp1' });
