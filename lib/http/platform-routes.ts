@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { PlatformApp } from '../apps.js';
 import { openEvent, PlatformEventError, MAX_BODY_BYTES, type PlatformEvent } from '../platform/events.js';
 import { MsgCrypt } from '../platform/msg-crypt.js';
+import { WeChatError } from '../wechat/errors.js';
 import { NOSNIFF, type EdgeDeps, type HttpResult } from './edge.js';
 import type { HandlersOf, HubServices, RouteHandler } from './pipeline.js';
 import { authorizationLinksRoute, authorizedPageRoute, authorizersRoute, platformOf } from './platform-admin-routes.js';
@@ -66,8 +67,15 @@ async function act(e: PlatformEvent, app: PlatformApp, deps: EdgeDeps, hub: HubS
       return;
     case 'authorized':
     case 'updateauthorized': {
-      const done = await hub.authorizations.authorize(app, e.authorizationCode);
-      if (!done.done) deps.logger.info('authorization code already used by the redirect', { platform: app.name, authorizer: e.authorizerAppid });
+      try {
+        const done = await hub.authorizations.authorize(app, e.authorizationCode);
+        if (!done.done) deps.logger.info('authorization code already used by the redirect', { platform: app.name, authorizer: e.authorizerAppid });
+      } catch (error) {
+        // WeChat refused the code itself (used, expired): asking again would be refused again. The
+        // redirect, or the account's next authorization, registers it; busy or unreachable: retried.
+        if (!(error instanceof WeChatError) || error.errcode === undefined || error.kind === 'retry_later' || error.kind === 'refresh') throw error;
+        deps.logger.warn('WeChat refused the authorization code of an event', { platform: app.name, authorizer: e.authorizerAppid, errcode: error.errcode });
+      }
       return;
     }
     case 'unauthorized':

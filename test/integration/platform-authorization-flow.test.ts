@@ -83,6 +83,10 @@ describe('authorizing a platform', () => {
       const again = await p.hub.platform(event);
       expect([again.statusCode, again.body]).toEqual([200, 'success']);
       expect(await world.store.getPrincipal(name)).toMatchObject({ doc: { status: 'authorized' } });
+      // A signed event whose code WeChat refuses (61009: unknown) is acknowledged: asking again would be refused again.
+      const refused = await p.hub.platform(authorizedPush('wx_auth_0009', 'queryauthcode@@@unknown', world.clock.now() + 1000));
+      expect([refused.statusCode, refused.body]).toEqual([200, 'success']);
+      expect(await world.store.getPrincipal(`${PLATFORM_NAME}/wx_auth_0009`)).toBeUndefined();
     } finally {
       await p.close();
     }
