@@ -102,6 +102,7 @@ export class WeChatSimulator extends SimulatedPlatforms {
     if (s.kind === 'wechat') {
       s.classic.revoke();
       s.stable.revoke();
+      for (const t of s.authorizer.values()) t.revoke(); // the tokens platforms got for it too
     } else {
       s.token.revoke();
     }

@@ -62,4 +62,31 @@ describe("a platform's authorizers", () => {
       await p.close();
     }
   });
+
+  it("an authorizer's JS-SDK ticket and signature come with its own token, and the proxy calls WeChat with it; a forced refresh reports its token stale", async () => {
+    const p = await startPlatform(world);
+    try {
+      await world.sim.authorize(COMPONENT, AUTH);
+      const token = (await world.store.read(tokenKey))!.value!;
+      const ticket = await p.hub.tickets(authorizerEvent(AUTH, '/tickets/jsapi', '/tickets/{type}', { key: AUTHORIZERS_KEY, extra: { type: 'jsapi' } }));
+      expect(ticket.statusCode).toBe(200);
+      expect(world.sim.isTicketValid(json(ticket).ticket)).toBe(true);
+      const signed = await p.hub.tickets(authorizerEvent(AUTH, '/jsapi-signature', '/jsapi-signature', { key: AUTHORIZERS_KEY, body: { url: 'https://shop.example/page' } }));
+      expect(signed.statusCode).toBe(200);
+      expect(json(signed)).toMatchObject({ appId: AUTH, signature: expect.stringMatching(/^[0-9a-f]{40}$/) });
+      const proxied = await p.hub.proxy({ ...authorizerEvent(AUTH, '/wechat/cgi-bin/get_api_domain_ip', '/wechat/{path+}', { key: AUTHORIZERS_KEY, method: 'GET', extra: { path: 'cgi-bin/get_api_domain_ip' } }), routeKey: 'ANY /v1/platforms/{name}/authorizers/{appid}/wechat/{path+}' });
+      expect(proxied.statusCode).toBe(200);
+      expect(json(proxied).errcode ?? 0).toBe(0);
+      // WeChat told a service the token is dead; it is not (the probe says so): not replaced.
+      const forced = await p.hub.forceRefresh(authorizerEvent(AUTH, '/access-token/refresh', '/access-token/refresh', { key: AUTHORIZERS_KEY, body: { stale_token: token } }));
+      expect(json(forced)).toMatchObject({ access_token: token, refreshed: false });
+      world.sim.revokeTokens(AUTH);
+      world.clock.advance(11_000); // past PROBE_TTL: WeChat's answer about that token is asked again
+      const replaced = await p.hub.forceRefresh(authorizerEvent(AUTH, '/access-token/refresh', '/access-token/refresh', { key: AUTHORIZERS_KEY, body: { stale_token: token } }));
+      expect(json(replaced)).toMatchObject({ refreshed: true });
+      expect(world.sim.isValid(json(replaced).access_token)).toBe(true);
+    } finally {
+      await p.close();
+    }
+  });
 });
