@@ -8,7 +8,7 @@ import { pushedKind } from './kinds/pushed.js';
 import { HubMetrics } from './metrics.js';
 import { describe, isDue, renewAt, servable } from './policy.js';
 import type { PrincipalRegistry } from './principals/registry.js';
-import { credentialKey, LeaseProtocol, type RefreshRequest, type RefreshResult } from './protocol.js';
+import { credentialKey, LeaseProtocol, type HubMetric, type RefreshRequest, type RefreshResult } from './protocol.js';
 import { identifyValue, type Identified } from './identify.js';
 import { TokenIndex } from './token-index.js';
 import { forceRefresh, type ForcedResult, type ForceOptions, type Passive } from './forced.js';
@@ -71,19 +71,18 @@ export class Refresher {
     this.tokens = new TokenIndex(this.#store, this.#clock);
     this.#protocol = new LeaseProtocol({
       store: this.#store,
-      ledger: new Ledger(this.#store, (row, count) => this.#metrics.quota(row, count.count, this.principals.has(row.scope))),
+      ledger: new Ledger(this.#store, (row, count) => this.#metrics.quota(row, count.count, this.principals.configured(row.scope))),
       clock: this.#clock,
       logger: this.#log,
       settings: this.settings,
-      count: (metric, app, kind) => this.#metrics.count(metric, kind.id, app.name),
+      count: (metric, app, kind) => this.#count(metric, app, kind),
       scheduling: (app, kind) => this.scheduling(app, kind),
       indexed: (app, kind) => app.compat && kind.id === 'access_token',
     });
   }
 
-  get appNames(): string[] {
-    return this.principals.names;
-  }
+  /** The configured apps' names. */
+  get appNames(): string[] { return this.principals.names; }
 
   /**
    * The principal of this name, a configured app or one registered at run time (an authorizer,
@@ -97,9 +96,7 @@ export class Refresher {
   app = (name: string): HubApp => this.principals.get(name);
 
   /** Whether WeChat can be asked (a probe, no quota) whether this kind's value of the app is still good. */
-  canProbe(appName: string, kindId = 'access_token'): boolean {
-    return this.principals.resolve(appName, kindId).kind.probe !== undefined;
-  }
+  canProbe = (appName: string, kindId = 'access_token'): boolean => this.principals.resolve(appName, kindId).kind.probe !== undefined;
 
   /** Whether an app of this name has a kind of this id (a Mini Program has no tickets). */
   hasKind = (appName: string, kindId: string): boolean => this.principals.find(appName, kindId) !== undefined;
@@ -178,7 +175,7 @@ export class Refresher {
     reschedule: async (key, schedule, version) => {
       await this.#store.schedule(key, schedule, { ifVersion: version });
     },
-    count: (metric, app, kind) => this.#metrics.count(metric, kind.id, app.name),
+    count: (metric, app, kind) => this.#count(metric, app, kind),
     settings: () => this.settings,
     now: () => this.#clock.now(),
     log: () => this.#log,
@@ -200,7 +197,7 @@ export class Refresher {
     forget: (app, kind, value) => this.#served.forget(cacheKey(app, kind), value),
     refresh: (app, kind, flight, req) => this.#flights.run(`${cacheKey(app, kind)}:${flight}`, () => this.#refresh(app, kind, req), notWritten),
     serve: (app, kind, item) => this.#serve(app, kind, item),
-    count: (metric, app, kind) => this.#metrics.count(metric, kind.id, app.name),
+    count: (metric, app, kind) => this.#count(metric, app, kind),
     settings: () => this.settings,
     now: () => this.#clock.now(),
   };
@@ -239,6 +236,11 @@ export class Refresher {
         rejected: async (stale) => (await this.forceRefresh(dependency!.app, stale, dependency!.kind, { observed: true })).value,
       },
     });
+  }
+
+  /** A metric per kind, and per app for configured apps only (each dimension value is a billed metric). */
+  #count(metric: HubMetric, app: HubApp, kind: CredentialKind): void {
+    this.#metrics.count(metric, kind.id, this.principals.configured(app.name) ? app.name : undefined);
   }
 
   /** The margin before expiry at which the tick and reads replace this kind's value: the kind's own, never more than REFRESH_MARGIN. */

@@ -8,6 +8,8 @@ import { PRINCIPAL_TYPES } from './types.js';
 
 /** How long a principal registered at run time (an authorizer) is taken as this container last read it. */
 export const RUNTIME_PRINCIPAL_TTL_MS = 30_000;
+/** How long "no such principal" is taken as read: shorter, so that an account that just authorized is found soon everywhere. */
+const UNKNOWN_TTL_MS = 5_000;
 
 /** Where principals registered at run time are read from (the table's rows), and the clock of the cache. */
 export interface RuntimePrincipals {
@@ -70,7 +72,7 @@ export class PrincipalRegistry {
     if (cached && cached.until > now) return cached.app;
     const row = await this.runtime.store.getPrincipal(name);
     const app = row ? authorizerFromRow(row, platform) : undefined;
-    this.#loaded.set(name, { app, until: now + RUNTIME_PRINCIPAL_TTL_MS });
+    this.#loaded.set(name, { app, until: now + (app ? RUNTIME_PRINCIPAL_TTL_MS : UNKNOWN_TTL_MS) });
     return app;
   }
 
@@ -81,6 +83,11 @@ export class PrincipalRegistry {
 
   has(name: string): boolean {
     return this.#lookup(name) !== undefined;
+  }
+
+  /** Whether it is a configured app (not registered at run time): metrics have a dimension per configured app only. */
+  configured(name: string): boolean {
+    return this.#apps.has(name);
   }
 
   /** The principal (configured, or loaded), or UnknownAppError. */
