@@ -214,9 +214,7 @@ export class Refresher {
   }
 
   /** Whether the hub issued `value` as this app's credential of this kind and it is within its life (identify()). */
-  async recognizes(appName: string, value: string, kindId = 'access_token'): Promise<boolean> {
-    return (await this.identify(appName, value, kindId)) !== undefined;
-  }
+  recognizes = async (appName: string, value: string, kindId = 'access_token'): Promise<boolean> => (await this.identify(appName, value, kindId)) !== undefined;
 
   /** resolve(), with a principal registered at run time loaded first. */
   async #resolve(appName: string, kindId: string): Promise<{ app: HubApp; kind: CredentialKind }> {
