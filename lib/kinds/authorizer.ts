@@ -57,7 +57,11 @@ export function authorizerAccessToken(api: ComponentApi, client: WeChatClient): 
         } catch (error) {
           if (!refusedRefreshToken(error)) throw error;
           const current = await currentRefreshToken(api, a, componentToken, ctx);
-          if (current === undefined || current === stored) throw error;
+          if (current === undefined || current === stored) {
+            // With none stored, no api_authorizer_token call was made: its count is taken back.
+            if (stored === undefined) await ctx.onUnsent();
+            throw error;
+          }
           // The list's refresh token is the account's current one: one more call, counted as one.
           if (stored !== undefined) await ctx.onRetry();
           const t = await call(current);
