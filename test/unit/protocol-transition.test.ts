@@ -38,13 +38,15 @@ describe('entry: one round, from the item as read', () => {
     expect(entry(item({ blockedUntil: T }), read(), T)).toMatchObject({ do: 'lease' });
   });
 
-  it('in a backoff, reads and forced refreshes are refused; the tick and self-healing are not', () => {
+  it('in a backoff, reads and forced refreshes are refused; the tick, self-healing and a pushed value are not', () => {
     const lastError = { code: 'retry_later', message: 'busy', at: T - 5 };
     const backingOff = item({ backoffUntil: T + 10_000, lastError });
     expect(entry(backingOff, read(), T)).toEqual({ do: 'backoff', retryAfter: 10, lastError });
     expect(entry(backingOff, read({ cause: 'forced' }), T)).toMatchObject({ do: 'backoff' });
     expect(entry(backingOff, read({ cause: 'tick' }), T)).toEqual({ do: 'lease', seenVersion: 3 });
     expect(entry(backingOff, read({ cause: 'self_heal' }), T)).toEqual({ do: 'lease', seenVersion: 3 });
+    // The ticket api_start_push_ticket asked for arrives inside the backoff the asking started.
+    expect(entry(backingOff, read({ cause: 'pushed' }), T)).toEqual({ do: 'lease', seenVersion: 3 });
     expect(entry(backingOff, read(), T + 10_000)).toMatchObject({ do: 'lease' });
   });
 
