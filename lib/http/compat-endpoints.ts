@@ -31,15 +31,15 @@ export const TOKEN_INVALID_MSG = 'invalid credential, access_token is invalid or
 /** The most a token or ticket endpoint's body (stable_token's JSON) may be. */
 export const COMPAT_MAX_BODY_BYTES = 4096;
 
-/** The endpoints, by the table's route key (the catch-all is compat-routes.ts's). */
-export const COMPAT_ENDPOINTS: Record<Exclude<FunctionRouteKey<'compat'>, 'ANY /{path+}'>, CompatEndpoint> = {
+/** The endpoints, by the table's route key (the catch-all is compat-routes.ts's; a platform's, /cgi-bin/component/, compat-component.ts's). */
+export const COMPAT_ENDPOINTS: Record<Exclude<FunctionRouteKey<'compat'>, 'ANY /{path+}' | `${string} /cgi-bin/component/${string}`>, CompatEndpoint> = {
   async 'GET /cgi-bin/token'({ q, deps }) {
     if (q.get('grant_type') !== 'client_credential') throw new WeChatAnswer(40002, 'invalid grant_type');
     const app = await wechatApp(deps, q.get('appid'), q.get('secret'));
     return tokenAnswer(await deps.refresher.get(app.app.name), deps, app.app);
   },
   async 'POST /cgi-bin/stable_token'({ event, deps }) {
-    const body = stableBody(event);
+    const body = compatBody(event);
     if (body.grant_type !== 'client_credential') throw new WeChatAnswer(40002, 'invalid grant_type');
     const app = await wechatApp(deps, str(body.appid), str(body.secret));
     const current = await deps.refresher.get(app.app.name);
@@ -50,7 +50,8 @@ export const COMPAT_ENDPOINTS: Record<Exclude<FunctionRouteKey<'compat'>, 'ANY /
     const type = q.get('type');
     const app = await appOfToken(deps, q.get('access_token'), 'wechat');
     if (type !== 'jsapi' && type !== 'wx_card') throw new WeChatAnswer(40097, 'invalid args: type must be jsapi or wx_card');
-    if (app.type !== 'official_account') throw new WeChatAnswer(48001, 'api unauthorized: a Mini Program has no JS-SDK ticket');
+    // An authorizer's token (platform mode, docs/compat.md) is an Official Account's or a Mini Program's: WeChat says which.
+    if (app.type !== 'official_account' && app.type !== 'authorizer') throw new WeChatAnswer(48001, 'api unauthorized: a Mini Program has no JS-SDK ticket');
     return ticketAnswer(await deps.refresher.get(app.name, `${type}_ticket`), deps);
   },
   async 'GET /cgi-bin/gettoken'({ q, deps }) {
@@ -124,7 +125,8 @@ function mayRead(grant: Grant, app: HubApp): boolean {
   return covers(grant.apps, app.name) && grant.scopes.includes('read');
 }
 
-function stableBody(event: HttpEvent): Record<string, unknown> {
+/** The JSON object a compat POST carries (stable_token, a platform's component endpoints), or 47001 WeChat's way. */
+export function compatBody(event: HttpEvent): Record<string, unknown> {
   const raw = event.body ?? '';
   const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
   if (Buffer.byteLength(text) > COMPAT_MAX_BODY_BYTES) throw new WeChatAnswer(47001, 'data format error: body too large');
@@ -137,6 +139,6 @@ function stableBody(event: HttpEvent): Record<string, unknown> {
   throw new WeChatAnswer(47001, 'data format error');
 }
 
-function str(v: unknown): string | undefined {
+export function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }

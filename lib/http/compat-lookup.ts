@@ -1,14 +1,16 @@
 import type { HubApp } from '../apps.js';
+import { DEFAULT_PROXY_PATHS } from '../config.js';
 import { tokenHash } from '../identify.js';
 import type { Served } from '../refresher.js';
 import type { Grant } from './auth.js';
 import { CREDENTIAL_SHAPE, type EdgeDeps, type HttpEvent } from './edge.js';
 
 /**
- * How the WeChat-compatible paths (lib/http/compat-routes.ts) find the compat app of a token an SDK
- * sends: the container's memory of tokens it handed out or found (keyed by the token's SHA-256),
- * of tokens found to be no app's (keyed by that hash and the platform looked up), and the token
- * bucket that bounds the store reads of tokens in neither.
+ * How the WeChat-compatible paths (lib/http/compat-routes.ts) find the compat app (or the platform's
+ * authorizer, in platform mode: docs/compat.md) of a token an SDK sends, and whether a component
+ * token is the hub's: the container's memory of tokens it handed out or found (keyed by the token's
+ * SHA-256), of tokens found to be no app's (keyed by that hash and the platform looked up), and the
+ * token bucket that bounds the store reads of tokens in neither.
  */
 
 type Platform = 'wechat' | 'wecom';
@@ -88,8 +90,8 @@ export async function appOf(deps: EdgeDeps, token: string, platform?: Platform):
   const hash = tokenHash(token);
   const known = m.known.get(hash);
   if (known && known.until > now) {
-    const app = deps.refresher.hasApp(known.app) ? deps.refresher.app(known.app) : undefined;
-    if (app?.compat) return onPlatform(app, platform) ? app : undefined;
+    const app = await servedOnCompat(deps, known.app);
+    if (app) return onPlatform(app, platform) ? app : undefined;
   }
   const missKey = `${platform ?? 'any'}:${hash}`;
   if ((m.unknown.get(missKey) ?? 0) > now || (m.unknown.get(`any:${hash}`) ?? 0) > now) return undefined;
@@ -98,14 +100,42 @@ export async function appOf(deps: EdgeDeps, token: string, platform?: Platform):
   // The token-hash index says which credential issued it (one read); that credential confirms it
   // is still its current value, or its previous one in the overlap, or one it replaced.
   const issuer = await deps.refresher.tokens.issuerOf(token);
-  const app = issuer?.kind === 'access_token' && deps.refresher.hasApp(issuer.app) ? deps.refresher.app(issuer.app) : undefined;
-  if (app?.compat && onPlatform(app, platform) && (await deps.refresher.recognizes(app.name, token))) {
+  const app = issuer?.kind === 'access_token' ? await servedOnCompat(deps, issuer.app) : undefined;
+  if (app && onPlatform(app, platform) && (await deps.refresher.recognizes(app.name, token))) {
     remember(m.known, hash, { app: app.name, until: now + KNOWN_FOR_MS });
     return app;
   }
   remember(m.unknown, missKey, now + UNKNOWN_FOR_MS);
   return undefined;
 }
+
+/**
+ * Whether `token` is a component token the hub issued to this platform (current, previous in its
+ * overlap, or replaced within its life): api_authorizer_token's check (lib/http/compat-component.ts),
+ * remembered and bounded as appOf's lookups are, so that junk costs the store as little.
+ */
+export async function isComponentToken(deps: EdgeDeps, platform: string, token: string): Promise<boolean> {
+  if (!CREDENTIAL_SHAPE.test(token)) return false;
+  const now = deps.clock.now();
+  const m = memoryOf(deps);
+  const key = componentKey(platform, token);
+  const known = m.known.get(key);
+  if (known && known.until > now) return true;
+  if ((m.unknown.get(key) ?? 0) > now || !takeLookup(m, now)) return false;
+  if (await deps.refresher.recognizes(platform, token, 'component_access_token')) {
+    remember(m.known, key, { app: platform, until: now + KNOWN_FOR_MS });
+    return true;
+  }
+  remember(m.unknown, key, now + UNKNOWN_FOR_MS);
+  return false;
+}
+
+/** A component token the hub just handed an SDK (api_component_token): its api_authorizer_token calls pass without a lookup. */
+export function knowComponentToken(deps: EdgeDeps, platform: string, s: Served): void {
+  remember(memoryOf(deps).known, componentKey(platform, s.value), { app: platform, until: Math.min(deps.clock.now() + KNOWN_FOR_MS, s.expiresAt) });
+}
+
+const componentKey = (platform: string, token: string) => `component:${platform}:${tokenHash(token)}`;
 
 /**
  * Whether a request to the pass-through carries a token the hub serves (the local server reads a
@@ -119,6 +149,23 @@ export async function compatTokenKnown(deps: EdgeDeps, event: HttpEvent): Promis
   } catch {
     return false; // the handler meets the same failure and answers it
   }
+}
+
+/**
+ * The principal of this name if its tokens are taken on WeChat's own paths: a compat app, or a
+ * platform's authorizer whose authorization stands (platform mode: its SDK got the token from
+ * api_authorizer_token, lib/http/compat-component.ts). An authorizer is read from its row (cached).
+ */
+async function servedOnCompat(deps: EdgeDeps, name: string): Promise<HubApp | undefined> {
+  const app = await deps.refresher.load(name);
+  return app && (app.compat || (app.type === 'authorizer' && app.status === 'authorized')) ? app : undefined;
+}
+
+/** Whether a path outside /cgi-bin/ may be a pass-through call: in a compat app's proxy paths, or an authorizer's (when a platform is configured). */
+export function passOnPath(deps: EdgeDeps, path: string): boolean {
+  const apps = deps.refresher.appNames.map((n) => deps.refresher.app(n));
+  const prefixes = apps.flatMap((a) => (a.compat ? a.proxyPaths : a.type === 'platform' ? DEFAULT_PROXY_PATHS.wechat : []));
+  return prefixes.some((p) => path.startsWith(p));
 }
 
 /** The hub's apps that answer on WeChat's own paths (`"compat": true`). */

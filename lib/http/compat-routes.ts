@@ -1,6 +1,7 @@
-import { compatApps, forgetKnown, appOf } from './compat-lookup.js';
+import { compatApps, forgetKnown, appOf, passOnPath } from './compat-lookup.js';
 import { answer, asWeChat, WeChatAnswer } from './compat-answers.js';
 import { COMPAT_ENDPOINTS, TOKEN_INVALID_MSG, type CompatEndpoint, type CompatRequest } from './compat-endpoints.js';
+import { COMPONENT_ENDPOINTS } from './compat-component.js';
 import { compatLogin, hasLogin } from './compat-login.js';
 import { header, notRouted, type HttpResult } from './edge.js';
 import type { HandlersOf, RouteHandler } from './pipeline.js';
@@ -20,7 +21,8 @@ export { compatTokenKnown, UNKNOWN_LOOKUPS_BURST, UNKNOWN_LOOKUPS_PER_SECOND } f
  * Errors are WeChat's `{"errcode","errmsg"}` with HTTP 200, never the hub's native error JSON.
  * Keys travel in query strings here: nothing on this path logs a query string or a body. WeChat's
  * `/sns/` login paths, where the key needs the `login` scope instead, are lib/http/compat-login.ts;
- * the token and ticket endpoints lib/http/compat-endpoints.ts.
+ * the token and ticket endpoints lib/http/compat-endpoints.ts; a third-party platform's component and
+ * authorizer token endpoints (platform mode) lib/http/compat-component.ts.
  *
  * An SDK sends every call to its base URL, not only the token's: any other call that carries a
  * token the hub serves now (or in its overlap) is passed on to WeChat as it is (within the app's
@@ -47,7 +49,8 @@ function withWeChatAnswers(endpoint: CompatEndpoint): RouteHandler {
   };
 }
 
-const byRouteKey = Object.fromEntries(Object.entries(COMPAT_ENDPOINTS).map(([key, endpoint]) => [key, withWeChatAnswers(endpoint)])) as Record<keyof typeof COMPAT_ENDPOINTS, RouteHandler>;
+const ENDPOINTS = { ...COMPAT_ENDPOINTS, ...COMPONENT_ENDPOINTS };
+const byRouteKey = Object.fromEntries(Object.entries(ENDPOINTS).map(([key, endpoint]) => [key, withWeChatAnswers(endpoint)])) as Record<keyof typeof ENDPOINTS, RouteHandler>;
 const passOnRoute = withWeChatAnswers(passOn);
 const loginRoute = withWeChatAnswers(({ method, path, q, deps, hub }) => compatLogin(method, path, q, deps, () => hub.proxyUpstreams(), hub.wechat));
 
@@ -67,7 +70,7 @@ const catchAll: RouteHandler = (event, deps, hub) => {
     return withWeChatAnswers(() => Promise.reject(refusal))(event, deps, hub);
   }
   if (path.startsWith('/sns/') && compatApps(deps).some(hasLogin)) return loginRoute(event, deps, hub);
-  if (path.startsWith('/cgi-bin/') || compatApps(deps).some((a) => a.proxyPaths.some((p) => path.startsWith(p)))) return passOnRoute(event, deps, hub);
+  if (path.startsWith('/cgi-bin/') || passOnPath(deps, path)) return passOnRoute(event, deps, hub);
   return Promise.resolve(notRouted(event, allowedMethods(path)));
 };
 

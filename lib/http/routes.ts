@@ -41,6 +41,9 @@ export const ROUTES = [
   { method: 'GET', path: '/cgi-bin/gettoken', scope: 'none', authorizer: false, function: 'compat' },
   { method: 'GET', path: '/cgi-bin/get_jsapi_ticket', scope: 'none', authorizer: false, function: 'compat' },
   { method: 'GET', path: '/cgi-bin/ticket/get', scope: 'none', authorizer: false, function: 'compat' },
+  // A third-party platform's SDK in platform mode (lib/http/compat-component.ts): the component token, an authorizer's token.
+  { method: 'POST', path: '/cgi-bin/component/api_component_token', scope: 'none', authorizer: false, function: 'compat' },
+  { method: 'POST', path: '/cgi-bin/component/api_authorizer_token', scope: 'none', authorizer: false, function: 'compat' },
   // Everything no other route takes: an SDK's other calls (passed on), WeChat's /sns/ logins, the hub's 404/405.
   { method: 'ANY', path: '/{path+}', scope: 'none', authorizer: false, function: 'compat' },
   { method: 'ANY', path: '/v1/apps/{app}/wechat/{path+}', scope: 'proxy', authorizer: true, function: 'proxy' },
