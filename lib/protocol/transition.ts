@@ -45,6 +45,9 @@ export type Entry =
 /** One round's decision, from the item as read (steps 1-4). */
 export function entry(item: CredentialItem | undefined, r: EntryRequest, now: number): Entry {
   if (!r.needed) return { do: 'done', item };
+  // A value WeChat pushed (a ticket, an authorization's tokens) asks WeChat nothing: neither a block
+  // nor a backoff holds it back (a re-authorization is what ends a refused refresh token's failures).
+  if (r.cause === 'pushed') return { do: 'lease', seenVersion: item?.version ?? 0 };
   if (item?.blockedUntil !== undefined && item.blockedUntil > now) {
     return { do: 'blocked', retryAfter: seconds(item.blockedUntil - now), lastError: item.lastError };
   }
