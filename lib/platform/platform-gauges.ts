@@ -16,7 +16,10 @@ import { NO_TICKET_AGE_SECONDS, ticketAgeSeconds } from './platform-status.js';
  * WeChat again every run (every 5 minutes) whatever its backoff, so each tick has exactly one
  * outcome for it, in whichever invocation (the scheduled one or a fan-out shard) took its shard.
  * That costs no read at any number of authorizers, and it stops by itself once the account is
- * authorized again (the authorized event stores a new refresh token). An authorizer whose refresh
+ * authorized again (the authorization stores the new refresh token, or the tick's next try finds
+ * it in api_get_authorizer_list). A count per invocation, 0 included, added up by the alarm over
+ * its period, needs no state across invocations (a gauge of "authorizers in that state now" would
+ * need every authorizer read, or a tally kept in the table). An authorizer whose refresh
  * fails earlier (its platform's component token is unavailable) is not counted here: that failure
  * is the refresh-failures alarm's.
  */
