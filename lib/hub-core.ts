@@ -19,6 +19,7 @@ import { Scheduler, type TickReport } from './scheduler/scheduler.js';
 import { DynamoCredentialStore } from './store/dynamodb.js';
 import type { CredentialItem, CredentialKey, CredentialStore, PrincipalRow } from './store/store.js';
 import { Authorizations } from './platform/authorizations.js';
+import { platformGauges } from './platform/platform-gauges.js';
 import { ComponentApi } from './wechat/component.js';
 import { UpstreamBases } from './wechat/bases.js';
 import { WeChatClient } from './wechat/client.js';
@@ -200,7 +201,10 @@ export class HubCore {
     const report = await this.#scheduler.tick(options);
     const outcomes = report.outcomes;
     // The gauge the expiry alarm reads, from what the tick saw (no read per credential).
-    if (report.minSecondsLeft !== undefined) new HubMetrics(this.#deps.metrics).gauge('MinCredentialSecondsLeft', 'Seconds', report.minSecondsLeft);
+    const metrics = new HubMetrics(this.#deps.metrics);
+    if (report.minSecondsLeft !== undefined) metrics.gauge('MinCredentialSecondsLeft', 'Seconds', report.minSecondsLeft);
+    // The platforms' (lib/platform/platform-gauges.ts): their tickets' age from the scheduled tick only.
+    await platformGauges({ metrics, apps: this.#apps.list, read: (k) => this.#store.read(k), now: () => this.edge.clock.now(), log: this.#log }, outcomes, !options.shards);
     const summary = {
       refreshed: outcomes.filter((o) => o.outcome === 'refreshed').length,
       fresh: outcomes.filter((o) => o.outcome === 'fresh').length,

@@ -2,6 +2,12 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { HubMetric } from './protocol.js';
 
 /**
+ * Whether a principal is counted under its own name: a configured app's name never has a `/`
+ * (lib/config/apps.ts), a principal registered at run time always has one (`<platform>/<appid>`).
+ */
+const perPrincipal = (name: string): boolean => !name.includes('/');
+
+/**
  * What the hub counts (CloudWatch EMF, in Lambda): per kind, and per principal only for the
  * configured apps (a deployment has a handful, and an operator wants each one's graph); principals
  * registered at run time (a platform's thousands of authorizers) are counted per kind and
@@ -14,7 +20,7 @@ export class HubMetrics {
   count(metric: HubMetric, kind: string, app?: string): void {
     if (!this.metrics) return;
     const single = this.metrics.singleMetric();
-    if (app !== undefined) single.addDimension('app', app);
+    if (app !== undefined && perPrincipal(app)) single.addDimension('app', app);
     single.addDimension('kind', kind);
     single.addMetric(metric, MetricUnit.Count, 1);
     this.metrics.singleMetric().addMetric(metric, MetricUnit.Count, 1);
@@ -29,7 +35,7 @@ export class HubMetrics {
     const limit = row.limit ?? row.knownLimit;
     if (!this.metrics || !limit || row.period !== 'day' || row.scope.startsWith('corp:')) return;
     const percent = Math.round((used / limit) * 1000) / 10;
-    if (perApp) {
+    if (perApp && perPrincipal(row.scope)) {
       const m = this.metrics.singleMetric();
       m.addDimensions({ app: row.scope, api: row.api });
       m.addMetric('QuotaUsedPercent', MetricUnit.Percent, percent);
@@ -40,5 +46,18 @@ export class HubMetrics {
   /** A gauge, hub-wide (the alarms read these). */
   gauge(name: string, unit: 'Seconds' | 'Percent' | 'Count', value: number): void {
     this.metrics?.singleMetric().addMetric(name, MetricUnit[unit], value);
+  }
+
+  /** A configured platform's gauge (a handful per deployment, like the apps), per platform. */
+  platformGauge(name: string, platform: string, unit: 'Seconds' | 'Count', value: number): void {
+    if (!this.metrics) return;
+    const single = this.metrics.singleMetric();
+    single.addDimension('platform', platform);
+    single.addMetric(name, MetricUnit[unit], value);
+  }
+
+  /** Whether anything is emitted (Lambda): a gauge that costs a read is not read for nothing. */
+  get enabled(): boolean {
+    return this.metrics !== undefined;
   }
 }

@@ -1,5 +1,6 @@
 import type { HubApp } from './apps.js';
 import type { KindCatalog } from './kinds/catalog.js';
+import { authorizerBudget, platformStatus, type AuthorizerBudget, type PlatformStatus } from './platform/platform-status.js';
 import { secondsLeft, servable } from './policy.js';
 import { credentialKey } from './protocol.js';
 import { quotaDay, quotaHour } from './quota/periods.js';
@@ -40,6 +41,8 @@ export interface AppStatus {
   type: HubApp['type'];
   credentials: CredentialStatus[];
   quota: QuotaStatus[];
+  /** A third-party platform's ticket, component token and authorizers (lib/platform/platform-status.ts); in GET /v1/status only. */
+  platform?: PlatformStatus;
 }
 
 const HOUR = 3_600_000;
@@ -66,7 +69,19 @@ export class StatusView {
     private readonly forcedDailyBudget: number,
   ) {}
 
-  async of(app: HubApp, now: number): Promise<AppStatus> {
+  /**
+   * A page of the status route: each app's status, a platform's with its section, the platforms
+   * one after another so that they share the call's authorizers budget (AUTHORIZERS_COUNTED_PER_CALL).
+   */
+  async page(apps: readonly HubApp[], now: number): Promise<AppStatus[]> {
+    const budget = authorizerBudget();
+    const out = await Promise.all(apps.map((a) => (a.type === 'platform' ? undefined : this.of(a, now))));
+    for (const [i, a] of apps.entries()) if (a.type === 'platform') out[i] = await this.of(a, now, budget);
+    return out as AppStatus[];
+  }
+
+  /** One app's credentials and ledger rows; with `authorizers` (a budget), a platform's section too (its authorizers counted within it). */
+  async of(app: HubApp, now: number, authorizers?: AuthorizerBudget): Promise<AppStatus> {
     const kinds = this.kinds.kindsOf(app);
     const items = await Promise.all(kinds.map((k) => this.store.read(credentialKey(app, k))));
     const credentials = kinds.map((k, i) => credentialStatus(k.id, k.dependsOn !== undefined, items[i], now));
@@ -96,7 +111,10 @@ export class StatusView {
       }
       quota.push({ scope: c.scope, api: c.api, period: c.period, used, forced, ...(limit ? { limit, percent: Math.round((used / limit) * 1000) / 10 } : {}) });
     }
-    return { app: app.name, type: app.type, credentials, quota };
+    if (app.type !== 'platform' || !authorizers) return { app: app.name, type: app.type, credentials, quota };
+    const ticket = items[kinds.findIndex((k) => k.id === 'component_verify_ticket')];
+    const componentToken = credentials.find((c) => c.kind === 'component_access_token');
+    return { app: app.name, type: app.type, credentials, quota, platform: await platformStatus(this.store, app, { ticket, componentToken }, now, authorizers) };
   }
 }
 

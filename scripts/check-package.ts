@@ -276,6 +276,27 @@ for (const [metric, namespace, dimensions, stat, period, op, threshold, missing]
     `alarm on ${namespace} ${metric} ${stat} ${op} ${threshold} over ${period} s, to the topic${missing ? `, missing data ${missing}` : ''}`,
   );
 }
+// The platforms' alarms (README, "Alarms, notifications and the dashboard"): not of one period like those above.
+for (const [metric, stat, period, evaluation, op, threshold] of [
+  ['MaxComponentVerifyTicketAgeSeconds', 'Maximum', 300, 2, 'GreaterThanThreshold', 3600],
+  ['AuthorizersNeedingReauthorization', 'Sum', 600, 1, 'GreaterThanOrEqualToThreshold', 1],
+] as const) {
+  const a = alarms.map(([, r]) => r.Properties).find((p) => p.MetricName === metric && p.Namespace === 'WechatTokenHub');
+  check(
+    a !== undefined &&
+      JSON.stringify(a.Dimensions) === JSON.stringify(hub) &&
+      a.Statistic === stat &&
+      a.Period === period &&
+      a.EvaluationPeriods === evaluation &&
+      (a.DatapointsToAlarm ?? evaluation) === evaluation &&
+      a.ComparisonOperator === op &&
+      a.Threshold === threshold &&
+      a.TreatMissingData === 'missing' &&
+      JSON.stringify(a.AlarmActions) === JSON.stringify([{ Ref: topicId }]) &&
+      JSON.stringify(a.OKActions) === JSON.stringify([{ Ref: topicId }]),
+    `alarm on WechatTokenHub ${metric} ${stat} ${op} ${threshold} over ${evaluation} × ${period} s, to the topic, missing data missing`,
+  );
+}
 // The dashboard: its body is JSON with ${…} substitutions for the region, the tick and the API.
 const dashboard = Object.values(template.Resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard');
 const dashboardSub = dashboard?.Properties.DashboardBody?.['Fn::Sub'];
@@ -296,7 +317,8 @@ check(widgetWith('QuotaUsedPercent'), 'dashboard: quota used %');
 check(widgetWith('"AWS/Lambda","Errors"', '"AWS/Lambda","Throttles"', '"AWS/Lambda","Duration"', '${RefreshTickLambdaFunction}'), 'dashboard: tick Lambda errors, throttles, duration');
 check(widgetWith('"AWS/ApiGateway","4xx"', '"AWS/ApiGateway","5xx"', '"AWS/ApiGateway","Latency"', '"ApiId","${HttpApi}"'), 'dashboard: HTTP API 4xx, 5xx, latency');
 const alarmWidget = widgets.find((w) => w.type === 'alarm');
-check(alarms.length === 7 && alarms.every(([id]) => alarmWidget?.properties.alarms?.includes(`\${${id}.Arn}`)), 'dashboard: an alarm-status widget with every alarm');
+check(widgetWith('SEARCH(', 'MetricName=\\"ComponentVerifyTicketAgeSeconds\\"', 'platform,service') && widgetWith('"AuthorizersNeedingReauthorization"'), 'dashboard: ticket age per platform, authorizers needing re-authorization');
+check(alarms.length === 9 && alarms.every(([id]) => alarmWidget?.properties.alarms?.includes(`\${${id}.Arn}`)), 'dashboard: an alarm-status widget with every alarm');
 check(JSON.stringify(template.Outputs?.DashboardUrl?.Value ?? '').includes('#dashboards'), 'output DashboardUrl');
 check(template.Outputs?.AlarmTopicArn?.Value?.Ref === topicId, 'output AlarmTopicArn');
 checkNoEgress(template, 'egress=none (default)');

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { APP_NAME, SCOPES, type Scope } from '../lib/config.js';
+import { AUTHORIZER_GRANT } from '../lib/config/keys.js';
 import { hashApiKey } from '../lib/http/auth.js';
 
 const DEFAULT_SCOPES = 'read';
@@ -17,7 +18,8 @@ to add to the key list (HUB_API_KEYS, or the SSM parameter HUB_API_KEYS_SSM name
 only the key's SHA-256.
 
   --apps <list>     required: the apps (names in HUB_APPS) the key may use, comma-separated;
-                    '*' for every app (quoted, or the shell expands it to file names)
+                    '*' for every app (quoted, or the shell expands it to file names);
+                    a platform's authorizers: '<platform>/*' (all, quoted) or <platform>/<appid>
   --scopes <list>   optional, default ${DEFAULT_SCOPES}: what the key may do, comma-separated:
                       read     get access tokens and JS-SDK tickets, sign pages (jsapi-signature),
                                use the WeChat-compatible paths (as an SDK's AppSecret)
@@ -63,7 +65,7 @@ if (values.help) {
 if (!values.apps) fail('--apps is required ("*" for every app)');
 const apps = values.apps.split(',').map((a) => a.trim()).filter(Boolean);
 if (apps.length === 0) fail('--apps is required ("*" for every app)');
-for (const a of apps) if (a !== '*' && !APP_NAME.test(a)) fail(`"${a}" is not an app name`);
+for (const a of apps) if (a !== '*' && !APP_NAME.test(a) && !AUTHORIZER_GRANT.test(a)) fail(`"${a}" is not an app name (nor <platform>/* or <platform>/<appid>)`);
 const scopes = values.scopes.split(',').map((s) => s.trim()).filter(Boolean);
 if (scopes.length === 0) fail(`--scopes must list at least one scope (${SCOPES.join(', ')})`);
 for (const s of scopes) if (!(SCOPES as readonly string[]).includes(s)) fail(`"${s}" is not a scope (${SCOPES.join(', ')})`);

@@ -26,7 +26,9 @@ const PAGE_LIMIT = 100;
 /**
  * GET /v1/status (scope admin): the apps the admin key may see, in the configuration's order, a
  * page at a time (`limit`, `cursor`: the last app of the previous page, its `next`), each with its
- * credentials and ledger rows. Never a value.
+ * credentials and ledger rows; a third-party platform also with its `platform` section: its ticket's
+ * age, its component token, and its authorizers counted by state (at most
+ * AUTHORIZERS_COUNTED_PER_CALL per call, lib/platform/platform-status.ts). Never a value.
  */
 export const overviewRoute = /* @__PURE__ */ withErrors(/* @__PURE__ */ withScope('admin', async ({ event, deps, hub, grant }) => {
   const page = pageOf(event);
@@ -37,7 +39,7 @@ export const overviewRoute = /* @__PURE__ */ withErrors(/* @__PURE__ */ withScop
   const shown = names.slice(from, from + page.limit);
   const next = from + page.limit < names.length ? shown[shown.length - 1] : undefined;
   const apps = shown.map((n) => deps.refresher.app(n));
-  return ok({ generatedAt: new Date(now).toISOString(), upstream: hub.upstreamStatus(), apps: await Promise.all(apps.map((a) => hub.statusView.of(a, now))), ...(next ? { next } : {}) });
+  return ok({ generatedAt: new Date(now).toISOString(), upstream: hub.upstreamStatus(), apps: await hub.statusView.page(apps, now), ...(next ? { next } : {}) });
 }));
 
 /**

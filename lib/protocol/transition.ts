@@ -45,17 +45,18 @@ export type Entry =
 /** One round's decision, from the item as read (steps 1-4). */
 export function entry(item: CredentialItem | undefined, r: EntryRequest, now: number): Entry {
   if (!r.needed) return { do: 'done', item };
-  // A value WeChat pushed (or handed over with an authorization) asks WeChat nothing: no block or backoff holds it back.
+  // A value WeChat pushed (a ticket, an authorization's tokens) asks WeChat nothing: neither a block
+  // nor a backoff holds it back. The ticket a fetch asked for with api_start_push_ticket arrives inside
+  // the backoff that fetch's "not there yet" started; a re-authorization ends a refused refresh
+  // token's failures (docs/wechat.md §10).
   if (r.cause === 'pushed') return { do: 'lease', seenVersion: item?.version ?? 0 };
   if (item?.blockedUntil !== undefined && item.blockedUntil > now) {
     return { do: 'blocked', retryAfter: seconds(item.blockedUntil - now), lastError: item.lastError };
   }
   // After a failure only the tick asks WeChat again before the backoff ends (unless, after a
   // configuration error, the secret changed since): every read asking again would only be
-  // refused, and WeCom blocks an IP for an hour after too many failed gettoken calls. A pushed
-  // value asks WeChat nothing and is always taken: the ticket a fetch asked for with
-  // api_start_push_ticket arrives inside the backoff that fetch's "not there yet" started (docs/wechat.md §10).
-  if (r.cause !== 'tick' && r.cause !== 'self_heal' && r.cause !== 'pushed' && item?.backoffUntil !== undefined && item.backoffUntil > now && !sourceChanged(item, r.sourceNow)) {
+  // refused, and WeCom blocks an IP for an hour after too many failed gettoken calls.
+  if (r.cause !== 'tick' && r.cause !== 'self_heal' && item?.backoffUntil !== undefined && item.backoffUntil > now && !sourceChanged(item, r.sourceNow)) {
     const ask = item.backoffSource !== undefined && r.sourceNow === undefined;
     return { do: 'backoff', retryAfter: seconds(item.backoffUntil - now), lastError: item.lastError, ...(ask ? { unlessSourceChanged: item.backoffSource } : {}) };
   }
