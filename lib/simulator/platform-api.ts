@@ -117,7 +117,10 @@ function queryAuth(platforms: SimPlatforms, res: ServerResponse, p: PlatformReco
   });
 }
 
-/** Not (or no longer) authorized: 61003; authorized, but with another refresh token (a replaced one): 61023. */
+/**
+ * Not (or no longer) authorized: 61003; authorized, but with another refresh token (a replaced or a
+ * rotated one): 61023. With `rotateRefreshTokens` each answer carries a new refresh token.
+ */
 function authorizerToken(platforms: SimPlatforms, res: ServerResponse, p: PlatformRecord, body: Body): void {
   const appid = str(body.authorizer_appid);
   const refresh = str(body.authorizer_refresh_token);
@@ -127,9 +130,11 @@ function authorizerToken(platforms: SimPlatforms, res: ServerResponse, p: Platfo
   if (!a) return error(res, 61003);
   if (refresh !== a.refreshToken) return error(res, 61023);
   const issued = platforms.issueAuthorizerToken(a);
-  sendJson(res, { authorizer_access_token: issued.value, expires_in: platforms.sim.expiresIn(issued), authorizer_refresh_token: a.refreshToken });
+  const refreshToken = platforms.answeredRefreshToken(p, a); // rotated when the platform says so
+  sendJson(res, { authorizer_access_token: issued.value, expires_in: platforms.sim.expiresIn(issued), authorizer_refresh_token: refreshToken });
 }
 
+/** Every account that authorized the platform, oldest authorization first, with its current refresh token. */
 function authorizerList(res: ServerResponse, p: PlatformRecord, body: Body): void {
   const offset = Number(body.offset ?? 0);
   const count = Number(body.count);

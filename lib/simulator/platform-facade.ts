@@ -49,9 +49,15 @@ export class SimulatedPlatforms {
     const refreshTokens = Object.fromEntries([...p.authorizers].map(([id, a]) => [id, a.refreshToken]));
     return { ticket: p.tickets[0]?.value, componentToken: p.tokens.live(this.sim.now()), refreshTokens };
   }
+  /**
+   * Whether api_authorizer_token rotates the refresh token from now on (SimulatedPlatform.rotateRefreshTokens:
+   * a new one every answer, the one sent then 61023; WeChat's behaviour is UNCONFIRMED, docs/wechat.md §10).
+   */
+  setRotateRefreshTokens(platformAppid: string, rotate: boolean): void {
+    this.platforms.record(platformAppid).platform.rotateRefreshTokens = rotate;
+  }
   /** Every verify ticket, pre-auth code, authorization code and refresh token issued (tokens: issuedTokens()). */
   issuedPlatformValues(): readonly string[] {
     return this.platforms.issued;
   }
-
 }

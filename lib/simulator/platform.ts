@@ -103,6 +103,15 @@ export class SimPlatforms {
     return this.sim.issueToken(this.sim.record(a.appid), a.tokens, newWeChatToken(), this.sim.settings.overlapMs);
   }
 
+  /**
+   * The refresh token api_authorizer_token answers: with `rotateRefreshTokens`, a new one, which
+   * replaces the one sent (that one then answers 61023); without, the same one.
+   */
+  answeredRefreshToken(p: PlatformRecord, a: Authorizer): string {
+    if (p.platform.rotateRefreshTokens) a.refreshToken = this.#remember(`refreshtoken@@@${randomBytes(32).toString('base64url')}`);
+    return a.refreshToken;
+  }
+
   /** A new ticket (the previous one stays accepted), POSTed to the event URL. */
   pushTicket(appid: string): Promise<SimulatedPush & { ticket: string }> {
     const p = this.record(appid);

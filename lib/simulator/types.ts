@@ -47,6 +47,13 @@ export interface SimulatedPlatform {
   token: string;
   /** The 43-character EncodingAESKey the pushes are encrypted with. */
   aesKey: string;
+  /**
+   * Whether api_authorizer_token answers a new authorizer_refresh_token every time, the one sent then
+   * answering 61023 (api_get_authorizer_list lists the new one). WeChat's behaviour here is
+   * UNCONFIRMED (docs/wechat.md §10; the community says it does not rotate): the hub must survive
+   * both. Default false: the refresh token answered is the one sent.
+   */
+  rotateRefreshTokens?: boolean;
 }
 
 /** One POST of an event to a platform's event URL: its InfoType, and what the URL answered (status 0: no answer). */
