@@ -184,14 +184,17 @@ const statusFn = template.Resources.StatusLambdaFunction;
 check(statusFn?.Properties.Handler === 'functions/status.handler', 'status function (functions/status.handler)');
 const routeTarget = (t: Template, key: string) => JSON.stringify(Object.values(t.Resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Route' && r.Properties.RouteKey === key)?.Properties.Target);
 check(['GET /v1/status', 'GET /v1/status/{app}/quota', 'GET /v1/health'].every((k) => routeTarget(template, k)?.includes('HttpApiIntegrationStatus')), 'the status routes go to the status function');
-/** /v1 routes take the stage's authorizer; GET /v1/health and a platform's event URL (WeChat calls it) none in either mode. */
-const OPEN_V1 = ['GET /v1/health', 'POST /v1/platforms/{name}/events'];
+/**
+ * /v1 routes take the stage's authorizer; none in either mode: GET /v1/health, a platform's event URL
+ * (WeChat calls it) and its authorization page (a browser comes back with WeChat's code).
+ */
+const OPEN_V1 = ['GET /v1/health', 'POST /v1/platforms/{name}/events', 'GET /v1/platforms/{name}/authorized'];
 const checkAuthorization = (t: Template, expected: 'NONE' | 'AWS_IAM', what: string) => {
   const v1 = Object.values(t.Resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route' && r.Properties.RouteKey.includes(' /v1/'));
   const open = v1.filter((r) => OPEN_V1.includes(r.Properties.RouteKey));
   const others = v1.filter((r) => !OPEN_V1.includes(r.Properties.RouteKey));
-  check(others.length >= 8 && others.every((r) => r.Properties.AuthorizationType === expected), `${what}: every /v1/ route but health and the platform event URL has AuthorizationType ${expected}`);
-  check(open.length === OPEN_V1.length && open.every((r) => (r.Properties.AuthorizationType ?? 'NONE') === 'NONE'), `${what}: GET /v1/health and the platform event URL have no authorizer`);
+  check(others.length >= 8 && others.every((r) => r.Properties.AuthorizationType === expected), `${what}: every /v1/ route but health and a platform's event URL and authorization page has AuthorizationType ${expected}`);
+  check(open.length === OPEN_V1.length && open.every((r) => (r.Properties.AuthorizationType ?? 'NONE') === 'NONE'), `${what}: GET /v1/health and a platform's event URL and authorization page have no authorizer`);
 };
 checkAuthorization(template, 'NONE', 'authorizer=key');
 const stage = ofType('AWS::ApiGatewayV2::Stage')[0];
@@ -342,11 +345,12 @@ const ROUTE_MARKERS: Record<string, string> = {
 };
 /**
  * The largest bundle (bytes, unzipped) a function may have: they were 587-602 KB when the route
- * table came. The tick also carries the Lambda client for its fan-out (lib/scheduler/fan-out.ts):
- * about 90 KB more, and only there.
+ * table came, 630-650 KB once third-party platforms came (their kinds, the authorizations and the
+ * principal registry's runtime rows are in every bundle, as every kind is). The tick also carries
+ * the Lambda client for its fan-out (lib/scheduler/fan-out.ts): about 90 KB more, and only there.
  */
-const BUNDLE_BUDGET_BYTES = 640_000;
-const BUNDLE_BUDGETS: Record<string, number> = { refreshTick: 720_000 };
+const BUNDLE_BUDGET_BYTES = 670_000;
+const BUNDLE_BUDGETS: Record<string, number> = { refreshTick: 750_000 };
 const bundleText = Object.fromEntries(Object.entries(BUNDLES).map(([f, file]) => [f, readFileSync(join(dir, f, 'functions', `${file}.mjs`), 'utf8')]));
 for (const [f, text] of Object.entries(bundleText)) {
   const foreign = Object.entries(ROUTE_MARKERS).filter(([owner, marker]) => owner !== f && text.includes(marker)).map(([owner]) => owner);
