@@ -8,7 +8,7 @@ import { CloudWatchClient, DescribeAlarmsCommand, GetMetricStatisticsCommand } f
 import type { Result } from './smoke-http.js';
 
 /** The alarms serverless.yml creates, by the suffix after wechat-token-hub-<stage>- (test/integration/smoke.test.ts keeps this in step with serverless.yml). */
-export const ALARMS = ['credential-expiring', 'refresh-failures', 'tick-errors', 'tick-throttles', 'tick-not-running', 'quota-high', 'forced-refresh-refused'];
+export const ALARMS = ['credential-expiring', 'refresh-failures', 'tick-errors', 'tick-throttles', 'tick-not-running', 'quota-high', 'forced-refresh-refused', 'platform-ticket-stale', 'authorizer-needs-reauthorization'];
 const SERVICE = 'wechat-token-hub';
 const WINDOW_MS = 15 * 60_000;
 

@@ -29,7 +29,7 @@ describe('the smoke test\'s AWS part (scripts/smoke-aws.ts)', () => {
     cw.on(GetMetricStatisticsCommand, { MetricName: 'Errors' }).resolves({ Datapoints: [{ Sum: 0 }] });
     const results = await awsChecks({ stage: 'prod', client, now: () => NOW });
     expect(lines(results)).toEqual([
-      'ok the 7 alarms wechat-token-hub-prod-… exist',
+      'ok the 9 alarms wechat-token-hub-prod-… exist',
       'ok each alarm notifies the SNS topic when it fires and when it clears',
       `ok no alarm is firing | states: ${ALARMS.map((s) => `${s} OK`).join(', ')}`,
       'ok the tick ran: wechat-token-hub-prod-refreshTick invoked 3 time(s) in the last 15 minutes',
@@ -49,10 +49,10 @@ describe('the smoke test\'s AWS part (scripts/smoke-aws.ts)', () => {
   it('fails a missing alarm, an alarm without its topic, a firing alarm, a tick that did not run', async () => {
     cw.on(DescribeAlarmsCommand)
       .resolvesOnce({ MetricAlarms: [alarm('credential-expiring'), alarm('tick-not-running', 'ALARM')], NextToken: 'n' })
-      .resolvesOnce({ MetricAlarms: ALARMS.slice(2, 6).filter((s) => s !== 'tick-not-running').map((s) => alarm(s)).concat([{ ...alarm('forced-refresh-refused'), OKActions: [] }]) });
+      .resolvesOnce({ MetricAlarms: ALARMS.slice(2, 6).filter((s) => s !== 'tick-not-running').map((s) => alarm(s)).concat([{ ...alarm('forced-refresh-refused'), OKActions: [] }], ALARMS.slice(7).map((s) => alarm(s))) });
     cw.on(GetMetricStatisticsCommand).resolves({ Datapoints: [] });
     const out = lines(await awsChecks({ stage: 'prod', client, now: () => NOW })).join('\n');
-    expect(out).toContain('fail the 7 alarms wechat-token-hub-prod-… exist | missing: wechat-token-hub-prod-refresh-failures (is --stage right?)');
+    expect(out).toContain('fail the 9 alarms wechat-token-hub-prod-… exist | missing: wechat-token-hub-prod-refresh-failures (is --stage right?)');
     expect(out).toContain('fail each alarm notifies the SNS topic when it fires and when it clears | no topic on wechat-token-hub-prod-forced-refresh-refused');
     expect(out).toContain('fail no alarm is firing | wechat-token-hub-prod-tick-not-running: tick-not-running reason');
     expect(out).toContain('fail the tick ran: wechat-token-hub-prod-refreshTick invoked 0 time(s) in the last 15 minutes | the schedule runs it every 5 minutes');
