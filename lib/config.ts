@@ -81,6 +81,8 @@ const envSchema = z.object({
   TICK_CONCURRENCY: seconds(16),
   /** The tick probes each credential at most this often (seconds), spread by credential (docs/architecture.md). */
   SELF_HEAL_INTERVAL: seconds(300),
+  // How often each platform's authorizers are compared with WeChat's list (lib/platform/roster.ts); 0: never.
+  PLATFORM_ROSTER_INTERVAL: wholeSeconds(21_600),
   /** Due credentials one tick invocation refreshes itself; past it, shards go to invocations of their own. */
   TICK_INVOCATION_BUDGET: seconds(400),
   PROBE_TTL: wholeSeconds(10),
@@ -149,6 +151,8 @@ export interface HubConfig {
     configErrorBackoffMs: number;
   };
   selfHeal: boolean;
+  /** How often a platform's authorizers are compared with WeChat's list (ms); 0: never. */
+  rosterIntervalMs: number;
   /** The local HTTP port (`npm start`); 0 picks a free one. */
   port: number;
   /** The log level of `npm start`. */
@@ -234,6 +238,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       configErrorBackoffMs: e.CONFIG_ERROR_BACKOFF * 1000,
     },
     selfHeal: e.SELF_HEAL === 'on',
+    rosterIntervalMs: e.PLATFORM_ROSTER_INTERVAL * 1000,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
   };

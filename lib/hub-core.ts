@@ -19,6 +19,7 @@ import { Scheduler, type TickReport } from './scheduler/scheduler.js';
 import { DynamoCredentialStore } from './store/dynamodb.js';
 import type { CredentialItem, CredentialKey, CredentialStore, PrincipalRow } from './store/store.js';
 import { Authorizations } from './platform/authorizations.js';
+import { reconcileRosters } from './platform/roster.js';
 import { platformGauges } from './platform/platform-gauges.js';
 import { ComponentApi } from './wechat/component.js';
 import { UpstreamBases } from './wechat/bases.js';
@@ -205,6 +206,8 @@ export class HubCore {
     if (report.minSecondsLeft !== undefined) metrics.gauge('MinCredentialSecondsLeft', 'Seconds', report.minSecondsLeft);
     // The platforms' (lib/platform/platform-gauges.ts): their tickets' age from the scheduled tick only.
     await platformGauges({ metrics, apps: this.#apps.list, read: (k) => this.#store.read(k), now: () => this.edge.clock.now(), log: this.#log }, outcomes, !options.shards);
+    // Each platform's authorizers compared with WeChat's list, every 6 hours (lib/platform/roster.ts).
+    if (!options.shards) await reconcileRosters({ store: this.#store, refresher: this.refresher, component: this.component, now: () => this.edge.clock.now(), log: this.#log, intervalMs: this.config.rosterIntervalMs }, this.#apps.list);
     const summary = {
       refreshed: outcomes.filter((o) => o.outcome === 'refreshed').length,
       fresh: outcomes.filter((o) => o.outcome === 'fresh').length,

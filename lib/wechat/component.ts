@@ -82,10 +82,10 @@ export class ComponentApi {
   }
 
   /** api_get_authorizer_list: a page (at most 500) of the accounts that authorized the platform, with their current refresh tokens. */
-  async authorizerList(req: { appid: string; componentToken: string; offset: number; count: number } & Call): Promise<{ total: number; list: { authorizerAppid: string; refreshToken: string }[] }> {
+  async authorizerList(req: { appid: string; componentToken: string; offset: number; count: number } & Call): Promise<{ total: number; list: { authorizerAppid: string; refreshToken: string; authTime?: number }[] }> {
     const body = { component_appid: req.appid, offset: req.offset, count: Math.min(500, req.count) };
     const t = await this.client.postJson('/cgi-bin/component/api_get_authorizer_list', { component_access_token: req.componentToken }, body, req, parser(authorizerList));
-    return { total: t.total_count, list: t.list.map((x) => ({ authorizerAppid: x.authorizer_appid, refreshToken: x.refresh_token })) };
+    return { total: t.total_count, list: t.list.map((x) => ({ authorizerAppid: x.authorizer_appid, refreshToken: x.refresh_token, ...(x.auth_time === undefined ? {} : { authTime: x.auth_time }) })) };
   }
 
   /** api_start_push_ticket: ask WeChat to push a component_verify_ticket now (after a deploy with none). */

@@ -166,4 +166,28 @@ describe('authorizing a platform', () => {
       await p.close();
     }
   });
+
+  it('an authorization the hub never heard of (its event lost) is found in WeChat\'s list by the roster check: registered, its token fetched with the list\'s refresh token; checked again only 6 hours later', async () => {
+    const p = await startPlatform(world);
+    try {
+      world.sim.setEventUrl(COMPONENT, undefined);
+      await world.sim.authorize(COMPONENT, AUTH); // the push is lost: the hub knows nothing
+      expect(await world.store.getPrincipal(name)).toBeUndefined();
+      await p.hub.tick(); // the roster check registers it and puts its token due
+      expect(await world.store.getPrincipal(name)).toMatchObject({ doc: { status: 'authorized', appid: AUTH } });
+      expect(await p.hub.tick()).toContainEqual({ app: name, kind: 'access_token', outcome: 'refreshed' });
+      const item = (await world.store.read(tokenKey))!;
+      expect(item.state?.[REFRESH_TOKEN]).toBe(world.sim.platformState(COMPONENT).refreshTokens[AUTH]);
+      expect(world.sim.isValid(item.value!)).toBe(true);
+      const lists = world.sim.calls(COMPONENT, 'authorizer_list');
+      world.clock.advance(60 * 60_000);
+      await p.hub.tick();
+      expect(world.sim.calls(COMPONENT, 'authorizer_list')).toBe(lists);
+      world.clock.advance(5 * 60 * 60_000 + 60_000);
+      await p.hub.tick();
+      expect(world.sim.calls(COMPONENT, 'authorizer_list')).toBe(lists + 1);
+    } finally {
+      await p.close();
+    }
+  });
 });

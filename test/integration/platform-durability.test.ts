@@ -17,6 +17,12 @@ import { useWorld } from '../support/use-world.js';
 import { httpEvent, json, sharedDynalite, TEST_STORES, type TestStore } from '../support/world.js';
 
 /**
+ * The roster check (lib/platform/roster.ts) also reads api_get_authorizer_list every 6 hours: off here, so
+ * that every list call these tests count is the refresh token's recovery by the authorizer kind itself.
+ */
+const NO_ROSTER = { PLATFORM_ROSTER_INTERVAL: '0' };
+
+/**
  * An authorizer's refresh token is durable (docs/wechat.md §10, docs/architecture.md "Credential"):
  * it exists only in the table, written by the same fenced write as the token it came with, so that
  * no kill, lost write, outage or restore loses it; and when WeChat rotates it (UNCONFIRMED: the
@@ -58,7 +64,7 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
 
   describe('the tick killed after WeChat answered api_authorizer_token and before the write', () => {
     it('without rotation: the next tick still refreshes with the old refresh token, and the stored refresh token is WeChat\'s current one', async () => {
-      const p = await startPlatform(world);
+      const p = await startPlatform(world, { env: NO_ROSTER });
       const faults = storeFaults(storeKind);
       try {
         await world.sim.authorize(COMPONENT, AUTH);
@@ -73,7 +79,7 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
         expect(killed.leaseUntil).toBeGreaterThan(world.clock.now()); // nobody gave the lease back
 
         world.clock.advance(LEASE_LAPSED_MS);
-        const next = world.container(platformEnv()); // the killed container is gone
+        const next = world.container({ ...platformEnv(), ...NO_ROSTER }); // the killed container is gone
         expect(await next.tick()).toContainEqual({ app: name(AUTH), kind: 'access_token', outcome: 'refreshed' });
         expect(world.sim.calls(COMPONENT, 'authorizer_token')).toBe(2);
         expect(world.sim.calls(COMPONENT, 'authorizer_list')).toBe(0); // the old refresh token still worked
@@ -90,7 +96,7 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
     });
 
     it('with rotation: WeChat rotated the refresh token and the hub lost the answer; the next tick gets 61023, recovers the current refresh token from api_get_authorizer_list and refreshes', async () => {
-      const p = await startPlatform(world);
+      const p = await startPlatform(world, { env: NO_ROSTER });
       const faults = storeFaults(storeKind);
       try {
         await world.sim.authorize(COMPONENT, AUTH);
@@ -105,7 +111,7 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
         expect(await storedRefreshToken()).toBe(old);
 
         world.clock.advance(LEASE_LAPSED_MS);
-        const next = world.container(platformEnv());
+        const next = world.container({ ...platformEnv(), ...NO_ROSTER });
         expect(await next.tick()).toContainEqual({ app: name(AUTH), kind: 'access_token', outcome: 'refreshed' });
         // 61023 with the old one, the list, then the call with the listed one (which rotated it again).
         expect(world.sim.calls(COMPONENT, 'authorizer_token')).toBe(3);
@@ -123,7 +129,7 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
   });
 
   it('WeChat busy (-1) on api_query_auth, api_authorizer_token and api_get_authorizer_list is retried by the client: the authorization and the recovery of a rotated refresh token both complete', async () => {
-    const p = await startPlatform(world);
+    const p = await startPlatform(world, { env: NO_ROSTER });
     const faults = storeFaults(storeKind);
     try {
       world.sim.failNext({ kind: 'errcode', errcode: -1 }, 1, COMPONENT, ['query_auth']);
@@ -152,7 +158,7 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
   });
 
   it('0 refresh tokens lost over a compressed day with faults: every stored refresh token is WeChat\'s current one, every served token valid, none needs re-authorization', async () => {
-    const p = await startPlatform(world);
+    const p = await startPlatform(world, { env: NO_ROSTER });
     const faults = storeFaults(storeKind);
     const accounts = appids(20);
     let outageArmed = false;
@@ -168,7 +174,7 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
     try {
       for (const a of accounts) expect((await world.sim.authorize(COMPONENT, a)).push.status).toBe(200);
       world.sim.setRotateRefreshTokens(COMPONENT, true);
-      const hubs = [p.hub, world.container(platformEnv())]; // the tick lands in one container or another
+      const hubs = [p.hub, world.container({ ...platformEnv(), ...NO_ROSTER })]; // the tick lands in one container or another
       const rotatedBefore = refreshTokensIssued();
       const armed: Record<number, () => void | Promise<unknown>> = {
         // Each arms a fault for the next matching calls, whenever they come (the next renewal).
@@ -237,8 +243,8 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
 
   describe.skipIf(storeKind === 'memory')('a table restored from a backup keeps every authorizer working (a point-in-time restore of the DynamoDB table)', () => {
     /** A hub container on the restored table, with its own event URL, as the stack pointed at the restored table. */
-    const onRestored = async (tableName: string) => {
-      const hub = world.container({ ...platformEnv(), TABLE_NAME: tableName });
+    const onRestored = async (tableName: string, roster = NO_ROSTER) => {
+      const hub = world.container({ ...platformEnv(), ...roster, TABLE_NAME: tableName });
       const server = await listen(createLocalServer(hub));
       world.sim.setEventUrl(COMPONENT, `${server.url}/v1/platforms/${PLATFORM_NAME}/events`);
       const client = new DynamoDBClient({ endpoint: (await sharedDynalite()).endpoint, region: 'local', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
@@ -246,8 +252,38 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
       return { hub, store, close: () => (client.destroy(), server.close()) };
     };
 
-    it('without rotation: the backup\'s refresh tokens still work, and every authorizer is served and refreshed', async () => {
+    it('an account that authorized after the backup is found in WeChat\'s list by the roster check on the restored table (within its 6 hours), registered and served', async () => {
       const p = await startPlatform(world);
+      try {
+        await world.sim.authorize(COMPONENT, 'wx_before_bak');
+        await p.hub.tick(); // the roster check ran (nothing to add) and claimed the next 6 hours
+        const backup = await backupTable(world.tableName);
+        await world.sim.authorize(COMPONENT, 'wx_after_bak'); // only the lost table knew it
+        const restored = await onRestored(await restoreTable(backup), {});
+        try {
+          expect((await world.sim.pushTicket(COMPONENT)).status).toBe(200);
+          expect(await restored.store.getPrincipal(name('wx_after_bak'))).toBeUndefined();
+          // The backup holds the roster's last claim too: the next check comes when it lapses.
+          await restored.hub.tick();
+          expect(await restored.store.getPrincipal(name('wx_after_bak'))).toBeUndefined();
+          for (let t = 0; t < 6 * 12 + 1; t++) {
+            world.clock.advance(5 * 60_000);
+            await restored.hub.tick();
+          }
+          expect(await restored.store.getPrincipal(name('wx_after_bak'))).toMatchObject({ doc: { status: 'authorized' } });
+          const got = await serve(restored.hub, 'wx_after_bak');
+          expect(got.token !== undefined && world.sim.isValid(got.token)).toBe(true);
+          expect((await restored.store.read({ app: name('wx_after_bak'), kind: 'access_token' }))?.state?.[REFRESH_TOKEN]).toBe(world.sim.platformState(COMPONENT).refreshTokens.wx_after_bak);
+        } finally {
+          await restored.close();
+        }
+      } finally {
+        await p.close();
+      }
+    }, DAY_TIMEOUT_MS);
+
+    it('without rotation: the backup\'s refresh tokens still work, and every authorizer is served and refreshed', async () => {
+      const p = await startPlatform(world, { env: NO_ROSTER });
       const accounts = appids(3);
       try {
         for (const a of accounts) await world.sim.authorize(COMPONENT, a);
@@ -279,7 +315,7 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
     });
 
     it('with rotation: a backup older than the last rotation recovers every refresh token through api_get_authorizer_list, and every authorizer is served and refreshed', async () => {
-      const p = await startPlatform(world);
+      const p = await startPlatform(world, { env: NO_ROSTER });
       const accounts = appids(3);
       try {
         for (const a of accounts) await world.sim.authorize(COMPONENT, a);
@@ -328,7 +364,7 @@ describe.each(TEST_STORES)('on the %s store, with every log line captured', (sto
     const faults = storeFaults(storeKind);
     let outcomes: string[] = [];
     const { lines } = await captureOutput(async () => {
-      const p = await startPlatform(world);
+      const p = await startPlatform(world, { env: NO_ROSTER });
       try {
         await world.sim.authorize(COMPONENT, AUTH);
         await renewal();

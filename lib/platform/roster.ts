@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { HubApp, PlatformApp } from '../apps.js';
+import { authorizerFromRow, authorizerPrefix, authorizerRow } from '../principals/authorizers.js';
+import type { Refresher } from '../refresher.js';
+import { dueNow } from '../scheduler/schedule.js';
+import type { CredentialStore } from '../store/store.js';
+import type { ComponentApi } from '../wechat/component.js';
+
+const LIST_PAGE = 500;
+const ROWS_PAGE = 100;
+const CALL_MS = 10_000;
+
+export interface RosterDeps {
+  store: CredentialStore;
+  refresher: Refresher;
+  component: ComponentApi;
+  now(): number;
+  log: Logger;
+  /** How often (PLATFORM_ROSTER_INTERVAL, default 6 hours: api_get_authorizer_list costs one call per 500 accounts); 0: never. */
+  intervalMs: number;
+}
+
+/**
+ * The platform's authorizers as WeChat lists them (api_get_authorizer_list), compared with the
+ * table's rows every PLATFORM_ROSTER_INTERVAL (docs/wechat.md §10, "Refresh tokens"): an account WeChat
+ * lists that the hub has no row of, or has as revoked, authorized the platform while the hub did
+ * not hear it (an event lost while the hub was down, an authorization cut off between
+ * api_query_auth and its write, a table restored from a backup older than the authorization). It
+ * is registered and its token put due now: the tick's fetch finds no refresh token stored and takes
+ * the list's (lib/kinds/authorizer.ts). So no authorizer is lost for good. One scheduled tick does
+ * it per interval (a one-time claim); a failure leaves it to the next tick.
+ */
+export async function reconcileRosters(d: RosterDeps, apps: readonly HubApp[]): Promise<void> {
+  if (d.intervalMs <= 0) return;
+  for (const platform of apps.filter((a): a is PlatformApp => a.type === 'platform')) {
+    const now = d.now();
+    const attempt = randomUUID();
+    if (!(await d.store.claimOnce(`roster#${platform.name}`, { now, until: now + d.intervalMs, attempt }))) continue;
+    try {
+      const added = await reconcile(d, platform);
+      d.log.info('platform roster compared with WeChat\'s list', { platform: platform.name, registered: added });
+    } catch (error) {
+      await d.store.releaseOnce(`roster#${platform.name}`, attempt).catch(() => undefined);
+      d.log.warn('platform roster: could not compare with WeChat\'s list; the next tick tries again', { platform: platform.name, error: error instanceof Error ? error.name : 'unknown' });
+    }
+  }
+}
+
+async function reconcile(d: RosterDeps, platform: PlatformApp): Promise<number> {
+  const listed = new Map<string, number | undefined>();
+  const componentToken = (await d.refresher.get(platform.name, 'component_access_token')).value;
+  for (let offset = 0; ; offset += LIST_PAGE) {
+    const page = await d.component.authorizerList({ appid: platform.appid, componentToken, offset, count: LIST_PAGE, deadline: d.now() + CALL_MS });
+    for (const a of page.list) listed.set(a.authorizerAppid, a.authTime);
+    if (page.list.length === 0 || offset + page.list.length >= page.total) break;
+  }
+  const known = new Map<string, { status: string; revokedAt?: number }>();
+  let cursor: string | undefined;
+  do {
+    const rows = await d.store.listPrincipals({ limit: ROWS_PAGE, prefix: authorizerPrefix(platform.name), ...(cursor ? { cursor } : {}) });
+    for (const row of rows.principals) {
+      const a = authorizerFromRow(row, platform);
+      if (a) known.set(a.appid, { status: a.status, ...(a.revokedAt === undefined ? {} : { revokedAt: a.revokedAt }) });
+    }
+    cursor = rows.cursor;
+  } while (cursor);
+  let added = 0;
+  for (const [appid, authTime] of listed) {
+    const k = known.get(appid);
+    if (k?.status === 'authorized') continue;
+    // Revoked here and listed there: only an authorization after the revocation counts (the list may lag an unauthorized event).
+    if (k?.status === 'revoked' && (authTime === undefined || authTime * 1000 <= (k.revokedAt ?? Infinity))) continue;
+    const now = d.now();
+    const { row, app } = authorizerRow(platform, { appid, status: 'authorized', funcs: [], authorizedAt: authTime !== undefined ? authTime * 1000 : now }, now);
+    await d.store.putPrincipal(row);
+    d.refresher.principals.remember(app);
+    const key = { app: app.name, kind: 'access_token' };
+    await d.store.schedule(key, dueNow(key, now));
+    d.log.warn('an account WeChat lists as authorizing the platform was unknown to the hub (or revoked): registered, its token fetched with the list\'s refresh token', { platform: platform.name, authorizer: appid });
+    added++;
+  }
+  return added;
+}
