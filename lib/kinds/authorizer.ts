@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import type { HubApp } from '../apps.js';
 import type { WeChatClient } from '../wechat/client.js';
 import type { ComponentApi } from '../wechat/component.js';
-import { TokenInvalidError, UpstreamError, WeChatError } from '../wechat/errors.js';
+import { RetryLaterError, TokenInvalidError, UpstreamError, WeChatError } from '../wechat/errors.js';
 import { attributes } from './attributes.js';
 import { DependencyRejectedError, type CredentialKind, type FetchContext } from './kind.js';
 
@@ -56,7 +56,10 @@ export function authorizerAccessToken(api: ComponentApi, client: WeChatClient): 
           return { value: t.accessToken, expiresIn: t.expiresIn, state: { [REFRESH_TOKEN]: t.refreshToken } };
         } catch (error) {
           if (!refusedRefreshToken(error)) throw error;
-          const current = await currentRefreshToken(api, a, componentToken, ctx);
+          const current = await currentRefreshToken(api, a, componentToken, ctx).catch(async (listError: unknown) => {
+            if (stored === undefined) await ctx.onUnsent();
+            throw listError;
+          });
           if (current === undefined || current === stored) {
             // With none stored, no api_authorizer_token call was made: its count is taken back.
             if (stored === undefined) await ctx.onUnsent();
@@ -86,18 +89,18 @@ export function authorizerAccessToken(api: ComponentApi, client: WeChatClient): 
 
 const refusedRefreshToken = (error: unknown): boolean => error instanceof WeChatError && error.errcode === REFRESH_TOKEN_REFUSED;
 
-/** The account's current refresh token from api_get_authorizer_list (page by page), or undefined when it is not listed or the list fails. */
+/**
+ * The account's current refresh token from api_get_authorizer_list (page by page), or undefined when
+ * it is not listed. A list that fails throws its own error: the refresh failed for a reason that
+ * passes (WeChat busy), not because the account must authorize again.
+ */
 async function currentRefreshToken(api: ComponentApi, a: { appid: string; componentAppid: string }, componentToken: string, ctx: FetchContext): Promise<string | undefined> {
-  try {
-    for (let offset = 0; ; offset += LIST_PAGE) {
-      if (ctx.now() >= ctx.deadline) return undefined;
-      const page = await api.authorizerList({ appid: a.componentAppid, componentToken, offset, count: LIST_PAGE, deadline: ctx.deadline });
-      const found = page.list.find((x) => x.authorizerAppid === a.appid);
-      if (found) return found.refreshToken;
-      if (page.list.length === 0 || offset + page.list.length >= page.total) return undefined;
-    }
-  } catch {
-    return undefined;
+  for (let offset = 0; ; offset += LIST_PAGE) {
+    if (ctx.now() >= ctx.deadline) throw new RetryLaterError(undefined, 'no time was left to read api_get_authorizer_list');
+    const page = await api.authorizerList({ appid: a.componentAppid, componentToken, offset, count: LIST_PAGE, deadline: ctx.deadline });
+    const found = page.list.find((x) => x.authorizerAppid === a.appid);
+    if (found) return found.refreshToken;
+    if (page.list.length === 0 || offset + page.list.length >= page.total) return undefined;
   }
 }
 

@@ -128,7 +128,7 @@ function authorizerToken(platforms: SimPlatforms, res: ServerResponse, p: Platfo
   if (!refresh) return error(res, 61023);
   const a = p.authorizers.get(appid);
   if (!a) return error(res, 61003);
-  if (refresh !== a.refreshToken) return error(res, 61023);
+  if (refresh !== a.refreshToken || a.broken) return error(res, 61023);
   const issued = platforms.issueAuthorizerToken(a);
   const refreshToken = platforms.answeredRefreshToken(p, a); // rotated when the platform says so
   sendJson(res, { authorizer_access_token: issued.value, expires_in: platforms.sim.expiresIn(issued), authorizer_refresh_token: refreshToken });

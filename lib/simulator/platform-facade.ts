@@ -39,6 +39,15 @@ export class SimulatedPlatforms {
   authorize(platformAppid: string, authorizerAppid: string, options?: SimulatedAuthorization) {
     return this.platforms.authorize(platformAppid, authorizerAppid, options);
   }
+  /**
+   * WeChat refuses the account's refresh token (61023) while api_get_authorizer_list still lists that
+   * same one: the platform can only have the account authorize again (which ends it).
+   */
+  breakRefreshToken(platformAppid: string, authorizerAppid: string): void {
+    const a = this.platforms.record(platformAppid).authorizers.get(authorizerAppid);
+    if (!a) throw new Error(`${authorizerAppid} has not authorized platform ${platformAppid}`);
+    a.broken = true;
+  }
   /** The account withdraws its authorization: pushes `unauthorized`; its refresh token and access tokens die. */
   unauthorize(platformAppid: string, authorizerAppid: string): Promise<SimulatedPush> {
     return this.platforms.unauthorize(platformAppid, authorizerAppid);

@@ -27,6 +27,8 @@ export interface Authorizer {
   funcs: number[];
   /** Its access tokens got by this platform (the same object as in its WeChatRecord's `authorizer`). */
   tokens: Credential;
+  /** WeChat refuses its refresh token (61023) though the list still shows it: only a new authorization helps. */
+  broken?: boolean;
 }
 
 export interface PlatformRecord {

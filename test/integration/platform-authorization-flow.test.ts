@@ -190,4 +190,24 @@ describe('authorizing a platform', () => {
       await p.close();
     }
   });
+
+  it('61023 while api_get_authorizer_list is busy: the authorizer is failing (to be tried again), not "needs re-authorization"; the next tick recovers it', async () => {
+    const p = await startPlatform(world, { env: { PLATFORM_ROSTER_INTERVAL: '0' } });
+    try {
+      await world.sim.authorize(COMPONENT, AUTH);
+      world.sim.setEventUrl(COMPONENT, undefined);
+      await world.sim.authorize(COMPONENT, AUTH); // a new refresh token the hub never heard of
+      world.sim.failNext({ kind: 'errcode', errcode: -1 }, 20, COMPONENT, ['authorizer_list']); // busy, past the client's retries
+      world.clock.advance(5 * 60_000 + 1);
+      expect(await p.hub.tick()).toContainEqual({ app: name, kind: 'access_token', outcome: expect.stringMatching(/failed|blocked/), code: expect.not.stringMatching(/61023/) });
+      expect(json(await p.hub.platform(list(PLATFORM_ADMIN_KEY))).authorizers[0].state).toBe('failing');
+      world.sim.clearFaults();
+      world.clock.advance(5 * 60_000);
+      await p.hub.tick();
+      expect(json(await p.hub.platform(list(PLATFORM_ADMIN_KEY))).authorizers[0].state).toBe('fresh');
+      expect((await world.store.read(tokenKey))?.state?.[REFRESH_TOKEN]).toBe(world.sim.platformState(COMPONENT).refreshTokens[AUTH]);
+    } finally {
+      await p.close();
+    }
+  });
 });

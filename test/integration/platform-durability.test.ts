@@ -243,7 +243,7 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
 
   describe.skipIf(storeKind === 'memory')('a table restored from a backup keeps every authorizer working (a point-in-time restore of the DynamoDB table)', () => {
     /** A hub container on the restored table, with its own event URL, as the stack pointed at the restored table. */
-    const onRestored = async (tableName: string, roster = NO_ROSTER) => {
+    const onRestored = async (tableName: string, roster: Record<string, string> = NO_ROSTER) => {
       const hub = world.container({ ...platformEnv(), ...roster, TABLE_NAME: tableName });
       const server = await listen(createLocalServer(hub));
       world.sim.setEventUrl(COMPONENT, `${server.url}/v1/platforms/${PLATFORM_NAME}/events`);

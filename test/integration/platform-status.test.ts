@@ -47,10 +47,8 @@ describe("a platform's status, gauges and alarms' metrics", () => {
     try {
       for (const a of [FRESH, REAUTH, FAILING, REVOKED]) expect((await world.sim.authorize(COMPONENT, a)).push.status).toBe(200);
       expect((await world.sim.unauthorize(COMPONENT, REVOKED)).status).toBe(200);
-      // REAUTH authorized again while the hub heard nothing: its stored refresh token is no longer the
-      // current one (61023), and api_get_authorizer_list, which would have the current one, fails.
-      await withEventUrl(eventUrl, () => world.sim.authorize(COMPONENT, REAUTH));
-      world.sim.failNext({ kind: 'errcode', errcode: 45009 }, 50, COMPONENT, ['authorizer_list']);
+      // WeChat refuses REAUTH's refresh token (61023) and api_get_authorizer_list has no other one.
+      world.sim.breakRefreshToken(COMPONENT, REAUTH);
       // FAILING withdrew its authorization while the hub heard nothing: its refresh is refused (61003).
       await withEventUrl(eventUrl, () => world.sim.unauthorize(COMPONENT, FAILING));
 
@@ -115,9 +113,8 @@ describe("a platform's status, gauges and alarms' metrics", () => {
     try {
       const hub = world.container(platformEnv(), { metrics: new Metrics({ namespace: 'WechatTokenHubTest', serviceName: 'hub' }) });
       await world.sim.authorize(COMPONENT, REAUTH);
-      await withEventUrl(eventUrl, () => world.sim.authorize(COMPONENT, REAUTH));
-      // The list has the current refresh token but does not answer: the 61023 stands.
-      world.sim.failNext({ kind: 'errcode', errcode: 45009 }, 50, COMPONENT, ['authorizer_list']);
+      // WeChat refuses its refresh token (61023) and the list has no other one: the 61023 stands.
+      world.sim.breakRefreshToken(COMPONENT, REAUTH);
       world.clock.advance(101 * MINUTE);
       const first = await emf(async () => void (await hub.tick()));
       expect(first).toContainEqual(expect.objectContaining({ platform: PLATFORM_NAME, ComponentVerifyTicketAgeSeconds: 101 * 60 }));
