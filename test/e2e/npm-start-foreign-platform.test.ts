@@ -153,12 +153,13 @@ describe('npm start with a platform, against a platform server that is not the s
 
   it('a refresh token the server replaced (61023) is recovered from api_get_authorizer_list', async () => {
     const stale = await served();
+    const listed = foreign.count('api_get_authorizer_list'); // the tick's roster check read it before
     const replacement = foreign.replaceRefreshToken(ACCOUNT);
     foreign.invalidate(ACCOUNT);
     clock.advance(11_000);
     const res = await call('POST', `${tokenRoute}/refresh`, READER, { stale_token: stale });
     expect([res.status, res.body.refreshed]).toEqual([200, true]);
-    expect(foreign.count('api_get_authorizer_list')).toBe(1);
+    expect(foreign.count('api_get_authorizer_list')).toBe(listed + 1);
     expect(foreign.requests.filter((r) => r.endpoint === 'api_authorizer_token').at(-1)!.body).toMatchObject({ authorizer_refresh_token: replacement });
     expect(res.body.access_token).toBe(foreign.currentToken(ACCOUNT));
   });
