@@ -52,7 +52,7 @@ describe('the component API', () => {
     const refreshed = await api.authorizerToken({ appid: COMPONENT, componentToken: componentAccess, authorizerAppid: ACCOUNT, refreshToken });
     expect(refreshed.refreshToken).toBe(refreshToken); // what WeChat returned (the same here), stored every time
     expect(sim.isValid(refreshed.accessToken)).toBe(true);
-    expect(await api.authorizerList({ appid: COMPONENT, componentToken: componentAccess, offset: 0, count: 500 })).toEqual({ total: 1, list: [{ authorizerAppid: ACCOUNT, refreshToken }] });
+    expect(await api.authorizerList({ appid: COMPONENT, componentToken: componentAccess, offset: 0, count: 500 })).toEqual({ total: 1, list: [{ authorizerAppid: ACCOUNT, refreshToken, authTime: Math.floor(clock.now() / 1000) }] });
   });
 
   it('after a re-authorization the old refresh token is 61023, and the list gives the current one (the way back)', async () => {
@@ -62,7 +62,7 @@ describe('the component API', () => {
     expect(again.refreshToken).not.toBe(first.refreshToken);
     await expect(api.authorizerToken({ appid: COMPONENT, componentToken: componentAccess, authorizerAppid: ACCOUNT, refreshToken: first.refreshToken })).rejects.toMatchObject({ errcode: 61023 });
     const { list } = await api.authorizerList({ appid: COMPONENT, componentToken: componentAccess, offset: 0, count: 10 });
-    expect(list).toEqual([{ authorizerAppid: ACCOUNT, refreshToken: again.refreshToken }]);
+    expect(list).toEqual([{ authorizerAppid: ACCOUNT, refreshToken: again.refreshToken, authTime: expect.any(Number) }]);
     expect((await api.authorizerToken({ appid: COMPONENT, componentToken: componentAccess, authorizerAppid: ACCOUNT, refreshToken: again.refreshToken })).accessToken).toEqual(expect.any(String));
   });
 
