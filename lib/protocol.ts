@@ -67,7 +67,7 @@ export class LeaseProtocol {
       const taken = await withLease(this.#d.store, key, { owner: randomUUID(), seenVersion, now: leasedAt, leaseMs: s.leaseMs, skewMs: s.leaseSkewMs }, (lease) =>
         this.#holding(req, lease, item, probed, dependencyValue, leasedAt));
       if (taken.leased) return taken.value;
-      const other = await this.#awaitOtherRefresher(key, seenVersion, startedAt, req.needed);
+      const other = await this.#awaitOtherRefresher(key, seenVersion, startedAt, req.needed, req.cause === 'pushed');
       if (other) return { item: other, wrote: false };
     }
     throw new RefreshInProgressError();
@@ -149,11 +149,11 @@ export class LeaseProtocol {
   }
 
   /** Lost the lease race: wait for the holder's write. Undefined means the lease lapsed unused (or another round is needed). */
-  async #awaitOtherRefresher(key: CredentialKey, seenVersion: number, startedAt: number, needed: RefreshRequest['needed']): Promise<CredentialItem | undefined> {
+  async #awaitOtherRefresher(key: CredentialKey, seenVersion: number, startedAt: number, needed: RefreshRequest['needed'], pushed: boolean): Promise<CredentialItem | undefined> {
     const s = this.#d.settings;
     for (let i = 0, polls = waitPolls(s); i < polls; i++) {
       const item = await this.#d.store.read(key);
-      const w = awaiting(item, { seenVersion, startedAt, needed }, this.#d.clock.now(), s.leaseSkewMs);
+      const w = awaiting(item, { seenVersion, startedAt, needed, pushed }, this.#d.clock.now(), s.leaseSkewMs);
       if (w.do === 'done') return w.item;
       if (w.do === 'retry' || w.do === 'take_over') return undefined;
       if (w.do === 'failed') throw new NoTokenAvailableError('WeChat did not issue a token', w.retryAfter, w.lastError);

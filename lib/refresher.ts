@@ -77,7 +77,7 @@ export class Refresher {
       settings: this.settings,
       count: (metric, app, kind) => this.#count(metric, app, kind),
       scheduling: (app, kind) => this.scheduling(app, kind),
-      indexed: (app, kind) => (app.compat || app.type === 'authorizer') && kind.id === 'access_token', // authorizers: platform mode (docs/compat.md)
+      indexed: (app, kind) => app.compat && kind.id === 'access_token', // an authorizer's: its platform has `compat` (docs/compat.md)
     });
   }
 

@@ -110,8 +110,10 @@ const platformSchema = z.pipe(
     secret: secretRef,
     token: secretRef,
     aesKey: secretRef,
+    // Its SDKs on WeChat's own component paths, and its authorizers' tokens on the pass-through (docs/compat.md).
+    compat: z._default(z.boolean(), false),
   }),
-  z.transform((a) => ({ ...a, tickets: [] as TicketType[], compat: false, proxyPaths: [] as string[] })),
+  z.transform((a) => ({ ...a, tickets: [] as TicketType[], proxyPaths: [] as string[] })),
 );
 
 /** An app entry, checked by the schema of its type, so that a message names the field that is wrong. */

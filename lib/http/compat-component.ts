@@ -57,7 +57,8 @@ export const COMPONENT_ENDPOINTS: Record<ComponentRouteKey, CompatEndpoint> = {
   },
 
   async 'POST /cgi-bin/component/api_authorizer_token'({ q, event, deps }) {
-    const componentToken = q.get('component_access_token');
+    // SDKs send `component_access_token`; WeChat's newer pages write `access_token` (docs/wechat.md §10).
+    const componentToken = q.get('component_access_token') ?? q.get('access_token');
     if (!componentToken) throw new WeChatAnswer(41001, 'component_access_token missing');
     const body = compatBody(event);
     const platform = platformOf(deps, str(body.component_appid));
@@ -86,12 +87,12 @@ export const COMPONENT_ENDPOINTS: Record<ComponentRouteKey, CompatEndpoint> = {
   },
 };
 
-/** The configured platform of this component appid: 41002 without one, 40013 for one the hub has no platform of. */
+/** The configured platform (with `compat`) of this component appid: 41002 without one, 40013 for one the hub serves no SDK of. */
 function platformOf(deps: EdgeDeps, appid: string | undefined): PlatformApp {
   if (!appid) throw new WeChatAnswer(41002, 'component_appid missing');
   for (const name of deps.refresher.appNames) {
     const app = deps.refresher.app(name);
-    if (app.type === 'platform' && app.appid === appid) return app;
+    if (app.type === 'platform' && app.compat && app.appid === appid) return app;
   }
   throw new WeChatAnswer(40013, 'invalid appid');
 }

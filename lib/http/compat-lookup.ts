@@ -158,13 +158,13 @@ export async function compatTokenKnown(deps: EdgeDeps, event: HttpEvent): Promis
  */
 async function servedOnCompat(deps: EdgeDeps, name: string): Promise<HubApp | undefined> {
   const app = await deps.refresher.load(name);
-  return app && (app.compat || (app.type === 'authorizer' && app.status === 'authorized')) ? app : undefined;
+  return app?.compat && (app.type !== 'authorizer' || app.status === 'authorized') ? app : undefined;
 }
 
 /** Whether a path outside /cgi-bin/ may be a pass-through call: in a compat app's proxy paths, or an authorizer's (when a platform is configured). */
 export function passOnPath(deps: EdgeDeps, path: string): boolean {
   const apps = deps.refresher.appNames.map((n) => deps.refresher.app(n));
-  const prefixes = apps.flatMap((a) => (a.compat ? a.proxyPaths : a.type === 'platform' ? DEFAULT_PROXY_PATHS.wechat : []));
+  const prefixes = apps.flatMap((a) => (a.compat ? (a.type === 'platform' ? DEFAULT_PROXY_PATHS.wechat : a.proxyPaths) : []));
   return prefixes.some((p) => path.startsWith(p));
 }
 

@@ -1,12 +1,13 @@
 import * as z from 'zod/mini';
 import type { AuthorizerApp, PlatformApp } from '../apps.js';
-import { HttpError } from '../errors.js';
+import { HttpError, NoTokenAvailableError } from '../errors.js';
+import { retryAfterFor } from '../policy.js';
 import { authorizerSummary } from '../platform/authorizer-state.js';
 import { authorizerFromRow, authorizerPrefix } from '../principals/authorizers.js';
-import { WeChatError } from '../wechat/errors.js';
+import { TokenInvalidError, WeChatError } from '../wechat/errors.js';
 import { permit } from './auth.js';
 import { NOSNIFF, ok, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
-import { also, withErrors, withJsonBody, withoutQuery, withScope, type RouteContext, type RouteHandler } from './pipeline.js';
+import { also, withErrors, withJsonBody, withoutQuery, withScope, type HubServices, type RouteContext, type RouteHandler } from './pipeline.js';
 import type { Grant } from './auth.js';
 
 const PAGE_LIMIT = 100;
@@ -43,8 +44,7 @@ const linkBody = /* @__PURE__ */ z.strictObject({
  * authorization when it is the target). The link must be opened by a click from that domain.
  */
 export const authorizationLinksRoute = /* @__PURE__ */ withErrors(/* @__PURE__ */ withScope('admin', /* @__PURE__ */ also(adminPlatform, /* @__PURE__ */ withoutQuery(/* @__PURE__ */ withJsonBody(linkBody, async ({ deps, hub, platform, body }) => {
-  const componentToken = (await deps.refresher.get(platform.name, 'component_access_token')).value;
-  const code = await hub.component.preAuthCode({ appid: platform.appid, componentToken, deadline: deps.clock.now() + 10_000 });
+  const code = await preAuthCode(deps, hub, platform);
   const params = new URLSearchParams({ component_appid: platform.appid, pre_auth_code: code.preAuthCode, redirect_uri: body.redirect_uri, auth_type: String(body.auth_type ?? 3) });
   if (body.biz_appid) params.set('biz_appid', body.biz_appid);
   const mobile = new URLSearchParams({ action: 'bindcomponent', no_scan: '1', ...Object.fromEntries(params) });
@@ -55,6 +55,26 @@ export const authorizationLinksRoute = /* @__PURE__ */ withErrors(/* @__PURE__ *
     expires_at: new Date(deps.clock.now() + code.expiresIn * 1000).toISOString(),
   });
 })))));
+
+/**
+ * api_create_preauthcode with the component token; one WeChat calls dead is replaced (guarded) and
+ * the call made again; any other refusal is the hub's error with WeChat's errcode (502), or a 503.
+ */
+async function preAuthCode(deps: EdgeDeps, hub: HubServices, platform: PlatformApp): Promise<{ preAuthCode: string; expiresIn: number }> {
+  const call = (componentToken: string) => hub.component.preAuthCode({ appid: platform.appid, componentToken, deadline: deps.clock.now() + 10_000 });
+  const token = (await deps.refresher.get(platform.name, 'component_access_token')).value;
+  try {
+    try {
+      return await call(token);
+    } catch (error) {
+      if (!(error instanceof TokenInvalidError)) throw error;
+      return await call((await deps.refresher.forceRefresh(platform.name, token, 'component_access_token', { observed: true })).value);
+    }
+  } catch (error) {
+    if (error instanceof WeChatError) throw new NoTokenAvailableError('WeChat did not issue a pre_auth_code', retryAfterFor(error), error);
+    throw error;
+  }
+}
 
 /**
  * GET /v1/platforms/{name}/authorizers (scope admin on the platform): the accounts that authorized
@@ -100,6 +120,8 @@ export const authorizedPageRoute: RouteHandler = async (event, deps, hub) => {
   const platform = await platformOf(deps, event.pathParameters?.name).catch(() => undefined);
   if (!platform) return page(404, 'Not found', 'No such platform.');
   if (!/^[\x21-\x7e]{1,512}$/.test(code)) return page(400, 'Authorization not completed', 'The link has no valid authorization code: open the authorization link again.');
+  // No key (a browser): each code costs an api_query_auth call, so a container takes a bounded number.
+  if (!takePage(deps)) return page(429, 'Too many requests', 'Too many authorizations at once: reload this page in a minute.');
   try {
     const done = await hub.authorizations.authorize(platform, code);
     deps.logger.info('authorization page', { platform: platform.name, completed: done.done });
@@ -114,3 +136,18 @@ export const authorizedPageRoute: RouteHandler = async (event, deps, hub) => {
     return page(503, 'Authorization not completed yet', 'The hub could not complete the authorization just now: reload this page in a minute.');
   }
 };
+
+/** The redirect page's budget per container: PAGE_BURST at once, refilled at PAGE_PER_MINUTE (administrators come back one at a time). */
+const PAGE_BURST = 20;
+const PAGE_PER_MINUTE = 20;
+const pageBuckets = new WeakMap<object, { tokens: number; at: number }>();
+function takePage(deps: EdgeDeps): boolean {
+  const now = deps.clock.now();
+  const b = pageBuckets.get(deps.refresher) ?? { tokens: PAGE_BURST, at: now };
+  b.tokens = Math.min(PAGE_BURST, b.tokens + ((now - b.at) / 60_000) * PAGE_PER_MINUTE);
+  b.at = now;
+  pageBuckets.set(deps.refresher, b);
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}

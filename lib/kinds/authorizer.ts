@@ -95,12 +95,13 @@ const refusedRefreshToken = (error: unknown): boolean => error instanceof WeChat
  * passes (WeChat busy), not because the account must authorize again.
  */
 async function currentRefreshToken(api: ComponentApi, a: { appid: string; componentAppid: string }, componentToken: string, ctx: FetchContext): Promise<string | undefined> {
-  for (let offset = 0; ; offset += LIST_PAGE) {
+  for (let offset = 0; ; ) {
     if (ctx.now() >= ctx.deadline) throw new RetryLaterError(undefined, 'no time was left to read api_get_authorizer_list');
     const page = await api.authorizerList({ appid: a.componentAppid, componentToken, offset, count: LIST_PAGE, deadline: ctx.deadline });
     const found = page.list.find((x) => x.authorizerAppid === a.appid);
     if (found) return found.refreshToken;
-    if (page.list.length === 0 || offset + page.list.length >= page.total) return undefined;
+    offset += page.list.length; // what WeChat answered: a shorter page than asked skips nothing
+    if (page.list.length === 0 || offset >= page.total) return undefined;
   }
 }
 

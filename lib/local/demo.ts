@@ -53,6 +53,7 @@ export async function startDemo(): Promise<Demo> {
         secret: { env: 'HUB_DEMO_PLATFORM_SECRET' },
         token: { env: 'HUB_DEMO_PLATFORM_TOKEN' },
         aesKey: { env: 'HUB_DEMO_PLATFORM_AES_KEY' },
+        compat: true,
       },
     ]),
   };

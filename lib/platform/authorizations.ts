@@ -5,6 +5,7 @@ import type { Clock } from '../clock.js';
 import type { AuthorizedTokens } from '../kinds/authorizer.js';
 import { authorizerName, authorizerRow, setAuthorizerStatus } from '../principals/authorizers.js';
 import type { Refresher } from '../refresher.js';
+import { dueNow } from '../scheduler/schedule.js';
 import type { CredentialStore } from '../store/store.js';
 import type { Authorization, ComponentApi } from '../wechat/component.js';
 import { TokenInvalidError } from '../wechat/errors.js';
@@ -84,8 +85,13 @@ export class Authorizations {
     const { row, app } = authorizerRow(platform, { appid: auth.authorizerAppid, status: 'authorized', funcs: auth.funcs, authorizedAt: now }, now);
     await this.p.store.putPrincipal(row);
     this.p.refresher.principals.remember(app);
+    // In the due index before the tokens are written: an ingest that fails leaves the tick to fetch
+    // them (with the list's refresh token), never an authorized row nothing looks at.
+    const key = { app: app.name, kind: 'access_token' };
+    await this.p.store.schedule(key, dueNow(key, now), { ifUnscheduled: true });
     const tokens: AuthorizedTokens = { accessToken: auth.accessToken, expiresIn: auth.expiresIn, refreshToken: auth.refreshToken };
-    await this.p.refresher.ingest(app.name, 'access_token', tokens);
+    const { wrote } = await this.p.refresher.ingest(app.name, 'access_token', tokens);
+    if (!wrote) throw new Error("the authorization's tokens were not written");
     this.p.log.info('an account authorized the platform', { platform: platform.name, authorizer: auth.authorizerAppid, funcs: auth.funcs.length });
     return app;
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { HubApp, PlatformApp } from '../apps.js';
-import { authorizerFromRow, authorizerPrefix, authorizerRow } from '../principals/authorizers.js';
+import { authorizerFromRow, authorizerPrefix, authorizerRow, setAuthorizerStatus } from '../principals/authorizers.js';
 import type { Refresher } from '../refresher.js';
 import { dueNow } from '../scheduler/schedule.js';
 import type { CredentialStore } from '../store/store.js';
@@ -10,6 +10,10 @@ import type { ComponentApi } from '../wechat/component.js';
 const LIST_PAGE = 500;
 const ROWS_PAGE = 100;
 const CALL_MS = 10_000;
+/** An authorization this recent may be missing from the list yet. */
+const LIST_LAG_MS = 3_600_000;
+/** Registrations and revocations one run makes (two writes each, within the tick's time); the next tick goes on. */
+const MAX_CHANGES = 200;
 
 export interface RosterDeps {
   store: CredentialStore;
@@ -28,8 +32,11 @@ export interface RosterDeps {
  * not hear it (an event lost while the hub was down, an authorization cut off between
  * api_query_auth and its write, a table restored from a backup older than the authorization). It
  * is registered and its token put due now: the tick's fetch finds no refresh token stored and takes
- * the list's (lib/kinds/authorizer.ts). So no authorizer is lost for good. One scheduled tick does
- * it per interval (a one-time claim); a failure leaves it to the next tick.
+ * the list's (lib/kinds/authorizer.ts). So no authorizer is lost for good. An account the table has
+ * as authorized (for over an hour) that WeChat no longer lists withdrew while the hub did not hear
+ * it: marked revoked, so that the tick stops asking WeChat for it. One scheduled tick does it per
+ * interval (a one-time claim), at most MAX_CHANGES changes a run; a failure or more to do leaves
+ * it to the next tick.
  */
 export async function reconcileRosters(d: RosterDeps, apps: readonly HubApp[]): Promise<void> {
   if (d.intervalMs <= 0) return;
@@ -38,8 +45,8 @@ export async function reconcileRosters(d: RosterDeps, apps: readonly HubApp[]): 
     const attempt = randomUUID();
     if (!(await d.store.claimOnce(`roster#${platform.name}`, { now, until: now + d.intervalMs, attempt }))) continue;
     try {
-      const added = await reconcile(d, platform);
-      d.log.info('platform roster compared with WeChat\'s list', { platform: platform.name, registered: added });
+      const changed = await reconcile(d, platform);
+      d.log.info('platform roster compared with WeChat\'s list', { platform: platform.name, changed });
     } catch (error) {
       await d.store.releaseOnce(`roster#${platform.name}`, attempt).catch(() => undefined);
       d.log.warn('platform roster: could not compare with WeChat\'s list; the next tick tries again', { platform: platform.name, error: error instanceof Error ? error.name : 'unknown' });
@@ -48,25 +55,39 @@ export async function reconcileRosters(d: RosterDeps, apps: readonly HubApp[]): 
 }
 
 async function reconcile(d: RosterDeps, platform: PlatformApp): Promise<number> {
+  const listedAt = d.now();
   const listed = new Map<string, number | undefined>();
   const componentToken = (await d.refresher.get(platform.name, 'component_access_token')).value;
-  for (let offset = 0; ; offset += LIST_PAGE) {
+  for (let offset = 0; ; ) {
     const page = await d.component.authorizerList({ appid: platform.appid, componentToken, offset, count: LIST_PAGE, deadline: d.now() + CALL_MS });
     for (const a of page.list) listed.set(a.authorizerAppid, a.authTime);
-    if (page.list.length === 0 || offset + page.list.length >= page.total) break;
+    offset += page.list.length;
+    if (page.list.length === 0 || offset >= page.total) break;
   }
-  const known = new Map<string, { status: string; revokedAt?: number }>();
+  const known = new Map<string, { status: string; revokedAt?: number; authorizedAt: number }>();
   let cursor: string | undefined;
   do {
     const rows = await d.store.listPrincipals({ limit: ROWS_PAGE, prefix: authorizerPrefix(platform.name), ...(cursor ? { cursor } : {}) });
     for (const row of rows.principals) {
       const a = authorizerFromRow(row, platform);
-      if (a) known.set(a.appid, { status: a.status, ...(a.revokedAt === undefined ? {} : { revokedAt: a.revokedAt }) });
+      if (a) known.set(a.appid, { status: a.status, authorizedAt: a.authorizedAt, ...(a.revokedAt === undefined ? {} : { revokedAt: a.revokedAt }) });
     }
     cursor = rows.cursor;
   } while (cursor);
   let added = 0;
+  let revoked = 0;
+  // Authorized here, not listed there: the account withdrew and its `unauthorized` event was lost.
+  // Its refreshes would be refused for ever (61003); it is marked revoked, its record kept. One
+  // that authorized within the last hour is left alone (the list may lag an authorization).
+  for (const [appid, k] of known) {
+    if (k.status !== 'authorized' || listed.has(appid) || k.authorizedAt > listedAt - LIST_LAG_MS || added + revoked >= MAX_CHANGES) continue;
+    const app = await setAuthorizerStatus(d.store, platform, appid, 'revoked', d.now());
+    if (app) d.refresher.principals.remember(app);
+    d.log.warn('an account the hub had as authorized is no longer in WeChat\'s list: marked revoked (its unauthorized event was lost)', { platform: platform.name, authorizer: appid });
+    revoked++;
+  }
   for (const [appid, authTime] of listed) {
+    if (added + revoked >= MAX_CHANGES) throw new RosterUnfinishedError();
     const k = known.get(appid);
     if (k?.status === 'authorized') continue;
     // Revoked here and listed there: only an authorization after the revocation counts (the list may lag an unauthorized event).
@@ -80,5 +101,10 @@ async function reconcile(d: RosterDeps, platform: PlatformApp): Promise<number> 
     d.log.warn('an account WeChat lists as authorizing the platform was unknown to the hub (or revoked): registered, its token fetched with the list\'s refresh token', { platform: platform.name, authorizer: appid });
     added++;
   }
-  return added;
+  return added + revoked;
+}
+
+/** More to change than one run takes: the claim is given back, and the next tick goes on. */
+class RosterUnfinishedError extends Error {
+  override readonly name = 'RosterUnfinishedError';
 }

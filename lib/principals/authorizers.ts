@@ -58,7 +58,8 @@ function authorizerApp(platform: PlatformApp, d: AuthorizerDoc): AuthorizerApp {
     authorizedAt: d.authorizedAt,
     ...(d.revokedAt === undefined ? {} : { revokedAt: d.revokedAt }),
     tickets: [],
-    compat: false,
+    // Its token on WeChat's own paths (the SDK's platform mode) only when its platform has `compat`.
+    compat: platform.compat,
     proxyPaths: DEFAULT_PROXY_PATHS.wechat,
     getSecret: () => Promise.reject(new Error('an authorizer has no secret: its token is fetched with its refresh token')),
   };

@@ -10,6 +10,9 @@ import { PRINCIPAL_TYPES } from './types.js';
 export const RUNTIME_PRINCIPAL_TTL_MS = 30_000;
 /** How long "no such principal" is taken as read: shorter, so that an account that just authorized is found soon everywhere. */
 const UNKNOWN_TTL_MS = 5_000;
+/** How long past its time a copy is used when the store cannot be read. */
+const STALE_IF_ERROR_MS = 10 * 60_000;
+const MAX_LOADED = 10_000;
 
 /** Where principals registered at run time are read from (the table's rows), and the clock of the cache. */
 export interface RuntimePrincipals {
@@ -70,15 +73,29 @@ export class PrincipalRegistry {
     const now = this.runtime.now();
     const cached = this.#loaded.get(name);
     if (cached && cached.until > now) return cached.app;
-    const row = await this.runtime.store.getPrincipal(name);
+    let row;
+    try {
+      row = await this.runtime.store.getPrincipal(name);
+    } catch (error) {
+      // The store is down: the copy this container read lately stands a while (its token may be cached).
+      if (cached?.app && cached.until + STALE_IF_ERROR_MS > now) return cached.app;
+      throw error;
+    }
     const app = row ? authorizerFromRow(row, platform) : undefined;
-    this.#loaded.set(name, { app, until: now + (app ? RUNTIME_PRINCIPAL_TTL_MS : UNKNOWN_TTL_MS) });
+    this.#keep(name, { app, until: now + (app ? RUNTIME_PRINCIPAL_TTL_MS : UNKNOWN_TTL_MS) });
     return app;
   }
 
   /** This container registered or changed a runtime principal: it is served as it is now. */
   remember(app: HubApp): void {
-    if (this.runtime) this.#loaded.set(app.name, { app, until: this.runtime.now() + RUNTIME_PRINCIPAL_TTL_MS });
+    if (this.runtime) this.#keep(app.name, { app, until: this.runtime.now() + RUNTIME_PRINCIPAL_TTL_MS });
+  }
+
+  /** At most MAX_LOADED names (random appids asked for cannot grow a warm container's memory): the oldest go first. */
+  #keep(name: string, entry: { app: HubApp | undefined; until: number }): void {
+    this.#loaded.delete(name);
+    this.#loaded.set(name, entry);
+    if (this.#loaded.size > MAX_LOADED) this.#loaded.delete(this.#loaded.keys().next().value!);
   }
 
   has(name: string): boolean {

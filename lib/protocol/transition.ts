@@ -179,10 +179,18 @@ export type Waiting =
 /** A waiter's reading of the item it polled, having lost the lease race at `seenVersion` (step 4). */
 export function awaiting(
   item: CredentialItem | undefined,
-  w: { seenVersion: number; startedAt: number; needed: (item: CredentialItem) => boolean },
+  w: { seenVersion: number; startedAt: number; needed: (item: CredentialItem) => boolean; pushed?: boolean },
   now: number,
   skewMs: number,
 ): Waiting {
+  // A pushed value is newer than anything the holder was fetching: whatever the holder did, it is
+  // written next, under a lease of its own (an authorization's tokens never give way to a refresh
+  // that carried the refresh token they replace).
+  if (w.pushed) {
+    const moved = (item && item.version > w.seenVersion) || (item?.lastError !== undefined && item.lastError.at >= w.startedAt);
+    if (moved && item?.leaseOwner === undefined) return { do: 'retry' };
+    return !item?.leaseUntil || item.leaseUntil + skewMs < now ? { do: 'take_over' } : { do: 'wait' };
+  }
   if (item && item.version > w.seenVersion) return { do: 'done', item };
   if (item?.validatedAt !== undefined && item.validatedAt >= w.startedAt && item.leaseOwner === undefined) {
     return w.needed(item) ? { do: 'retry' } : { do: 'done', item };

@@ -48,6 +48,8 @@ export class DynamoTable {
     const start = decodeCursor(options.cursor);
     // A cursor of another partition would be refused by DynamoDB as a failure of the store.
     if (start && start.gsi1pk?.S !== partition) throw new InvalidCursorError();
+    // Nor one of another prefix's list (DynamoDB would refuse a start key outside the key condition).
+    if (start && options.prefix && !start.gsi1sk?.S?.startsWith(options.prefix)) throw new InvalidCursorError();
     const out = await this.send(operation, () =>
       this.client.send(new QueryCommand({
         TableName: this.name,

@@ -32,9 +32,7 @@ function decode<T>(cursor: string, valid: (v: unknown) => v is T): T {
   let v: unknown;
   try {
     v = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-  } catch {
-    throw new InvalidCursorError();
-  }
+  } catch {}
   if (!valid(v)) throw new InvalidCursorError();
   return v;
 }
@@ -213,6 +211,7 @@ export class MemoryCredentialStore implements CredentialStore {
 
   async listPrincipals(options: { limit: number; cursor?: string; prefix?: string }): Promise<{ principals: PrincipalRow[]; cursor?: string }> {
     const after = options.cursor === undefined ? undefined : decode(options.cursor, isName).principal;
+    if (after !== undefined && !after.startsWith(options.prefix ?? '')) throw new InvalidCursorError(); // another prefix's list
     const names = [...this.#principals.keys()].filter((n) => (after === undefined || n > after) && n.startsWith(options.prefix ?? '')).sort();
     const page = names.slice(0, Math.max(0, options.limit));
     const principals = page.map((n) => copy(this.#principals.get(n)!));

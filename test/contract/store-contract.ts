@@ -620,6 +620,9 @@ export function storeContract(name: string, make: () => Promise<ContractStore>):
         });
         expect(all.map((p) => p.name)).toEqual(['shop/wx1', 'shop/wx2', 'shop/wx3']);
         expect((await store.listPrincipals({ limit: 10, prefix: 'none/' })).principals).toEqual([]);
+        // A cursor of another list (all principals, or another prefix) is refused as a cursor, never a store failure.
+        const other = (await store.listPrincipals({ limit: 1 })).cursor!;
+        await expect(store.listPrincipals({ limit: 2, prefix: 'shop/', cursor: other })).rejects.toBeInstanceOf(InvalidCursorError);
       });
 
       it('are deleted (deleting a missing one is no error), and rows returned are copies', async () => {

@@ -210,4 +210,17 @@ describe('the platform-mode endpoints', () => {
       await p.close();
     }
   });
+
+  it('a platform without `compat` serves no SDK: its component paths answer 40013 and its authorizers\' tokens are not passed on', async () => {
+    const p = await platform();
+    try {
+      const stored = (await world.store.read({ app: `${PLATFORM_NAME}/${AUTH}`, kind: 'access_token' }))!.value!;
+      const apps = JSON.parse(platformEnv().HUB_APPS!) as Record<string, unknown>[];
+      const off = world.container({ ...platformEnv(), ...env, HUB_APPS: JSON.stringify(apps.map((a) => (a.type === 'platform' ? { ...a, compat: false } : a))) });
+      expect(await refusal(off, post(COMPONENT_TOKEN, { component_appid: COMPONENT, component_appsecret: SDK_KEY, component_verify_ticket: 't' }), [stored])).toBe(40013);
+      expect(await refusal(off, passOn('/cgi-bin/getcallbackip', stored), [stored])).toBe(40001);
+    } finally {
+      await p.close();
+    }
+  });
 });

@@ -210,4 +210,28 @@ describe('authorizing a platform', () => {
       await p.close();
     }
   });
+
+  it('an account that withdrew while the hub did not hear it (its unauthorized event lost) is marked revoked by the roster check once WeChat no longer lists it, and the tick stops asking for it', async () => {
+    const p = await startPlatform(world);
+    try {
+      await world.sim.authorize(COMPONENT, AUTH);
+      await world.sim.authorize(COMPONENT, 'wx_auth_0002');
+      await p.hub.tick(); // the roster check: both listed, nothing to change
+      world.sim.setEventUrl(COMPONENT, undefined);
+      await world.sim.unauthorize(COMPONENT, AUTH);
+      world.clock.advance(6 * 3_600_000 + 60_000);
+      await p.hub.tick();
+      expect(await world.store.getPrincipal(name)).toMatchObject({ doc: { status: 'revoked' } });
+      expect(await world.store.getPrincipal(`${PLATFORM_NAME}/wx_auth_0002`)).toMatchObject({ doc: { status: 'authorized' } });
+      const calls = world.sim.calls(COMPONENT, 'authorizer_token');
+      world.clock.advance(3 * 3_600_000);
+      for (let i = 0; i < 3; i++) await p.hub.tick();
+      const res = await p.hub.getToken(authorizerEvent(AUTH, '/access-token', '/access-token', { key: AUTHORIZERS_KEY }));
+      expect(res.statusCode).toBe(410);
+      // Only wx_auth_0002 was refreshed since.
+      expect(world.sim.calls(COMPONENT, 'authorizer_token') - calls).toBeLessThanOrEqual(2);
+    } finally {
+      await p.close();
+    }
+  });
 });

@@ -16,7 +16,7 @@ export const AUTHORIZERS_KEY = `test_authz_${'z'.repeat(24)}`;
 export const ONE_AUTHORIZER_KEY = `test_one_${'q'.repeat(24)}`;
 export const PLATFORM_ADMIN_KEY = `test_padmin_${'k'.repeat(24)}`;
 
-export const PLATFORM = { name: PLATFORM_NAME, type: 'platform', appid: COMPONENT, secret: { env: 'P_SECRET' }, token: { env: 'P_TOKEN' }, aesKey: { env: 'P_AES' } };
+export const PLATFORM = { name: PLATFORM_NAME, type: 'platform', appid: COMPONENT, secret: { env: 'P_SECRET' }, token: { env: 'P_TOKEN' }, aesKey: { env: 'P_AES' }, compat: true };
 
 export function platformEnv(extraKeys: object[] = []): Record<string, string> {
   return {

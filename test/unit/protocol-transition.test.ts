@@ -241,6 +241,13 @@ describe("awaiting: a waiter's reading of the item it polled", () => {
     expect(awaiting(item({ lastError: { ...transient, at: T - 1 }, leaseOwner: 'x', leaseUntil: T + 9_000 }), w(), T + 2, skew)).toEqual({ do: 'wait' });
   });
 
+  it('a pushed value waiting on a holder is written next whatever the holder did (its write or its failure is no answer to it)', () => {
+    const pushed = { ...w(), pushed: true };
+    expect(awaiting(item({ version: 4 }), pushed, T + 1, skew)).toEqual({ do: 'retry' });
+    expect(awaiting(item({ lastError: { code: 'upstream:61023', message: 'refused', at: T + 1 } }), pushed, T + 2, skew)).toEqual({ do: 'retry' });
+    expect(awaiting(item({ version: 4, leaseOwner: 'x', leaseUntil: T + 9_000 }), pushed, T + 1, skew)).toEqual({ do: 'wait' });
+  });
+
   it('no lease, or one that lapsed more than the skew ago: taken over; otherwise wait', () => {
     expect(awaiting(undefined, w(), T, skew)).toEqual({ do: 'take_over' });
     expect(awaiting(item(), w(), T, skew)).toEqual({ do: 'take_over' });
