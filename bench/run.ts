@@ -24,8 +24,16 @@ import { readPathSection } from './read-path.js';
 import { scaleSection } from './scale.js';
 import { stampedeSection } from './stampede.js';
 import { simulatedDaySection } from './simulated-day.js';
+import { platformSections, runPlatformsOnly } from './platforms.js';
+import { closeSharedDynalite } from '../test/support/world.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+/** `npm run bench -- --platforms`: only the third-party platform benchmarks (bench/platforms.ts), their block of BENCHMARKS.md replaced. */
+if (process.argv.includes('--platforms')) {
+  await runPlatformsOnly(process.argv.includes('--tiny'));
+  await closeSharedDynalite();
+  process.exit(0);
+}
 const KEY = 'bench_key_0123456789abcdef';
 const dynamo = await startDynalite();
 const sim = new WeChatSimulator({ apps: [{ appid: 'wx_bench', secret: 'bench-secret' }] });
@@ -140,6 +148,7 @@ const quotaSection = await quotaDaySection(TINY);
 const stampede = await stampedeSection(TINY);
 const scale = await scaleSection(TINY);
 const readPath = await readPathSection(TINY);
+const platforms = await platformSections(TINY, 'npm run bench');
 // The tick's gauges come from what it saw and from the ledger's counts: no read per app.
 const cost = costSection({ tickRequests: tickNotDue.ddb, probeWritesPerAppPerTick: 1, refreshReads: 1, refreshWrites: firstRead.ddb - 1, refreshesPerDay: 15 });
 execFileSync('npx', ['sls', 'package'], { stdio: 'ignore' });
@@ -186,7 +195,8 @@ ${stampede}
 ${daySection}
 ${scale}
 ${bundleSection}
-${cost}`;
+${cost}
+${platforms}`;
 const target = TINY ? join(tmpdir(), 'BENCHMARKS.tiny.md') : 'BENCHMARKS.md';
 writeFileSync(target, md);
 if (TINY) console.error(`bench --tiny: every benchmark ran; wrote ${target} (BENCHMARKS.md untouched)`);

@@ -11,37 +11,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { loadConfig } from '../lib/config.js';
 import { Hub } from '../lib/hub.js';
-import type { TickReport } from '../lib/scheduler/scheduler.js';
 import { DUE_SHARDS } from '../lib/scheduler/shards.js';
 import { WeChatSimulator } from '../lib/simulator/wechat-simulator.js';
 import { ensureTable } from '../lib/store/dynamodb.js';
 import { ManualClock } from '../test/support/manual-clock.js';
 import { sharedDynalite } from '../test/support/world.js';
+import { FanOut, TICK_TIMEOUT_MS, type Run } from './fan-out-harness.js';
 
 const MINUTE = 60_000;
-/** The tick function's timeout (serverless.yml). */
-const TICK_TIMEOUT_MS = 60_000;
-
-interface Invocation {
-  report: TickReport;
-  wallMs: number;
-  requests: number;
-  heapMb: number;
-}
-
-interface Run {
-  /** The slowest invocation's wall time: the tick's, when Lambda runs them at once. */
-  wallMs: number;
-  /** All invocations' wall times added up (run one after the other here). */
-  sumMs: number;
-  mostRefreshed: number;
-  requests: number;
-  refreshed: number;
-  invocations: number;
-  dispatched: number;
-  queries: number;
-  peakHeapMb: number;
-}
 
 export async function scaleSection(tiny = false): Promise<string> {
   const early = tiny ? 2 : 100;
@@ -71,63 +48,24 @@ export async function scaleSection(tiny = false): Promise<string> {
   await ensureTable(client(), table);
   const logger = new Logger({ serviceName: 'bench', logLevel: 'SILENT' });
   const env = (list: typeof apps) => ({ ...secrets, HUB_APPS: JSON.stringify(list), WECHAT_API_BASE: base, TABLE_NAME: table, SELF_HEAL: 'off' });
-  // One container per invocation. A dispatched shard is queued and run after the invocation that
-  // dispatched it, one invocation at a time, each timed on its own: Lambda runs them at once, each
-  // with its own CPU, so the tick is done when the slowest is (here they would share one process,
-  // one dynalite and two cores, and time each other instead of themselves).
-  const invocation = (list: typeof apps, queue: (() => Promise<void>)[], each: Invocation[]): Hub =>
-    new Hub(loadConfig(env(list)), {
-      clock,
-      dynamodb: client(),
-      secretEnv: secrets,
-      logger,
-      dispatch: async (shards, dueBy) => {
-        for (const shard of shards) queue.push(() => timed(invocation(list, queue, each), { shards: [shard], dueBy }, each));
-      },
-    });
-  const timed = async (hub: Hub, options: Parameters<Hub['tickReport']>[0], each: Invocation[]): Promise<void> => {
-    await hub.syncApps(); // a warm container: its configuration already synced (not this tick's cost)
-    const r0 = requests;
-    const base = process.memoryUsage().heapUsed;
-    let peak = base;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 10);
-    const t0 = performance.now();
-    const report = await hub.tickReport(options);
-    clearInterval(sampler);
-    each.push({ report, wallMs: performance.now() - t0, requests: requests - r0, heapMb: (Math.max(peak, process.memoryUsage().heapUsed) - base) / 2 ** 20 });
-  };
-  const tick = async (list: typeof apps, coordinator?: Hub): Promise<Run> => {
-    const queue: (() => Promise<void>)[] = [];
-    const each: Invocation[] = [];
-    const hub = coordinator ?? invocation(list, queue, each);
-    await timed(hub, {}, each);
-    while (queue.length) await queue.shift()!();
-    const reports = each.map((e) => e.report);
-    return {
-      wallMs: Math.max(...each.map((e) => e.wallMs)),
-      sumMs: each.reduce((n, e) => n + e.wallMs, 0),
-      requests: each.reduce((n, e) => n + e.requests, 0),
-      refreshed: reports.reduce((n, r) => n + r.outcomes.filter((o) => o.outcome === 'refreshed').length, 0),
-      invocations: reports.length,
-      dispatched: reports.reduce((n, r) => n + r.dispatched.length, 0),
-      queries: reports.reduce((n, r) => n + r.queries, 0),
-      peakHeapMb: Math.max(...each.map((e) => e.heapMb)),
-      mostRefreshed: Math.max(...reports.map((r) => r.outcomes.filter((o) => o.outcome === 'refreshed').length)),
-    };
-  };
+  // One container per invocation, dispatched shards run one after the other, each timed alone (bench/fan-out-harness.ts).
+  const fleet = (list: typeof apps) =>
+    new FanOut((dispatch) => new Hub(loadConfig(env(list)), { clock, dynamodb: client(), secretEnv: secrets, logger, dispatch }), () => requests);
+  const firstFleet = fleet(apps.slice(0, early));
+  const all = fleet(apps);
 
   // The first 100 apps, then all of them: their registration (the principal rows and the due index) is not timed.
   const t0 = performance.now();
-  const first = await tick(apps.slice(0, early));
+  const first = await firstFleet.tick();
   clock.advance(10 * MINUTE);
-  const everyone = invocation(apps, [], []);
+  const everyone = all.invocation();
   await everyone.syncApps();
   const registerMs = performance.now() - t0 - first.wallMs;
-  const allDue = await tick(apps);
+  const allDue = await all.tick();
   clock.advance(MINUTE);
-  const nothingDue = await tick(apps, everyone);
+  const nothingDue = await all.tick(everyone);
   clock.set(clock.now() - 11 * MINUTE + 100 * MINUTE); // the first 100 at their renewal (100 minutes)
-  const onePercent = await tick(apps, everyone);
+  const onePercent = await all.tick(everyone);
   for (const c of clients) c.destroy();
   await sim.close();
 
