@@ -256,9 +256,8 @@ other settings default; dynalite and the simulator on loopback, no added latency
 
 A \`-1\` is retried within the fetch (the ledger counts each call, as WeChat does). A \`61023\` makes the hub read
 api_get_authorizer_list (pages of 500) for the current refresh token; the list has the one it stored, so the
-refusal stands as \`upstream:61023\` (a configuration error; the platform's authorizer list shows the account as
-\`needs_reauthorization\`, lib/platform/authorizer-state.ts) until the next tick, whose retry with the same refresh
-token succeeds.
+fetch is tried once more with it (lib/kinds/authorizer.ts: a refusal that passes), which succeeds: no account is
+shown as \`needs_reauthorization\` for a single refusal, and the extra call is in the ledger as in WeChat's count.
 
 DynamoDB over the ${hours} h (requests, and on-demand units: table units as dynalite sizes the items, and gsi1's
 writes, bench/ddb-meter.ts):

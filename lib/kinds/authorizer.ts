@@ -32,9 +32,10 @@ export const REFRESH_TOKEN = 'refreshToken';
  *
  * 61023 (the refresh token is not the current one: another hub's write was lost, a re-authorization
  * replaced it, WeChat rotated it): the current one is read from api_get_authorizer_list and the
- * fetch tried once more with it; when the list does not have a different one, the failure stands
- * as 61023, a configuration error the status view shows as "needs re-authorization" and an alarm
- * watches (lib/metrics.ts). Probed with get_api_domain_ip (an Official Account's or a Mini Program's).
+ * fetch tried once more with it (the same one as stored too: a 61023 that passes); when that is
+ * refused as well, or the list does not have the account, the failure stands as 61023, a
+ * configuration error the status view shows as "needs re-authorization" and an alarm watches
+ * (lib/metrics.ts). Probed with get_api_domain_ip (an Official Account's or a Mini Program's).
  */
 export function authorizerAccessToken(api: ComponentApi, client: WeChatClient): CredentialKind {
   return {
@@ -60,12 +61,14 @@ export function authorizerAccessToken(api: ComponentApi, client: WeChatClient): 
             if (stored === undefined) await ctx.onUnsent();
             throw listError;
           });
-          if (current === undefined || current === stored) {
+          if (current === undefined) {
             // With none stored, no api_authorizer_token call was made: its count is taken back.
             if (stored === undefined) await ctx.onUnsent();
             throw error;
           }
-          // The list's refresh token is the account's current one: one more call, counted as one.
+          // The list's refresh token is the account's current one (a different one, or the stored one
+          // again: a 61023 that passes is asked once more, so that one refusal does not make it
+          // "needs re-authorization"): one more call, counted as one.
           if (stored !== undefined) await ctx.onRetry();
           const t = await call(current);
           return { value: t.accessToken, expiresIn: t.expiresIn, state: { [REFRESH_TOKEN]: t.refreshToken } };

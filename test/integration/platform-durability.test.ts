@@ -376,7 +376,7 @@ describe.each(TEST_STORES)('on the %s store, with every log line captured', (sto
         world.clock.advance(LEASE_LAPSED_MS);
         outcomes.push(...(await p.hub.tick()).map((o) => `${o.app}:${o.outcome}`)); // 61023, the list, the refresh
         await renewal();
-        world.sim.failNext({ kind: 'errcode', errcode: 61023 }, 1, COMPONENT, ['authorizer_token']); // refused, the list has no other
+        world.sim.failNext({ kind: 'errcode', errcode: 61023 }, 2, COMPONENT, ['authorizer_token']); // refused, the list has no other, refused again
         outcomes.push(...(await p.hub.tick()).map((o) => `${o.app}:${o.outcome}`));
         await world.sim.authorize(COMPONENT, AUTH); // updateauthorized: a new refresh token
       } finally {
