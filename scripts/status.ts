@@ -50,7 +50,13 @@ interface LastBase {
 interface Status {
   generatedAt: string;
   upstream?: { scope: string; wechat: LastBase; wecom: LastBase };
-  apps: { app: string; type: string; credentials: Credential[]; quota: Quota[] }[];
+  apps: { app: string; type: string; credentials: Credential[]; quota: Quota[]; platform?: PlatformSection }[];
+}
+/** A third-party platform's section (lib/platform/platform-status.ts). */
+interface PlatformSection {
+  ticket: { state: string; ageSeconds?: number; secondsLeft?: number };
+  componentToken: { state: string; secondsLeft?: number };
+  authorizers: { fresh: number; failing: number; needs_reauthorization: number; revoked: number; counted: number; complete: boolean };
 }
 
 // /v1/status pages its apps (100 a page): follow `next` to the end.
@@ -119,5 +125,26 @@ table(
   quota.map((q) => [q.scope, q.api, q.period === 'hour' ? 'last 2 hours' : 'today', String(q.used), String(q.forced), q.limit === undefined ? '-' : String(q.limit), q.percent === undefined ? '-' : `${q.percent}%`]),
   quota.map((q) => (q.percent ?? 0) >= 80),
 );
+const platforms = body.apps.filter((a) => a.platform).map((a) => ({ app: a.app, p: a.platform! }));
+if (platforms.length) {
+  console.log('');
+  table(
+    ['PLATFORM', 'TICKET', 'TICKET AGE', 'COMPONENT TOKEN', 'LEFT', 'AUTHORIZERS', 'FRESH', 'FAILING', 'NEEDS RE-AUTH', 'REVOKED'],
+    platforms.map(({ app, p }) => [
+      app,
+      p.ticket.state,
+      duration(p.ticket.ageSeconds),
+      p.componentToken.state,
+      duration(p.componentToken.secondsLeft),
+      `${p.authorizers.counted}${p.authorizers.complete ? '' : '+'}`,
+      String(p.authorizers.fresh),
+      String(p.authorizers.failing),
+      String(p.authorizers.needs_reauthorization),
+      String(p.authorizers.revoked),
+    ]),
+    // The alarms' conditions: a ticket over an hour old, an authorizer to authorize again.
+    platforms.map(({ p }) => p.ticket.state !== 'ok' || (p.ticket.ageSeconds ?? 0) > 3600 || p.authorizers.needs_reauthorization > 0 || p.authorizers.failing > 0),
+  );
+}
 const bad = creds.filter(({ c }) => BAD.has(c.state)).length;
 console.log(`\n${creds.length} credentials, ${bad} need attention${bad ? ' (marked !)' : ''}`);

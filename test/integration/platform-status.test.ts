@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it, vi } from 'vitest';
 import { MINUTE } from '../support/manual-clock.js';
@@ -87,6 +89,12 @@ describe("a platform's status, gauges and alarms' metrics", () => {
       const all = json(await p.hub.status(statusEvent(ADMIN_KEY)));
       expect(all.apps.find((a: { app: string }) => a.app === 'oa').platform).toBeUndefined();
       for (const v of [...world.sim.issuedTokens(), ...world.sim.issuedPlatformValues()]) expect(res.body).not.toContain(v);
+      // npm run status prints the platform as a row of its own, marked: an authorizer to authorize again.
+      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/status.ts', '--url', p.url, '--key', PLATFORM_ADMIN_KEY], { env: { ...process.env, NO_COLOR: '1' } });
+      const row = stdout.split('\n').find((l) => l.includes(PLATFORM_NAME) && l.includes('AUTH') === false && /\bok\b/.test(l) && l.startsWith('!'));
+      expect(stdout).toContain('NEEDS RE-AUTH');
+      expect(row?.split(/\s+/).slice(1)).toEqual([PLATFORM_NAME, 'ok', '4m00s', 'ok', expect.stringMatching(/^\dh\d\dm$/), '4', '1', '1', '1', '1']);
+      for (const v of [...world.sim.issuedTokens(), ...world.sim.issuedPlatformValues()]) expect(stdout).not.toContain(v);
     } finally {
       await p.close();
     }
