@@ -93,6 +93,19 @@ export async function callerOf(event: HttpEvent, deps: EdgeDeps): Promise<Grant>
   return authenticator.identify({ authorization: header(event, 'authorization'), iamUserArn: typeof iam === 'string' ? iam : undefined });
 }
 
+/** A page of a list route (principals, a platform's authorizers): `?limit=` (1-100, default 100) and `?cursor=` (the previous page's `next`). */
+export function pageOf(event: HttpEvent): { limit: number; cursor?: string } {
+  const q = new URLSearchParams(event.rawQueryString ?? '');
+  for (const k of q.keys()) if (k !== 'limit' && k !== 'cursor') throw new HttpError(400, 'unexpected_query', 'this route takes only limit and cursor');
+  const raw = q.get('limit');
+  const limit = raw === null ? PAGE_LIMIT : Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > PAGE_LIMIT) throw new HttpError(400, 'invalid_limit', `limit must be a whole number from 1 to ${PAGE_LIMIT}`);
+  const cursor = q.get('cursor') ?? undefined;
+  if (cursor !== undefined && !/^[A-Za-z0-9_\-./]{1,1024}$/.test(cursor)) throw new HttpError(400, 'invalid_cursor', 'cursor must be the `next` of the previous page');
+  return { limit, ...(cursor === undefined ? {} : { cursor }) };
+}
+const PAGE_LIMIT = 100;
+
 export function noQuery(event: HttpEvent): void {
   if (event.rawQueryString) throw new HttpError(400, 'unexpected_query', 'this route takes no query parameters');
 }

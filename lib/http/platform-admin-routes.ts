@@ -6,11 +6,10 @@ import { authorizerSummary } from '../platform/authorizer-state.js';
 import { authorizerFromRow, authorizerPrefix } from '../principals/authorizers.js';
 import { TokenInvalidError, WeChatError } from '../wechat/errors.js';
 import { permit } from './auth.js';
-import { NOSNIFF, ok, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
+import { NOSNIFF, ok, pageOf, type EdgeDeps, type HttpEvent, type HttpResult } from './edge.js';
 import { also, withErrors, withJsonBody, withoutQuery, withScope, type HubServices, type RouteContext, type RouteHandler } from './pipeline.js';
 import type { Grant } from './auth.js';
 
-const PAGE_LIMIT = 100;
 /** WeChat's authorization pages (docs/wechat.md §10). */
 const PC_PAGE = 'https://mp.weixin.qq.com/cgi-bin/componentloginpage';
 const MOBILE_PAGE = 'https://mp.weixin.qq.com/safe/bindcomponent';
@@ -89,16 +88,6 @@ export const authorizersRoute = /* @__PURE__ */ withErrors(/* @__PURE__ */ withS
   return ok({ platform: platform.name, authorizers: apps.map((a, i) => authorizerSummary(a, tokens[i], now)), ...(listed.cursor ? { next: listed.cursor } : {}) });
 })));
 
-function pageOf(event: HttpEvent): { limit: number; cursor?: string } {
-  const q = new URLSearchParams(event.rawQueryString ?? '');
-  for (const k of q.keys()) if (k !== 'limit' && k !== 'cursor') throw new HttpError(400, 'unexpected_query', 'this route takes only limit and cursor');
-  const raw = q.get('limit');
-  const limit = raw === null ? PAGE_LIMIT : Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > PAGE_LIMIT) throw new HttpError(400, 'invalid_limit', `limit must be a whole number from 1 to ${PAGE_LIMIT}`);
-  const cursor = q.get('cursor') ?? undefined;
-  if (cursor !== undefined && !/^[A-Za-z0-9_\-./]{1,1024}$/.test(cursor)) throw new HttpError(400, 'invalid_cursor', 'cursor must be the `next` of the previous page');
-  return { limit, ...(cursor === undefined ? {} : { cursor }) };
-}
 
 const page = (status: number, title: string, text: string): HttpResult => ({
   statusCode: status,

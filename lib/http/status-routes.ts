@@ -2,7 +2,7 @@ import type { HubApp } from '../apps.js';
 import { errorCode } from '../policy.js';
 import { WeChatError } from '../wechat/errors.js';
 import { covers, permit } from './auth.js';
-import { ok, type EdgeDeps, type HttpEvent } from './edge.js';
+import { ok, pageOf, type EdgeDeps, type HttpEvent } from './edge.js';
 // Routes are built at load time from wrappers: each call is marked pure (dropped where unused).
 import { withErrors, withScope, type HandlersOf, type HubServices, type RouteHandler } from './pipeline.js';
 import { HttpError } from '../errors.js';
@@ -10,18 +10,6 @@ import { HttpError } from '../errors.js';
 /** GET /v1/health: no auth, no details (load balancers, uptime checks), and no access line. */
 export const healthRoute: RouteHandler = () => Promise.resolve(ok({ status: 'ok' }));
 
-/** A page of principals: `?limit=` (1-100, default 100) and `?cursor=` (the previous page's `next`). */
-function pageOf(event: HttpEvent): { limit: number; cursor?: string } {
-  const q = new URLSearchParams(event.rawQueryString ?? '');
-  for (const k of q.keys()) if (k !== 'limit' && k !== 'cursor') throw new HttpError(400, 'unexpected_query', 'this route takes only limit and cursor');
-  const raw = q.get('limit');
-  const limit = raw === null ? PAGE_LIMIT : Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > PAGE_LIMIT) throw new HttpError(400, 'invalid_limit', `limit must be a whole number from 1 to ${PAGE_LIMIT}`);
-  const cursor = q.get('cursor') ?? undefined;
-  if (cursor !== undefined && !/^[A-Za-z0-9_\-./]{1,1024}$/.test(cursor)) throw new HttpError(400, 'invalid_cursor', 'cursor must be the `next` of the previous page');
-  return { limit, ...(cursor === undefined ? {} : { cursor }) };
-}
-const PAGE_LIMIT = 100;
 
 /**
  * GET /v1/status (scope admin): the apps the admin key may see, in the configuration's order, a

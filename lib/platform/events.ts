@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { HubError } from '../errors.js';
 import { readFlatXml } from './flat-xml.js';
-import { MsgCryptError, type MsgCrypt, type MsgCryptReason } from './msg-crypt.js';
+import { hubsOwnFault, MsgCryptError, type MsgCrypt, type MsgCryptReason } from './msg-crypt.js';
 
 /**
  * What WeChat pushes to a third-party platform's "authorization event URL" (docs/wechat.md §10,
@@ -30,7 +30,7 @@ export type PlatformEventReason =
 export class PlatformEventError extends HubError {
   override readonly name = 'PlatformEventError';
   constructor(readonly reason: PlatformEventReason) {
-    const ours = reason === 'key' || reason === 'random';
+    const ours = hubsOwnFault(reason);
     super(`platform event refused: ${reason}`, { status: ours ? 500 : 400, code: 'platform_event_refused', expose: !ours, extra: ours ? {} : { reason } });
   }
 }

@@ -26,6 +26,9 @@ export type MsgCryptReason =
   /** encrypt() was given a random that is not 16 bytes. */
   | 'random';
 
+/** Whether a refusal is the hub's own (a bad key, a bad random: 500, not shown), not the push's. */
+export const hubsOwnFault = (reason: string): boolean => reason === 'key' || reason === 'random';
+
 /**
  * Every refusal of this module. Its message names the reason only: never a key, token or plaintext.
  * A bad key or random is the hub's own configuration or code (500, not shown); the rest is the push's.
@@ -33,7 +36,7 @@ export type MsgCryptReason =
 export class MsgCryptError extends HubError {
   override readonly name = 'MsgCryptError';
   constructor(readonly reason: MsgCryptReason) {
-    const ours = reason === 'key' || reason === 'random';
+    const ours = hubsOwnFault(reason);
     super(`WXBizMsgCrypt refused: ${reason}`, { status: ours ? 500 : 400, code: 'wechat_push_refused', expose: !ours, extra: ours ? {} : { reason } });
   }
 }
