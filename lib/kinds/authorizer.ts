@@ -8,8 +8,6 @@ import { DependencyRejectedError, type CredentialKind, type FetchContext } from 
 
 /** 61023: the refresh token is not (or no longer) the account's current one (docs/wechat.md §10). */
 export const REFRESH_TOKEN_REFUSED = 61023;
-/** api_get_authorizer_list's largest page. */
-const LIST_PAGE = 500;
 
 const authorizer = attributes(z.object({ appid: z.string(), platform: z.string(), componentAppid: z.string() }), 'authorizer access_token');
 
@@ -98,14 +96,15 @@ const refusedRefreshToken = (error: unknown): boolean => error instanceof WeChat
  * passes (WeChat busy), not because the account must authorize again.
  */
 async function currentRefreshToken(api: ComponentApi, a: { appid: string; componentAppid: string }, componentToken: string, ctx: FetchContext): Promise<string | undefined> {
-  for (let offset = 0; ; ) {
+  const deadline = () => {
     if (ctx.now() >= ctx.deadline) throw new RetryLaterError(undefined, 'no time was left to read api_get_authorizer_list');
-    const page = await api.authorizerList({ appid: a.componentAppid, componentToken, offset, count: LIST_PAGE, deadline: ctx.deadline });
-    const found = page.list.find((x) => x.authorizerAppid === a.appid);
+    return ctx.deadline;
+  };
+  for await (const list of api.authorizerPages({ appid: a.componentAppid, componentToken, deadline })) {
+    const found = list.find((x) => x.authorizerAppid === a.appid);
     if (found) return found.refreshToken;
-    offset += page.list.length; // what WeChat answered: a shorter page than asked skips nothing
-    if (page.list.length === 0 || offset >= page.total) return undefined;
   }
+  return undefined;
 }
 
 /** Whether an authorizer's token item records that its refresh token was refused and none could be recovered. */

@@ -7,7 +7,6 @@ import { dueNow } from '../scheduler/schedule.js';
 import type { CredentialStore } from '../store/store.js';
 import type { ComponentApi } from '../wechat/component.js';
 
-const LIST_PAGE = 500;
 const ROWS_PAGE = 100;
 const CALL_MS = 10_000;
 /** An authorization this recent may be missing from the list yet. */
@@ -58,11 +57,8 @@ async function reconcile(d: RosterDeps, platform: PlatformApp): Promise<number> 
   const listedAt = d.now();
   const listed = new Map<string, number | undefined>();
   const componentToken = (await d.refresher.get(platform.name, 'component_access_token')).value;
-  for (let offset = 0; ; ) {
-    const page = await d.component.authorizerList({ appid: platform.appid, componentToken, offset, count: LIST_PAGE, deadline: d.now() + CALL_MS });
-    for (const a of page.list) listed.set(a.authorizerAppid, a.authTime);
-    offset += page.list.length;
-    if (page.list.length === 0 || offset >= page.total) break;
+  for await (const list of d.component.authorizerPages({ appid: platform.appid, componentToken, deadline: () => d.now() + CALL_MS })) {
+    for (const a of list) listed.set(a.authorizerAppid, a.authTime);
   }
   const known = new Map<string, { status: string; revokedAt?: number; authorizedAt: number }>();
   let cursor: string | undefined;

@@ -88,6 +88,20 @@ export class ComponentApi {
     return { total: t.total_count, list: t.list.map((x) => ({ authorizerAppid: x.authorizer_appid, refreshToken: x.refresh_token, ...(x.auth_time === undefined ? {} : { authTime: x.auth_time }) })) };
   }
 
+  /**
+   * Every account of api_get_authorizer_list, a page (of 500) at a time, each page taken after the
+   * one before by what WeChat answered (a shorter page than asked skips nothing); `deadline` is
+   * asked before each call.
+   */
+  async *authorizerPages(req: { appid: string; componentToken: string; deadline: () => number }): AsyncGenerator<{ authorizerAppid: string; refreshToken: string; authTime?: number }[]> {
+    for (let offset = 0; ; ) {
+      const page = await this.authorizerList({ appid: req.appid, componentToken: req.componentToken, offset, count: 500, deadline: req.deadline() });
+      yield page.list;
+      offset += page.list.length;
+      if (page.list.length === 0 || offset >= page.total) return;
+    }
+  }
+
   /** api_start_push_ticket: ask WeChat to push a component_verify_ticket now (after a deploy with none). */
   async startPushTicket(req: { appid: string; secret: string } & Call): Promise<void> {
     await this.client.postJson('/cgi-bin/component/api_start_push_ticket', {}, { component_appid: req.appid, component_secret: req.secret }, req, parser(ok), true);
