@@ -2,20 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { REFRESH_TOKEN } from '../../lib/kinds/authorizer.js';
 import { useWorld } from '../support/use-world.js';
 import { httpEvent, json, READ_KEY } from '../support/world.js';
-import { MsgCrypt } from '../../lib/platform/msg-crypt.js';
-import { authorizerEvent, AUTHORIZERS_KEY, COMPONENT, PLATFORM_ADMIN_KEY, PLATFORM_AES, PLATFORM_NAME, PLATFORM_TOKEN, startPlatform } from '../support/platform-world.js';
+import { authorizerEvent, AUTHORIZERS_KEY, COMPONENT, PLATFORM_ADMIN_KEY, PLATFORM_NAME, signedPush, startPlatform } from '../support/platform-world.js';
 
-/** An `authorized` push as WeChat makes it, signed and encrypted by the hub's own MsgCrypt. */
+/** An `authorized` push as WeChat makes it. */
 function authorizedPush(authorizer: string, code: string, now: number) {
-  const crypt = new MsgCrypt({ token: PLATFORM_TOKEN, encodingAesKey: PLATFORM_AES, receiveId: COMPONENT });
   const t = Math.floor(now / 1000);
-  const inner = `<xml><AppId><![CDATA[${COMPONENT}]]></AppId><CreateTime>${t}</CreateTime><InfoType><![CDATA[authorized]]></InfoType><AuthorizerAppid><![CDATA[${authorizer}]]></AuthorizerAppid><AuthorizationCode><![CDATA[${code}]]></AuthorizationCode><AuthorizationCodeExpiredTime>${t + 600}</AuthorizationCodeExpiredTime><PreAuthCode><![CDATA[preauthcode@@@x]]></PreAuthCode></xml>`;
-  const encrypt = crypt.encrypt(inner);
-  const query = `timestamp=${t}&nonce=n1&encrypt_type=aes&msg_signature=${crypt.sign(String(t), 'n1', encrypt)}`;
-  return {
-    ...httpEvent({ method: 'POST', path: `/v1/platforms/${PLATFORM_NAME}/events`, routeKey: 'POST /v1/platforms/{name}/events', pathParameters: { name: PLATFORM_NAME }, query }),
-    body: `<xml><AppId><![CDATA[${COMPONENT}]]></AppId><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`,
-  };
+  return signedPush(`<xml><AppId><![CDATA[${COMPONENT}]]></AppId><CreateTime>${t}</CreateTime><InfoType><![CDATA[authorized]]></InfoType><AuthorizerAppid><![CDATA[${authorizer}]]></AuthorizerAppid><AuthorizationCode><![CDATA[${code}]]></AuthorizationCode><AuthorizationCodeExpiredTime>${t + 600}</AuthorizationCodeExpiredTime><PreAuthCode><![CDATA[preauthcode@@@x]]></PreAuthCode></xml>`, { at: now, nonce: 'n1' });
 }
 
 /**

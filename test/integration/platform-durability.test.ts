@@ -55,6 +55,16 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
   const tokenKey = (appid = AUTH) => ({ app: name(appid), kind: 'access_token' });
   const storedRefreshToken = async (appid = AUTH) => (await world.store.read(tokenKey(appid)))?.state?.[REFRESH_TOKEN];
   const current = (appid = AUTH) => world.sim.platformState(COMPONENT).refreshTokens[appid];
+  /** Every account works on `hub` (over `store`): its stored refresh token is WeChat's current one, the token it serves WeChat accepts, and the operator sees it fresh. */
+  const expectAllWorking = async (hub: Hub, store: CredentialStore, accounts: readonly string[]) => {
+    const now = world.sim.platformState(COMPONENT).refreshTokens;
+    for (const a of accounts) {
+      expect((await store.read(tokenKey(a)))?.state?.[REFRESH_TOKEN], a).toBe(now[a]);
+      const got = await serve(hub, a);
+      expect(got.token !== undefined && world.sim.isValid(got.token), a).toBe(true);
+    }
+    expect(Object.values(await states(hub))).toEqual(accounts.map(() => 'fresh'));
+  };
   /** The authorizer's token item up to the moment its renewal is due (10 minutes before it expires). */
   const untilRenewal = async (appid = AUTH) => {
     const item = (await world.store.read(tokenKey(appid)))!;
@@ -227,13 +237,7 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
 
       expect(failedReads).toEqual([]);
       expect(invalid).toEqual([]);
-      const now = world.sim.platformState(COMPONENT).refreshTokens;
-      for (const a of accounts) expect(await storedRefreshToken(a), a).toBe(now[a]);
-      for (const a of accounts) {
-        const got = await serve(p.hub, a);
-        expect(got.token !== undefined && world.sim.isValid(got.token), a).toBe(true);
-      }
-      expect(Object.values(await states(p.hub))).toEqual(accounts.map(() => 'fresh'));
+      await expectAllWorking(p.hub, world.store, accounts);
     } finally {
       world.sim.onRequest(undefined);
       faults.restore();
@@ -299,13 +303,7 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
           const outcomes = await restored.hub.tick();
           for (const a of accounts) expect(outcomes).toContainEqual({ app: name(a), kind: 'access_token', outcome: 'refreshed' });
           expect(world.sim.calls(COMPONENT, 'authorizer_list')).toBe(listed);
-          const now = world.sim.platformState(COMPONENT).refreshTokens;
-          for (const a of accounts) {
-            expect((await restored.store.read({ app: name(a), kind: 'access_token' }))?.state?.[REFRESH_TOKEN], a).toBe(now[a]);
-            const got = await serve(restored.hub, a);
-            expect(got.token !== undefined && world.sim.isValid(got.token), a).toBe(true);
-          }
-          expect(Object.values(await states(restored.hub))).toEqual(accounts.map(() => 'fresh'));
+          await expectAllWorking(restored.hub, restored.store, accounts);
         } finally {
           await restored.close();
         }
@@ -333,13 +331,7 @@ describe.each(TEST_STORES)('on the %s store', (storeKind) => {
           const outcomes = await restored.hub.tick();
           for (const a of accounts) expect(outcomes).toContainEqual({ app: name(a), kind: 'access_token', outcome: 'refreshed' });
           expect(world.sim.calls(COMPONENT, 'authorizer_list') - listed).toBe(accounts.length);
-          const now = world.sim.platformState(COMPONENT).refreshTokens;
-          for (const a of accounts) {
-            expect((await restored.store.read({ app: name(a), kind: 'access_token' }))?.state?.[REFRESH_TOKEN], a).toBe(now[a]);
-            const got = await serve(restored.hub, a);
-            expect(got.token !== undefined && world.sim.isValid(got.token), a).toBe(true);
-          }
-          expect(Object.values(await states(restored.hub))).toEqual(accounts.map(() => 'fresh'));
+          await expectAllWorking(restored.hub, restored.store, accounts);
         } finally {
           await restored.close();
         }

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createLocalServer } from '../../lib/http/local-server.js';
-import { MsgCrypt } from '../../lib/platform/msg-crypt.js';
 import { listen } from '../support/listen.js';
+import { signedPush } from '../support/platform-world.js';
 import { useWorld } from '../support/use-world.js';
 import { APPS, httpEvent } from '../support/world.js';
 
@@ -25,19 +25,8 @@ describe('a platform\'s event URL', () => {
     for (const [k, v] of Object.entries({ P_SECRET: 'component-secret-0001', P_TOKEN: TOKEN, P_AES: AES })) world.setSecret(k, v);
     return world.container(ENV);
   };
-  /** A push as WeChat makes it, signed and encrypted by the hub's own MsgCrypt (the simulator has its own). */
-  const push = (inner: string, options: { token?: string; at?: number; nonce?: string } = {}) => {
-    const crypt = new MsgCrypt({ token: options.token ?? TOKEN, encodingAesKey: AES, receiveId: COMPONENT });
-    const timestamp = String(Math.floor((options.at ?? world.clock.now()) / 1000));
-    const nonce = options.nonce ?? 'n0nce';
-    const encrypt = crypt.encrypt(inner);
-    const query = `signature=x&timestamp=${timestamp}&nonce=${nonce}&encrypt_type=aes&msg_signature=${crypt.sign(timestamp, nonce, encrypt)}`;
-    return {
-      ...httpEvent({ method: 'POST', path: '/v1/platforms/shop-platform/events', routeKey: 'POST /v1/platforms/{name}/events', pathParameters: { name: 'shop-platform' }, query }),
-      body: `<xml><AppId><![CDATA[${COMPONENT}]]></AppId><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`,
-      isBase64Encoded: false,
-    };
-  };
+  /** A push as WeChat makes it (test/support/platform-world.ts), now unless `at` says otherwise. */
+  const push = (inner: string, options: { token?: string; at?: number; nonce?: string } = {}) => signedPush(inner, { ...options, at: options.at ?? world.clock.now() });
   const ticketXml = (ticket: string) => `<xml><AppId><![CDATA[${COMPONENT}]]></AppId><CreateTime>${Math.floor(world.clock.now() / 1000)}</CreateTime><InfoType><![CDATA[component_verify_ticket]]></InfoType><ComponentVerifyTicket><![CDATA[${ticket}]]></ComponentVerifyTicket></xml>`;
 
   it('takes the simulator\'s encrypted push (as WeChat sends it), answers success, and the tick fetches the component token with the ticket', async () => {

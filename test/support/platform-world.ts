@@ -1,6 +1,7 @@
 import { hashApiKey } from '../../lib/http/auth.js';
 import { createLocalServer } from '../../lib/http/local-server.js';
 import type { Hub } from '../../lib/hub.js';
+import { MsgCrypt } from '../../lib/platform/msg-crypt.js';
 import { listen } from './listen.js';
 import { ADMIN_KEY, APPS, httpEvent, READ_KEY, type World } from './world.js';
 
@@ -70,4 +71,21 @@ export function authorizerEvent(appid: string, rest: string, routeRest: string, 
     ...(options.body === undefined ? {} : { body: options.body }),
     ...(options.query ? { query: options.query } : {}),
   });
+}
+
+/**
+ * A push to the platform's event URL as WeChat makes it: `inner` encrypted and signed by the hub's
+ * own MsgCrypt (the simulator has its own), with `token` (default the platform's), at `at`.
+ */
+export function signedPush(inner: string, o: { at: number; token?: string; nonce?: string }) {
+  const crypt = new MsgCrypt({ token: o.token ?? PLATFORM_TOKEN, encodingAesKey: PLATFORM_AES, receiveId: COMPONENT });
+  const timestamp = String(Math.floor(o.at / 1000));
+  const nonce = o.nonce ?? 'n0nce';
+  const encrypt = crypt.encrypt(inner);
+  const query = `signature=x&timestamp=${timestamp}&nonce=${nonce}&encrypt_type=aes&msg_signature=${crypt.sign(timestamp, nonce, encrypt)}`;
+  return {
+    ...httpEvent({ method: 'POST', path: `/v1/platforms/${PLATFORM_NAME}/events`, routeKey: 'POST /v1/platforms/{name}/events', pathParameters: { name: PLATFORM_NAME }, query }),
+    body: `<xml><AppId><![CDATA[${COMPONENT}]]></AppId><Encrypt><![CDATA[${encrypt}]]></Encrypt></xml>`,
+    isBase64Encoded: false,
+  };
 }
